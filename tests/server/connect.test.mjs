@@ -1,0 +1,107 @@
+// Transports (websocket, polling, upgrade) and CORS.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  startServer,
+  cleanup,
+  connect,
+  request,
+  nextEvent,
+  joined,
+  uniqRoom,
+  assertOkOnly,
+  httpRequest,
+  sleep,
+} from './helpers.mjs';
+
+let srv;
+before(async () => {
+  srv = await startServer();
+});
+after(cleanup);
+
+test('connect over websocket only', async (t) => {
+  const s = await connect(srv.url, { t, transports: ['websocket'] });
+  assert.equal(s.connected, true);
+  assert.equal(typeof s.id, 'string');
+  assert.ok(s.id.length > 0);
+  assert.equal(s.io.engine.transport.name, 'websocket');
+});
+
+test('connect over polling only, and a full join/relay/chat round trip over polling', async (t) => {
+  const room = uniqRoom('poll');
+  const a = await joined(srv.url, room, { t, transports: ['polling'] });
+  assert.equal(a.io.engine.transport.name, 'polling');
+  const b = await joined(srv.url, room, { t, transports: ['polling'] });
+  assert.equal((await nextEvent(a, 'user:joined')).id, b.id);
+  const offer = { type: 'offer', sdp: 'v=0\r\n' };
+  assertOkOnly(await request(b, 'user:call', { to: a.id, offer }));
+  assert.deepEqual(await nextEvent(a, 'incoming:call'), { from: b.id, offer });
+  const msg = await request(a, 'chat:send', { text: 'over polling' });
+  assert.equal(msg.ok, true);
+  assert.deepEqual(await nextEvent(b, 'chat:message'), msg.message);
+  // stays connected across a few seconds of polling
+  await sleep(1500);
+  assert.equal(a.connected, true);
+  assertOkOnly(await request(a, 'call:end', { to: b.id }));
+  assert.deepEqual(await nextEvent(b, 'call:ended'), { from: a.id });
+});
+
+test('a websocket client and a polling client in one room talk to each other', async (t) => {
+  const room = uniqRoom('mixed');
+  const ws = await joined(srv.url, room, { t, transports: ['websocket'] });
+  const poll = await joined(srv.url, room, { t, transports: ['polling'] });
+  const cand = { candidate: 'candidate:1 1 udp 1 127.0.0.1 9 typ host', sdpMid: '0', sdpMLineIndex: 0 };
+  assertOkOnly(await request(ws, 'ice:candidate', { to: poll.id, candidate: cand }));
+  assert.deepEqual(await nextEvent(poll, 'ice:candidate'), { from: ws.id, candidate: cand });
+  assertOkOnly(await request(poll, 'ice:candidate', { to: ws.id, candidate: cand }));
+  assert.deepEqual(await nextEvent(ws, 'ice:candidate'), { from: poll.id, candidate: cand });
+});
+
+test('default transports (polling then upgrade to websocket) work', async (t) => {
+  const s = await connect(srv.url, { t, transports: ['polling', 'websocket'] });
+  await new Promise((resolve) => {
+    if (s.io.engine.transport.name === 'websocket') return resolve();
+    s.io.engine.once('upgrade', resolve);
+    setTimeout(resolve, 5000);
+  });
+  assert.equal(s.io.engine.transport.name, 'websocket', 'upgraded to websocket');
+  const room = uniqRoom('upg');
+  const ack = await request(s, 'room:join', { email: 'up@example.com', room });
+  assert.equal(ack.ok, true);
+});
+
+test('CORS: polling handshake with Origin gets access-control-allow-origin', async () => {
+  const r = await httpRequest(`${srv.url}/socket.io/?EIO=4&transport=polling`, {
+    headers: { Origin: 'http://example.com' },
+  });
+  assert.equal(r.status, 200, r.body);
+  const acao = r.headers['access-control-allow-origin'];
+  assert.ok(acao === '*' || acao === 'http://example.com', `access-control-allow-origin: ${acao}`);
+  assert.match(r.body, /^0\{.*"sid"/, 'engine.io open packet');
+});
+
+test('CORS: preflight OPTIONS for the polling endpoint is allowed', async () => {
+  const r = await httpRequest(`${srv.url}/socket.io/?EIO=4&transport=polling`, {
+    method: 'OPTIONS',
+    headers: {
+      Origin: 'http://example.com',
+      'Access-Control-Request-Method': 'POST',
+      'Access-Control-Request-Headers': 'content-type',
+    },
+  });
+  assert.ok(r.status >= 200 && r.status < 300, `preflight status ${r.status}`);
+  const acao = r.headers['access-control-allow-origin'];
+  assert.ok(acao === '*' || acao === 'http://example.com', `access-control-allow-origin: ${acao}`);
+});
+
+test('many clients can connect and join at once', async (t) => {
+  const room = uniqRoom('many');
+  const socks = await Promise.all(
+    Array.from({ length: 30 }, () => connect(srv.url, { t, transports: ['websocket'] })),
+  );
+  const acks = await Promise.all(socks.map((s, i) => request(s, 'room:join', { email: `m${i}@example.com`, room }, 15000)));
+  for (const a of acks) assert.equal(a.ok, true, JSON.stringify(a));
+  const counts = acks.map((a) => a.participants.length).sort((x, y) => x - y);
+  assert.deepEqual(counts, Array.from({ length: 30 }, (_, i) => i), 'each join saw a distinct number of others');
+});
