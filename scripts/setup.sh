@@ -7,6 +7,11 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential pkg-config curl ca-certificates git
   nodejs npm
+  # engine: TLS for the signaling client, bindgen, codecs, audio, echo cancellation
+  libssl-dev libclang-dev cmake nasm libvpx-dev libopus-dev libasound2-dev
+  libwebrtc-audio-processing-dev
+  # tests: a sound server with a null sink, and Chromium as the browser peer
+  pulseaudio pulseaudio-utils chromium
 )
 
 missing=()

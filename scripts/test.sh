@@ -13,8 +13,10 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
+# The CLI tests run the real binaries: build them all first.
+cargo build --workspace --locked
 cargo test --workspace --locked
-echo "== interop tests (socket.io-client against huddle-server)"
-cargo build -p huddle-server --locked
+echo "== interop tests (socket.io-client and Chromium against the real binaries)"
 export HUDDLE_SERVER_BIN="$CARGO_TARGET_DIR/debug/huddle-server"
+export HUDDLE_BIN="$CARGO_TARGET_DIR/debug/huddle"
 (cd tests && npm test)

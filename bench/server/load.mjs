@@ -280,7 +280,7 @@ let R = null // relay state
 let C = null // chat state
 
 function makeClient(idx, room) {
-  return { idx, room, sock: null, id: null, members: null, peers: new Set(), echo: 0, joined: false, closing: false, disconnected: false, partner: null, busy: false, queue: 0, lastChatId: null }
+  return { idx, room, sock: null, id: null, members: null, peers: new Set(), echo: 0, joined: false, closing: false, disconnected: false, partner: null, busy: false, queue: 0, lastChatId: null, chatIds: [] }
 }
 
 function connectClient(url, c) {
@@ -510,6 +510,7 @@ function onChat(c, m) {
   if (n > C.expectedPer[si]) err('chat_duplicate', m)
   else C.delivered++
   C.delLat.push(now() - C.sendT[key])
+  c.chatIds.push(m.id)
   // Message ids are "increasing per room": count (not fail) deliveries seen out of id order.
   if (/^\d+$/.test(m.id)) {
     const id = BigInt(m.id)
@@ -542,9 +543,34 @@ async function phaseChat(clients, pid) {
   if (!ok) err('chat_timeout', `acked ${C.acked}/${C.total} delivered ${C.delivered}/${C.expected}`)
   await sleep(300)
   mode = 'idle'
+  // Do the members of a room see its messages in one order? Compare every receiver's
+  // arrival order with the first member's, over the messages both received.
+  let roomsDisagreeing = 0, receiversDisagreeing = 0, orderExample = null
+  for (const members of byRoom.values()) {
+    let disagree = false
+    for (let i = 0; i < members.length; i++) {
+      for (let j = i + 1; j < members.length; j++) {
+        const a = members[i].chatIds, b = members[j].chatIds
+        const inA = new Set(a), inB = new Set(b)
+        const ca = a.filter((x) => inB.has(x)), cb = b.filter((x) => inA.has(x))
+        if (ca.length !== cb.length || ca.some((x, k) => x !== cb[k])) {
+          disagree = true
+          if (i === 0) receiversDisagreeing++
+          if (!orderExample) {
+            const k = ca.findIndex((x, n) => x !== cb[n])
+            orderExample = { room: members[i].room, memberA: members[i].id, sawA: ca.slice(Math.max(0, k - 1), k + 3), memberB: members[j].id, sawB: cb.slice(Math.max(0, k - 1), k + 3) }
+          }
+        }
+      }
+    }
+    if (disagree) roomsDisagreeing++
+  }
   return {
     messages: C.total, sent: C.sent, acked: C.acked, refused: C.ackErr, expectedDeliveries: C.expected, delivered: C.delivered,
-    lost: C.expected - C.delivered, outOfIdOrder: C.outOfOrder,
+    lost: C.expected - C.delivered,
+    // ordering observations (not counted as errors: PROTOCOL.md makes ids increase per
+    // room but says nothing explicit about delivery order)
+    outOfIdOrder: C.outOfOrder, roomsWhereMembersSawDifferentOrders: roomsDisagreeing, membersDisagreeingWithFirstMember: receiversDisagreeing, orderExample,
     messagesPerS: r1(C.acked / win.wallS), deliveriesPerS: r1(C.delivered / win.wallS),
     ackLatencyMs: lat(C.ackLat), deliveryLatencyMs: lat(C.delLat),
     ...win,

@@ -28,10 +28,13 @@ const rows = [
   ['chat ack p50 / p99 (ms)', (r) => pair(get(r, 'phases.chat.ackLatencyMs.p50'), get(r, 'phases.chat.ackLatencyMs.p99'), 1), (r) => get(r, 'phases.chat.ackLatencyMs.p99')],
   ['**server CPU µs per chat delivery**', (r) => num(get(r, 'phases.chat.serverCpuUsPerDelivery'), 2), (r) => get(r, 'phases.chat.serverCpuUsPerDelivery')],
   ['server CPU µs per chat:send (store + 9 deliveries + ack)', (r) => num(get(r, 'phases.chat.serverCpuUsPerMessage'), 1), (r) => get(r, 'phases.chat.serverCpuUsPerMessage')],
+  ['chat deliveries out of id order (observation)', (r) => (get(r, 'phases.chat') ? `${get(r, 'phases.chat.outOfIdOrder')} of ${get(r, 'phases.chat.delivered')}` : '–'), null],
+  ['rooms whose members saw different chat orders (observation)', (r) => (get(r, 'phases.chat') ? `${get(r, 'phases.chat.roomsWhereMembersSawDifferentOrders')} of ${get(r, 'phases.join.rooms')}` : '–'), null],
   ['server RSS before any connection (MB)', (r) => num(kb2mb(get(r, 'phases.idle.serverRssKB.beforeAnyConnection')), 1), (r) => get(r, 'phases.idle.serverRssKB.beforeAnyConnection')],
   ['server RSS with idle conns joined & held (MB)', (r) => num(kb2mb(get(r, 'phases.idle.serverRssKB.afterHold')), 1), (r) => get(r, 'phases.idle.serverRssKB.afterHold')],
   ['**server RSS KB per joined idle conn** (idle phase)', (r) => num(get(r, 'phases.idle.rssKBPerJoinedConn'), 1), (r) => get(r, 'phases.idle.rssKBPerJoinedConn')],
   ['server RSS KB per joined conn (1k, join phase)', (r) => num(get(r, 'phases.join.rssKBPerJoinedConn'), 1), (r) => get(r, 'phases.join.rssKBPerJoinedConn')],
+  ['of which: after connect only / added by room:join (KB per conn, 1k)', (r) => { const x = get(r, 'phases.join.serverRssKB'); const n = get(r, 'phases.join.joined'); return x && n ? `${num((x.afterConnect - x.beforeAnyConnection) / n, 1)} / ${num((x.afterJoin - x.afterConnect) / n, 1)}` : '–' }, null],
   ['idle conns joined / still connected after hold', (r) => (get(r, 'phases.idle') ? `${get(r, 'phases.idle.joined')} / ${get(r, 'phases.idle.stillConnectedAfterHold')} (${get(r, 'phases.idle.holdSeconds')} s)` : '–'), null],
   ['**10k joined connections held**', (r) => (get(r, 'phases.idle') ? (get(r, 'phases.idle.held') && get(r, 'phases.idle.clients') >= 10000 ? 'yes' : get(r, 'phases.idle.held') ? `yes (${get(r, 'phases.idle.clients')})` : 'NO') : '–'), null],
   ['server CPU while holding idle conns (cores)', (r) => num(get(r, 'phases.idle.hold.serverCores'), 3), (r) => get(r, 'phases.idle.hold.serverCores')],
@@ -59,13 +62,18 @@ if (H) {
     ['server CPU per relayed message ≤ 10 µs', get(H, 'phases.relay.serverCpuUsPerRelay'), (v) => v != null && v <= 10, (v) => `${num(v, 2)} µs`],
     ['server RSS per joined idle connection ≤ 12 KB', get(H, 'phases.idle.rssKBPerJoinedConn'), (v) => v != null && v <= 12, (v) => `${num(v, 1)} KB`],
     ['10,000 joined connections held at once', get(H, 'phases.idle'), (v) => !!v && v.held && v.clients >= 10000, (v) => (v ? `${v.joined} joined, ${v.stillConnectedAfterHold} still connected after ${v.holdSeconds} s` : 'not run')],
-    ['join-ack p99 ≤ 50 ms with 1,000 clients joining', get(H, 'phases.join.joinLatencyMs.p99'), (v) => v != null && v <= 50 && get(H, 'phases.join.clients') >= 1000, (v) => `${num(v, 1)} ms (${get(H, 'phases.join.clients')} clients)`],
+    ['join-ack p99 ≤ 50 ms with 1,000 clients joining', get(H, 'phases.join.joinLatencyMs.p99'), (v) => v != null && v <= 50 && get(H, 'phases.join.clients') >= 1000,
+      (v) => `burst: ${num(v, 1)} ms (${get(H, 'phases.join.clients')} clients, all emitted at once)` + (get(H, 'phases.join.paced') ? `; paced at ${get(H, 'phases.join.paced.ratePerS')} joins/s: ${num(get(H, 'phases.join.paced.joinLatencyMs.p99'), 1)} ms` : '')],
     ['zero errors', H.errors.count, (v) => v === 0, (v) => `${v}${v ? ' ' + JSON.stringify(H.errors.byKind) : ''}`],
     ['zero lost messages', H.lost, (v) => v === 0, (v) => String(v)],
   ]
   console.log(`\nTargets (${H.name}):\n`)
   console.log('| target | measured | met? |\n| --- | --- | --- |')
-  for (const [label, v, ok, show] of t) console.log(`| ${label} | ${show(v)} | ${ok(v) ? 'yes' : '**NO**'} |`)
+  for (const [label, v, ok, show] of t) {
+    let met = ok(v) ? 'yes' : '**NO**'
+    if (label.startsWith('join-ack') && !ok(v) && get(H, 'phases.join.paced.joinLatencyMs.p99') <= 50) met = '**NO** for the burst; yes when paced'
+    console.log(`| ${label} | ${show(v)} | ${met} |`)
+  }
 }
 
 for (const r of runs) {

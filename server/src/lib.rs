@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use socketioxide::SocketIo;
 use socketioxide::extract::SocketRef;
+use socketioxide::handler::ConnectHandler;
 use tokio::net::TcpListener;
 use tower_http::cors::CorsLayer;
 
@@ -77,6 +78,8 @@ impl Server {
             .ws_max_message_size(frame_limit)
             .ws_max_frame_size(frame_limit)
             .ws_read_buffer_size(4096)
+            // Room for a burst of acks and events per client before anything is dropped.
+            .max_buffer_size(1024)
             .build_layer();
         let hub = Hub::new(
             io.clone(),
@@ -85,10 +88,16 @@ impl Server {
             Arc::new(chat),
             Arc::new(Metrics::default()),
         );
+        // Wired in a connect middleware, which runs before the client is told it is
+        // connected: a handler added later would miss events sent right away.
         let on_connect = hub.clone();
-        io.ns("/", async move |socket: SocketRef| {
-            on_connect.on_connect(&socket)
-        });
+        io.ns(
+            "/",
+            (async || {}).with(async move |socket: SocketRef| {
+                on_connect.on_connect(&socket);
+                Ok::<(), std::convert::Infallible>(())
+            }),
+        );
 
         let app = http::routes(http::HttpState {
             hub: hub.clone(),

@@ -146,6 +146,10 @@ pub const OK: OkAck = OkAck { ok: true };
 /// A missing payload is read as `{}` so that requests without fields work without one.
 pub fn parse<'a, T: Deserialize<'a>>(payload: Option<&'a RawValue>) -> Result<T, Refusal> {
     let raw = payload.map(RawValue::get).unwrap_or("{}");
+    // serde would also fill a struct from an array, by position: payloads are objects.
+    if !raw.trim_start().starts_with('{') {
+        return Err(Refusal::bad_request("the payload must be a JSON object"));
+    }
     serde_json::from_str(raw).map_err(|e| Refusal::bad_request(format!("malformed payload: {e}")))
 }
 
@@ -673,6 +677,7 @@ mod tests {
             r#""text""#,
             "[]",
             "null",
+            r#"["a@b.c","1"]"#,
         ];
         for s in bad {
             let r = raw(s);

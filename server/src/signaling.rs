@@ -45,6 +45,9 @@ pub struct Hub {
     pub metrics: Arc<Metrics>,
     io: SocketIo,
     sequencers: Vec<Mutex<()>>,
+    /// Chat is stored and broadcast under these (per room shard), so that everyone
+    /// receives a room's messages in id order.
+    chat_sequencers: Vec<tokio::sync::Mutex<()>>,
 }
 
 /// One client event, split from its Socket.IO packet.
@@ -92,6 +95,9 @@ impl Hub {
             metrics,
             io,
             sequencers: (0..SEQUENCER_SHARDS).map(|_| Mutex::new(())).collect(),
+            chat_sequencers: (0..SEQUENCER_SHARDS)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
         })
     }
 
@@ -440,6 +446,9 @@ impl Hub {
             .rooms
             .seat(socket.id)
             .ok_or_else(|| Refusal::new(ErrorCode::NotJoined, "join a room before chatting"))?;
+        let _in_order = self.chat_sequencers[self.sequencer(&seat.room)]
+            .lock()
+            .await;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);

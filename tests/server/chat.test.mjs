@@ -13,6 +13,7 @@ import {
   joinAll,
   uniqRoom,
   assertError,
+  expectAllErrors,
 } from './helpers.mjs';
 
 let srv;
@@ -139,16 +140,18 @@ describe('chat:send', () => {
 
   test('wrong types -> bad_request', async (t) => {
     const [a, b] = await joinAll(srv.url, uniqRoom('chattypes'), 2, { t });
-    for (const [label, args] of [
-      ['text is a number', [{ text: 42 }]],
-      ['text missing', [{ clientId: 'x' }]],
-      ['text is an object', [{ text: { a: 1 } }]],
-      ['clientId is an object', [{ text: 'hi', clientId: { a: 1 } }]],
-      ['payload is a string', ['hello']],
-      ['no payload', []],
-    ]) {
-      assertError(await requestArgs(a, 'chat:send', args), 'bad_request', label);
-    }
+    await expectAllErrors(
+      'bad_request',
+      [
+        ['text is a number', [{ text: 42 }]],
+        ['text missing', [{ clientId: 'x' }]],
+        ['text is an object', [{ text: { a: 1 } }]],
+        ['clientId is an object', [{ text: 'hi', clientId: { a: 1 } }]],
+        ['payload is a string', ['hello']],
+        ['payload is an array', [['hello']]],
+        ['no payload', []],
+      ].map(([label, args]) => [label, () => requestArgs(a, 'chat:send', args)]),
+    );
     await noEvent(b, 'chat:message');
   });
 

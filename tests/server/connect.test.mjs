@@ -105,3 +105,37 @@ test('many clients can connect and join at once', async (t) => {
   const counts = acks.map((a) => a.participants.length).sort((x, y) => x - y);
   assert.deepEqual(counts, Array.from({ length: 30 }, (_, i) => i), 'each join saw a distinct number of others');
 });
+
+test('an event sent right after connecting is never lost (official client, 200 connections)', async () => {
+  // socket.io-client sends buffered emits immediately after the namespace CONNECT packet;
+  // the server must already be listening for events at that point.
+  const N = 200;
+  let lost = 0;
+  const { io } = await import('socket.io-client');
+  for (let i = 0; i < N; i++) {
+    const s = io(srv.url, { forceNew: true, reconnection: false, transports: ['websocket'] });
+    const acked = await new Promise((resolve) => {
+      s.timeout(3000).emit('room:leave', {}, (err, ack) => resolve(!err && ack && ack.ok === false));
+    });
+    if (!acked) lost += 1;
+    s.disconnect();
+  }
+  assert.equal(lost, 0, `${lost} of ${N} requests emitted right after connect got no ack`);
+});
+
+test('an event sent right after the raw namespace CONNECT is never lost (200 raw connections)', async () => {
+  const { rawSocket } = await import('./helpers.mjs');
+  const N = 200;
+  let lost = 0;
+  for (let i = 0; i < N; i++) {
+    const raw = await rawSocket(srv, { settleMs: 0 });
+    await raw.send('421["room:leave",{}]');
+    try {
+      await raw.waitFor((m) => typeof m === 'string' && m.startsWith('431'), 3000);
+    } catch {
+      lost += 1;
+    }
+    raw.close();
+  }
+  assert.equal(lost, 0, `${lost} of ${N} requests sent right after "40" got no ack`);
+});

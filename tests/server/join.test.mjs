@@ -12,6 +12,7 @@ import {
   clearEvents,
   eventLog,
   joined,
+  joinAll,
   uniqRoom,
   uniqEmail,
   assertError,
@@ -97,7 +98,7 @@ describe('room:join', () => {
   test('rejoining the same room is a no-op that still acks', async (t) => {
     const room = uniqRoom('rejoin');
     const a = await joined(srv.url, room, { t });
-    const b = await joined(srv.url, room, { t });
+    const b = await joined(srv.url, room, { t, members: [a] });
     clearEvents(a, b);
     const ack = await request(b, 'room:join', { email: b.email, room });
     assert.equal(ack.ok, true, JSON.stringify(ack));
@@ -119,7 +120,7 @@ describe('room:join', () => {
     const r1 = uniqRoom('old');
     const r2 = uniqRoom('new');
     const a = await joined(srv.url, r1, { t, email: 'mover@example.com' });
-    const b = await joined(srv.url, r1, { t });
+    const b = await joined(srv.url, r1, { t, members: [a] });
     const c = await joined(srv.url, r2, { t });
     clearEvents(a, b, c);
     const ack = await request(a, 'room:join', { email: 'mover@example.com', room: r2 });
@@ -245,7 +246,7 @@ describe('room:join validation', () => {
   test('a failed join while in a room changes nothing', async (t) => {
     const room = okRoom();
     const a = await joined(srv.url, room, { t });
-    const b = await joined(srv.url, room, { t });
+    const b = await joined(srv.url, room, { t, members: [a] });
     clearEvents(a, b);
     assertError(await request(b, 'room:join', { email: 'bad', room: okRoom() }), 'invalid_email');
     assertError(await request(b, 'room:join', { email: b.email, room: 'a b' }), 'invalid_room');
@@ -260,8 +261,8 @@ describe('room:leave and disconnect', () => {
   test('room:leave acks ok and others get user:left', async (t) => {
     const room = uniqRoom('leave');
     const a = await joined(srv.url, room, { t });
-    const b = await joined(srv.url, room, { t, email: 'leaver@example.com' });
-    const c = await joined(srv.url, room, { t });
+    const b = await joined(srv.url, room, { t, email: 'leaver@example.com', members: [a] });
+    const c = await joined(srv.url, room, { t, members: [a, b] });
     clearEvents(a, b, c);
     assertOkOnly(await request(b, 'room:leave', {}));
     const expected = { id: b.id, email: 'leaver@example.com', count: 2 };
@@ -285,16 +286,16 @@ describe('room:leave and disconnect', () => {
   test('disconnect acts as leave', async (t) => {
     const room = uniqRoom('disc');
     const a = await joined(srv.url, room, { t });
-    const b = await joined(srv.url, room, { t, email: 'gone@example.com' });
+    const b = await joined(srv.url, room, { t, email: 'gone@example.com', members: [a] });
     clearEvents(a);
     b.disconnect();
-    assert.deepEqual(await nextEvent(a, 'user:left'), { id: b.id, email: 'gone@example.com', count: 1 });
+    assert.deepEqual(await nextEvent(a, 'user:left'), { id: b.sid, email: 'gone@example.com', count: 1 });
   });
 
   test('a sharer leaving: others get sharerStopped (bare id) BEFORE user:left', async (t) => {
     const room = uniqRoom('shleave');
     const a = await joined(srv.url, room, { t });
-    const b = await joined(srv.url, room, { t });
+    const b = await joined(srv.url, room, { t, members: [a] });
     assertOkOnly(await request(b, 'startSharing', {}));
     assert.equal(await nextEvent(a, 'sharerStarted'), b.id);
     clearEvents(a);
@@ -313,13 +314,13 @@ describe('room:leave and disconnect', () => {
   test('a sharer disconnecting: sharerStopped before user:left', async (t) => {
     const room = uniqRoom('shdisc');
     const a = await joined(srv.url, room, { t });
-    const b = await joined(srv.url, room, { t });
+    const b = await joined(srv.url, room, { t, members: [a] });
     assertOkOnly(await request(b, 'startSharing', {}));
     assert.equal(await nextEvent(a, 'sharerStarted'), b.id);
     clearEvents(a);
     b.disconnect();
-    assert.equal(await nextEvent(a, 'sharerStopped'), b.id);
-    assert.equal((await nextEvent(a, 'user:left')).id, b.id);
+    assert.equal(await nextEvent(a, 'sharerStopped'), b.sid);
+    assert.equal((await nextEvent(a, 'user:left')).id, b.sid);
     const log = eventLog(a).filter((n) => n === 'sharerStopped' || n === 'user:left');
     assert.deepEqual(log.slice(-2), ['sharerStopped', 'user:left']);
   });
@@ -328,7 +329,7 @@ describe('room:leave and disconnect', () => {
     const r1 = uniqRoom('shsw1');
     const r2 = uniqRoom('shsw2');
     const a = await joined(srv.url, r1, { t });
-    const b = await joined(srv.url, r1, { t });
+    const b = await joined(srv.url, r1, { t, members: [a] });
     assertOkOnly(await request(b, 'startSharing', {}));
     await nextEvent(a, 'sharerStarted');
     clearEvents(a);
@@ -362,9 +363,7 @@ describe('room size', () => {
 
   test('--room-size 3: the fourth joiner gets room_full and changes nothing', async (t) => {
     const room = uniqRoom('full');
-    const members = [];
-    for (let i = 0; i < 3; i++) members.push(await joined(small.url, room, { t }));
-    clearEvents(members);
+    const members = await joinAll(small.url, room, 3, { t });
     const d = await connect(small.url, { t });
     assertError(await request(d, 'room:join', { email: uniqEmail(), room }), 'room_full');
     for (const m of members) await noEvent(m, 'user:joined', 100);

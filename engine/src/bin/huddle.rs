@@ -1,0 +1,357 @@
+//! `huddle`: a full participant from the command line, for tests, benchmarks, bots and
+//! people on servers.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use huddle_engine::devices::{self, OpenedMedia};
+use huddle_engine::media::source::{CameraChoice, MicChoice, SpeakerChoice};
+use huddle_engine::peer::{IceServer, PeerSetup};
+use huddle_engine::pipeline::incoming::DiscardFrames;
+use huddle_engine::session::{Identity, Session, SessionEvent, SessionReport};
+use huddle_engine::stats::StreamKind;
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Huddle from the command line: join a room as a full participant, list devices"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List cameras, microphones and speakers with the ids to pass to `join`.
+    Devices,
+    /// Join a room and take part: send and receive audio and video, chat.
+    Join(JoinArgs),
+}
+
+#[derive(Args)]
+struct JoinArgs {
+    /// Signaling server, e.g. http://127.0.0.1:4100
+    #[arg(long, env = "HUDDLE_SERVER")]
+    server: String,
+    #[arg(long)]
+    email: String,
+    /// Room number (letters, digits, '_' and '-').
+    #[arg(long)]
+    room: String,
+    /// Display name.
+    #[arg(long)]
+    name: Option<String>,
+    /// `test` (synthetic 640x480@30 with a timestamp barcode), `default`, a camera id, or `none`.
+    #[arg(long, default_value = "default")]
+    camera: String,
+    /// `sine` (440 Hz), `default`, a microphone id, or `none`.
+    #[arg(long, default_value = "default")]
+    mic: String,
+    /// `default`, a speaker id, or `none`.
+    #[arg(long, default_value = "default")]
+    speaker: String,
+    /// Leave after this many seconds (default: stay until Ctrl-C or SIGTERM).
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Write what was measured to this JSON file on leaving.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Send a chat message once joined (repeatable).
+    #[arg(long = "chat")]
+    chat: Vec<String>,
+    /// STUN/TURN server: `stun:host:port` or `turn:user:password@host:port` (repeatable).
+    #[arg(long = "ice-server")]
+    ice_servers: Vec<String>,
+    /// Local UDP address for ICE candidates (repeatable); default: every interface and loopback.
+    #[arg(long = "udp-addr")]
+    udp_addrs: Vec<String>,
+    /// Leave with an error when no media connection is up this many seconds after
+    /// someone was met.
+    #[arg(long, default_value_t = 20.0)]
+    connect_timeout: f64,
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,huddle_engine=info,huddle=info")
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    init_logging();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Devices => list_devices(),
+        Command::Join(args) => join(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("huddle: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn list_devices() -> anyhow::Result<()> {
+    let listing = devices::list();
+    let section = |title: &str, items: &Result<Vec<devices::DeviceInfo>, String>, none: &str| {
+        println!("{title}:");
+        match items {
+            Ok(list) if list.is_empty() => println!("  ({none})"),
+            Ok(list) => {
+                for d in list {
+                    let default = if d.is_default { "  [default]" } else { "" };
+                    println!("  {:<24} {}{default}", d.id, d.name);
+                }
+            }
+            Err(why) => println!("  (unavailable: {why})"),
+        }
+    };
+    section(
+        "cameras",
+        &listing.cameras,
+        "none found; use --camera test for the synthetic one",
+    );
+    section(
+        "microphones",
+        &listing.microphones,
+        "none found; use --mic sine for the synthetic one",
+    );
+    section(
+        "speakers",
+        &listing.speakers,
+        "none found; use --speaker none",
+    );
+    Ok(())
+}
+
+fn parse_ice_server(spec: &str) -> anyhow::Result<IceServer> {
+    // turn:user:password@host:port
+    if let Some(rest) = spec
+        .strip_prefix("turn:")
+        .or_else(|| spec.strip_prefix("turns:"))
+        && let Some((credentials, host)) = rest.rsplit_once('@')
+    {
+        let scheme = if spec.starts_with("turns:") {
+            "turns"
+        } else {
+            "turn"
+        };
+        let (user, password) = credentials
+            .split_once(':')
+            .context("TURN credentials are user:password")?;
+        return Ok(IceServer {
+            urls: vec![format!("{scheme}:{host}")],
+            username: user.to_string(),
+            credential: password.to_string(),
+        });
+    }
+    anyhow::ensure!(
+        spec.starts_with("stun:") || spec.starts_with("turn:") || spec.starts_with("turns:"),
+        "an ICE server starts with stun:, turn: or turns: ({spec})"
+    );
+    Ok(IceServer {
+        urls: vec![spec.to_string()],
+        username: String::new(),
+        credential: String::new(),
+    })
+}
+
+async fn join(args: JoinArgs) -> anyhow::Result<()> {
+    let mut setup = PeerSetup::default();
+    if !args.udp_addrs.is_empty() {
+        setup.udp_addrs = args.udp_addrs.clone();
+    }
+    setup.ice_servers = args
+        .ice_servers
+        .iter()
+        .map(|s| parse_ice_server(s))
+        .collect::<anyhow::Result<_>>()?;
+
+    let OpenedMedia {
+        local,
+        mixer,
+        speaker: _speaker_playing,
+    } = devices::open(
+        &CameraChoice::parse(&args.camera),
+        &MicChoice::parse(&args.mic),
+        &SpeakerChoice::parse(&args.speaker),
+    )
+    .context("cannot open local media")?;
+    if let Some(cam) = &local.camera {
+        println!("camera: {}", cam.describe());
+    }
+    if let Some(mic) = &local.microphone {
+        println!("microphone: {}", mic.describe());
+    }
+
+    let identity = Identity {
+        server_url: args.server.clone(),
+        email: args.email.clone(),
+        room: args.room.clone(),
+        name: args.name.clone(),
+    };
+    let mut session = Session::join(identity, local, mixer, Arc::new(DiscardFrames), setup)
+        .await
+        .context("cannot join")?;
+    let others: Vec<String> = session
+        .joined
+        .participants
+        .iter()
+        .map(|p| p.email.clone())
+        .collect();
+    println!(
+        "joined room {} as {} in {:.0} ms ({} other{}{}{})",
+        session.joined.room,
+        session.joined.id,
+        session.join_rtt.as_secs_f64() * 1000.0,
+        others.len(),
+        if others.len() == 1 { "" } else { "s" },
+        if others.is_empty() { "" } else { ": " },
+        others.join(", ")
+    );
+    for m in &session.joined.history {
+        println!("chat (history) {}: {}", m.email, m.text);
+    }
+    for text in &args.chat {
+        let m = session.chat(text).await.context("chat message not sent")?;
+        println!("chat sent #{}: {}", m.id, m.text);
+    }
+
+    let deadline = args.duration.map(Duration::from_secs_f64);
+    let sleep = async {
+        match deadline {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(sleep);
+    let connect_timeout = Duration::from_secs_f64(args.connect_timeout);
+    let mut first_met: Option<tokio::time::Instant> =
+        (!session.joined.participants.is_empty()).then(tokio::time::Instant::now);
+    let mut connected_any = false;
+    let mut check = tokio::time::interval(Duration::from_millis(500));
+    let mut never_connected = false;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot watch SIGTERM")?;
+    loop {
+        tokio::select! {
+            _ = &mut sleep => break,
+            _ = tokio::signal::ctrl_c() => { println!("interrupted: leaving"); break; }
+            _ = term.recv() => { println!("terminated: leaving"); break; }
+            _ = check.tick() => {
+                if !connected_any && first_met.is_some_and(|t| t.elapsed() > connect_timeout) {
+                    never_connected = true;
+                    break;
+                }
+            }
+            event = session.events.recv() => match event {
+                Some(event) => {
+                    match &event {
+                        SessionEvent::ParticipantJoined { .. } if first_met.is_none() => {
+                            first_met = Some(tokio::time::Instant::now());
+                        }
+                        SessionEvent::Connected { .. } => connected_any = true,
+                        _ => {}
+                    }
+                    print_event(&event);
+                }
+                None => break,
+            },
+        }
+    }
+    let report = session.leave().await.context("leaving")?;
+    print_summary(&report);
+    if let Some(path) = &args.report {
+        let json = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    anyhow::ensure!(
+        !never_connected,
+        "media never connected: no peer connection came up within {:.0} s",
+        connect_timeout.as_secs_f64()
+    );
+    Ok(())
+}
+
+fn kind_name(kind: StreamKind) -> &'static str {
+    match kind {
+        StreamKind::Audio => "audio",
+        StreamKind::Video => "video",
+        StreamKind::Screen => "screen",
+    }
+}
+
+fn print_event(event: &SessionEvent) {
+    match event {
+        SessionEvent::ParticipantJoined { email, name, .. } => match name {
+            Some(n) => println!("+ {n} <{email}> joined"),
+            None => println!("+ {email} joined"),
+        },
+        SessionEvent::ParticipantLeft { email, .. } => println!("- {email} left"),
+        SessionEvent::MediaState { id, audio, video } => {
+            println!(
+                "{id}: microphone {}, camera {}",
+                on_off(*audio),
+                on_off(*video)
+            )
+        }
+        SessionEvent::Chat(m) => println!("chat {}: {}", m.email, m.text),
+        SessionEvent::MediaFlowing { email, kind, .. } => {
+            println!("receiving {} from {email}", kind_name(*kind))
+        }
+        SessionEvent::Connected { id } => println!("connected to {id}"),
+        SessionEvent::PeerFailed { id, reason } => println!("connection to {id} failed: {reason}"),
+        SessionEvent::Reconnecting => println!("signaling lost: reconnecting"),
+        SessionEvent::Rejoined => println!("signaling back: rejoined"),
+        SessionEvent::ServerError { code, message } => println!("server: {message} ({code})"),
+        SessionEvent::Joined { .. } => {}
+    }
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b { "on" } else { "off" }
+}
+
+fn print_summary(report: &SessionReport) {
+    for s in &report.received {
+        let lat = &s.latency_ms;
+        println!(
+            "received {} from {}: {} frames, {} barcodes, latency p50 {} ms p95 {} ms, {:.1} fps, {:.0} kbps, {} lost",
+            kind_name(s.kind),
+            s.remote_email,
+            s.frames_decoded,
+            s.barcodes_read,
+            lat.p50.map_or("-".into(), |v| v.to_string()),
+            lat.p95.map_or("-".into(), |v| v.to_string()),
+            s.fps,
+            s.kbps,
+            s.packets_lost
+        );
+    }
+    for s in &report.sent {
+        println!(
+            "sent {}: {} frames, {:.1} fps, {:.0} kbps, {:.2} ms/frame encode",
+            kind_name(s.kind),
+            s.frames_encoded,
+            s.fps,
+            s.kbps,
+            s.encode_ms_per_frame
+        );
+    }
+    for e in &report.errors {
+        println!("error: {e}");
+    }
+}

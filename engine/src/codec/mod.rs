@@ -1,0 +1,4 @@
+//! Encoders and decoders: VP8 video (libvpx) and Opus audio (libopus).
+
+pub mod opus;
+pub mod vp8;

@@ -1,0 +1,116 @@
+//! Choosing and opening local media: real devices by default, synthetic ones when
+//! asked for explicitly.
+
+use std::sync::Arc;
+
+use crate::media::audio_device::{self, CpalMicrophone, CpalSpeaker};
+use crate::media::camera::{self, NokhwaCamera};
+use crate::media::echo::AudioProcessing;
+use crate::media::source::{
+    AudioSource, CameraChoice, MicChoice, SineMicrophone, SourceError, SpeakerChoice,
+    SyntheticCamera, VideoSource,
+};
+use crate::pipeline::incoming::Mixer;
+use crate::pipeline::outgoing::{CaptureProcessor, VideoSendConfig};
+use crate::session::LocalMedia;
+
+pub use crate::media::audio_device::DeviceInfo;
+
+/// The size and rate cameras are asked for, and the synthetic one draws.
+pub const CAMERA_WIDTH: usize = 640;
+pub const CAMERA_HEIGHT: usize = 480;
+pub const CAMERA_FPS: u32 = 30;
+
+/// Every device, by kind; an `Err` says why a kind could not be listed.
+pub struct Listing {
+    pub cameras: Result<Vec<DeviceInfo>, String>,
+    pub microphones: Result<Vec<DeviceInfo>, String>,
+    pub speakers: Result<Vec<DeviceInfo>, String>,
+}
+
+pub fn list() -> Listing {
+    Listing {
+        cameras: camera::list_cameras().map_err(|e| e.to_string()),
+        microphones: audio_device::list_microphones().map_err(|e| e.to_string()),
+        speakers: audio_device::list_speakers().map_err(|e| e.to_string()),
+    }
+}
+
+/// Opened local media, ready for a session.
+pub struct OpenedMedia {
+    pub local: LocalMedia,
+    /// What remote audio is mixed into (and played from, when there is a speaker).
+    pub mixer: Arc<Mixer>,
+    /// Keeps the speaker playing while it lives.
+    pub speaker: Option<CpalSpeaker>,
+}
+
+pub fn open_camera(choice: &CameraChoice) -> Result<Option<Box<dyn VideoSource>>, SourceError> {
+    Ok(match choice {
+        CameraChoice::None => None,
+        CameraChoice::Test => Some(Box::new(SyntheticCamera::new(
+            CAMERA_WIDTH,
+            CAMERA_HEIGHT,
+            CAMERA_FPS,
+        ))),
+        CameraChoice::Default => Some(Box::new(NokhwaCamera::open(
+            None,
+            CAMERA_WIDTH,
+            CAMERA_HEIGHT,
+            CAMERA_FPS,
+        )?)),
+        CameraChoice::Device(id) => Some(Box::new(NokhwaCamera::open(
+            Some(id),
+            CAMERA_WIDTH,
+            CAMERA_HEIGHT,
+            CAMERA_FPS,
+        )?)),
+    })
+}
+
+pub fn open_microphone(choice: &MicChoice) -> Result<Option<Box<dyn AudioSource>>, SourceError> {
+    Ok(match choice {
+        MicChoice::None => None,
+        MicChoice::Sine => Some(Box::new(SineMicrophone::default())),
+        MicChoice::Default => Some(Box::new(CpalMicrophone::open(None)?)),
+        MicChoice::Device(id) => Some(Box::new(CpalMicrophone::open(Some(id))?)),
+    })
+}
+
+/// Opens what was chosen. A real microphone gets echo cancellation, noise suppression
+/// and gain control, with the speaker's output as the echo reference.
+pub fn open(
+    camera: &CameraChoice,
+    mic: &MicChoice,
+    speaker: &SpeakerChoice,
+) -> Result<OpenedMedia, SourceError> {
+    let camera = open_camera(camera)?;
+    let microphone = open_microphone(mic)?;
+    let mixer = Arc::new(Mixer::new());
+    let (processor, reference) = match &microphone {
+        Some(m) if m.is_device() => {
+            let (apm, reference) =
+                AudioProcessing::new().map_err(|e| SourceError::Device(e.to_string()))?;
+            (
+                Some(Box::new(apm) as Box<dyn CaptureProcessor>),
+                Some(reference),
+            )
+        }
+        _ => (None, None),
+    };
+    let speaker = match speaker {
+        SpeakerChoice::None => None,
+        SpeakerChoice::Default => Some(CpalSpeaker::open(None, mixer.clone(), reference)?),
+        SpeakerChoice::Device(id) => Some(CpalSpeaker::open(Some(id), mixer.clone(), reference)?),
+    };
+    Ok(OpenedMedia {
+        local: LocalMedia {
+            camera,
+            microphone,
+            capture_processor: processor,
+            video: VideoSendConfig::default(),
+        },
+        mixer,
+        speaker,
+    })
+}

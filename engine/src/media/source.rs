@@ -1,0 +1,223 @@
+//! Where local media comes from: a device or a synthetic source, chosen explicitly.
+
+use std::time::{Duration, Instant};
+
+use super::frame::{AudioFrame, CapturedFrame, VideoFrame};
+use super::synthetic::{SineWave, TestPattern};
+use super::testsignal;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("no camera found{0}")]
+    NoCamera(String),
+    #[error("no microphone found{0}")]
+    NoMicrophone(String),
+    #[error("no speaker found{0}")]
+    NoSpeaker(String),
+    #[error("the device stopped: {0}")]
+    Stopped(String),
+    #[error("device error: {0}")]
+    Device(String),
+}
+
+/// Which camera to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CameraChoice {
+    /// The synthetic 640×480 @ 30 test pattern with the timestamp barcode.
+    Test,
+    /// The system's default camera.
+    Default,
+    /// A camera by index or name, as `huddle devices` lists them.
+    Device(String),
+    None,
+}
+
+/// Which microphone to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MicChoice {
+    /// A 440 Hz tone.
+    Sine,
+    Default,
+    Device(String),
+    None,
+}
+
+/// Where remote audio is played.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpeakerChoice {
+    Default,
+    Device(String),
+    None,
+}
+
+impl CameraChoice {
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "test" => CameraChoice::Test,
+            "default" => CameraChoice::Default,
+            "none" => CameraChoice::None,
+            other => CameraChoice::Device(other.to_string()),
+        }
+    }
+}
+
+impl MicChoice {
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "sine" => MicChoice::Sine,
+            "default" => MicChoice::Default,
+            "none" => MicChoice::None,
+            other => MicChoice::Device(other.to_string()),
+        }
+    }
+}
+
+impl SpeakerChoice {
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "default" => SpeakerChoice::Default,
+            "none" => SpeakerChoice::None,
+            other => SpeakerChoice::Device(other.to_string()),
+        }
+    }
+}
+
+/// A stream of pictures. `next_frame` blocks until the next one is due.
+pub trait VideoSource: Send {
+    fn next_frame(&mut self) -> Result<CapturedFrame, SourceError>;
+    fn describe(&self) -> String;
+}
+
+/// A stream of 10 ms chunks of 48 kHz mono audio. `next_chunk` blocks until it is due.
+pub trait AudioSource: Send {
+    fn next_chunk(&mut self) -> Result<AudioFrame, SourceError>;
+    fn describe(&self) -> String;
+    /// A real microphone hears the speakers and wants echo cancellation.
+    fn is_device(&self) -> bool {
+        false
+    }
+}
+
+/// Sleeps until `start + n × period`, so pacing does not drift.
+struct Pacer {
+    start: Instant,
+    period: Duration,
+    n: u32,
+}
+
+impl Pacer {
+    fn new(period: Duration) -> Self {
+        Pacer {
+            start: Instant::now(),
+            period,
+            n: 0,
+        }
+    }
+
+    fn wait(&mut self) {
+        let due = self.start + self.period * self.n;
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        } else if now - due > self.period * 5 {
+            // Far behind (the machine stalled): start counting again instead of bursting.
+            self.start = now;
+            self.n = 0;
+        }
+        self.n += 1;
+    }
+}
+
+/// The synthetic camera: a moving test pattern with the barcode of the moment it is drawn.
+pub struct SyntheticCamera {
+    pattern: TestPattern,
+    frame: VideoFrame,
+    pacer: Pacer,
+    fps: u32,
+}
+
+impl SyntheticCamera {
+    pub fn new(width: usize, height: usize, fps: u32) -> Self {
+        SyntheticCamera {
+            pattern: TestPattern::new(width, height, fps),
+            frame: VideoFrame::black(width, height),
+            pacer: Pacer::new(Duration::from_secs(1) / fps.max(1)),
+            fps,
+        }
+    }
+}
+
+impl VideoSource for SyntheticCamera {
+    fn next_frame(&mut self) -> Result<CapturedFrame, SourceError> {
+        self.pacer.wait();
+        let captured_at = Instant::now();
+        self.pattern
+            .draw_into(&mut self.frame, testsignal::now_ms());
+        Ok(CapturedFrame {
+            frame: self.frame.clone(),
+            captured_at,
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "test pattern {}x{} @ {} fps",
+            self.frame.width, self.frame.height, self.fps
+        )
+    }
+}
+
+/// The synthetic microphone: a 440 Hz tone, paced in real time.
+pub struct SineMicrophone {
+    wave: SineWave,
+    pacer: Pacer,
+}
+
+impl Default for SineMicrophone {
+    fn default() -> Self {
+        SineMicrophone {
+            wave: SineWave::default_tone(),
+            pacer: Pacer::new(Duration::from_millis(10)),
+        }
+    }
+}
+
+impl AudioSource for SineMicrophone {
+    fn next_chunk(&mut self) -> Result<AudioFrame, SourceError> {
+        self.pacer.wait();
+        Ok(self.wave.next_chunk())
+    }
+
+    fn describe(&self) -> String {
+        "440 Hz tone".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn choices_parse() {
+        assert_eq!(CameraChoice::parse("test"), CameraChoice::Test);
+        assert_eq!(CameraChoice::parse("0"), CameraChoice::Device("0".into()));
+        assert_eq!(MicChoice::parse("sine"), MicChoice::Sine);
+        assert_eq!(SpeakerChoice::parse("none"), SpeakerChoice::None);
+    }
+
+    #[test]
+    fn synthetic_camera_is_paced_and_carries_a_fresh_barcode() {
+        let mut cam = SyntheticCamera::new(320, 240, 50);
+        let start = Instant::now();
+        let mut last = None;
+        for _ in 0..10 {
+            let f = cam.next_frame().unwrap();
+            let t = testsignal::read(&f.frame).expect("barcode");
+            assert!(testsignal::latency_ms(t, testsignal::now_ms()).is_some());
+            last = Some(t);
+        }
+        assert!(last.is_some());
+        // 10 frames at 50 fps: about 180 ms (the first is immediate).
+        assert!(start.elapsed() >= Duration::from_millis(170));
+    }
+}

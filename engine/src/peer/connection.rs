@@ -1,0 +1,228 @@
+//! Building a webrtc-rs peer connection the way Huddle needs it, and the events it
+//! reports back to the session.
+
+use std::sync::Arc;
+
+use rtc::interceptor::{Registry, Slot};
+use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::peer_connection::configuration::media_engine::{
+    MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine,
+};
+use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
+use rtc::peer_connection::transport::RTCIceCandidateInit;
+use rtc::peer_connection::transport::RTCIceServer;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind,
+};
+use tokio::sync::mpsc;
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceConnectionState,
+    RTCPeerConnectionState,
+};
+
+use super::feedback::{FeedbackToApplication, SLOT};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PeerError {
+    #[error("WebRTC: {0}")]
+    WebRtc(String),
+    #[error("the remote description is not usable: {0}")]
+    BadDescription(String),
+}
+
+impl From<webrtc::error::Error> for PeerError {
+    fn from(e: webrtc::error::Error) -> Self {
+        PeerError::WebRtc(e.to_string())
+    }
+}
+
+/// A STUN or TURN server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    pub username: String,
+    pub credential: String,
+}
+
+/// How peer connections are made.
+#[derive(Debug, Clone)]
+pub struct PeerSetup {
+    pub ice_servers: Vec<IceServer>,
+    /// Local UDP addresses to gather host candidates on. `0.0.0.0:0` means every
+    /// interface except loopback; add `127.0.0.1:0` for calls on one machine.
+    pub udp_addrs: Vec<String>,
+}
+
+impl Default for PeerSetup {
+    fn default() -> Self {
+        PeerSetup {
+            ice_servers: Vec::new(),
+            udp_addrs: vec!["0.0.0.0:0".into(), "127.0.0.1:0".into()],
+        }
+    }
+}
+
+/// Which of a participant's connections an event is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LinkKind {
+    /// The camera/microphone call with a participant.
+    Call,
+    /// Our screen, sent to a viewer.
+    ShareOut,
+    /// A sharer's screen, received.
+    ShareIn,
+}
+
+#[derive(Clone)]
+pub enum PeerEvent {
+    Candidate(RTCIceCandidateInit),
+    State(RTCPeerConnectionState),
+    Ice(RTCIceConnectionState),
+    Track(Arc<dyn TrackRemote>),
+}
+
+/// A peer event with where it came from. `generation` tells events of a replaced
+/// connection apart from the current one's.
+#[derive(Clone)]
+pub struct PeerNotice {
+    pub remote_id: String,
+    pub kind: LinkKind,
+    pub generation: u64,
+    pub event: PeerEvent,
+}
+
+struct Handler {
+    remote_id: String,
+    kind: LinkKind,
+    generation: u64,
+    notices: mpsc::UnboundedSender<PeerNotice>,
+}
+
+impl Handler {
+    fn tell(&self, event: PeerEvent) {
+        let _ = self.notices.send(PeerNotice {
+            remote_id: self.remote_id.clone(),
+            kind: self.kind,
+            generation: self.generation,
+            event,
+        });
+    }
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_candidate(
+        &self,
+        event: rtc::peer_connection::event::RTCPeerConnectionIceEvent,
+    ) {
+        match event.candidate.to_json() {
+            Ok(init) => self.tell(PeerEvent::Candidate(init)),
+            Err(err) => tracing::debug!(%err, "unusable local candidate"),
+        }
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        self.tell(PeerEvent::State(state));
+    }
+
+    async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
+        self.tell(PeerEvent::Ice(state));
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        self.tell(PeerEvent::Track(track));
+    }
+}
+
+pub fn vp8_codec() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_VP8.to_owned(),
+        clock_rate: 90_000,
+        channels: 0,
+        sdp_fmtp_line: String::new(),
+        rtcp_feedback: vec![
+            RTCPFeedback {
+                typ: "goog-remb".into(),
+                parameter: String::new(),
+            },
+            RTCPFeedback {
+                typ: "ccm".into(),
+                parameter: "fir".into(),
+            },
+        ],
+    }
+}
+
+pub fn opus_codec() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_OPUS.to_owned(),
+        clock_rate: 48_000,
+        channels: 2,
+        sdp_fmtp_line: "minptime=10;useinbandfec=1".into(),
+        rtcp_feedback: vec![],
+    }
+}
+
+/// A new peer connection: VP8 and Opus, the default interceptors (NACK, reports,
+/// TWCC feedback) plus feedback delivered to us, mDNS off (it fails where there is no
+/// multicast route, and we gather plain host candidates anyway).
+pub async fn connect(
+    setup: &PeerSetup,
+    remote_id: &str,
+    kind: LinkKind,
+    generation: u64,
+    notices: mpsc::UnboundedSender<PeerNotice>,
+) -> Result<Arc<dyn PeerConnection>, PeerError> {
+    let mut media = MediaEngine::default();
+    // Codecs first: the interceptors add their feedback to the codecs registered so far.
+    media.register_codec(
+        RTCRtpCodecParameters {
+            rtp_codec: vp8_codec(),
+            payload_type: 96,
+        },
+        RtpCodecKind::Video,
+    )?;
+    media.register_codec(
+        RTCRtpCodecParameters {
+            rtp_codec: opus_codec(),
+            payload_type: 111,
+        },
+        RtpCodecKind::Audio,
+    )?;
+    let registry = register_default_interceptors(Registry::new(), &mut media)?
+        .with(Slot::from(SLOT), FeedbackToApplication::default());
+    let config = RTCConfigurationBuilder::new()
+        .with_ice_servers(
+            setup
+                .ice_servers
+                .iter()
+                .map(|s| RTCIceServer {
+                    urls: s.urls.clone(),
+                    username: s.username.clone(),
+                    credential: s.credential.clone(),
+                })
+                .collect(),
+        )
+        .build();
+    let settings = SettingEngineBuilder::new()
+        .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
+        .build();
+    let handler = Arc::new(Handler {
+        remote_id: remote_id.to_string(),
+        kind,
+        generation,
+        notices,
+    });
+    let pc = PeerConnectionBuilder::new()
+        .with_configuration(config)
+        .with_media_engine(media)
+        .with_setting_engine(settings)
+        .with_interceptor_registry(registry)
+        .with_handler(handler)
+        .with_udp_addrs(setup.udp_addrs.clone())
+        .build()
+        .await?;
+    Ok(Arc::new(pc))
+}

@@ -1,0 +1,329 @@
+//! Putting our encoded media on one peer connection: a track per kind, a task that
+//! writes the shared encoded frames into it, and one that listens to the receiver's
+//! feedback (keyframe requests, bandwidth).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rtc::media::Sample;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
+use rtc::rtcp::receiver_report::ReceiverReport;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
+use rtc::rtp_transceiver::{PayloadType, RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+use webrtc::media_stream::Track;
+use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
+use webrtc::peer_connection::PeerConnection;
+use webrtc::rtp_transceiver::RtpSender;
+
+use super::connection::PeerError;
+use crate::pipeline::outgoing::{EncodedAudio, EncodedVideo, VideoControl};
+
+/// A local track on one connection.
+pub struct LocalTrack {
+    pub track: Arc<TrackLocalStaticSample>,
+    pub sender: Arc<dyn RtpSender>,
+}
+
+/// Adds a send-receive track of `kind` (or a receive-only transceiver when `send` is
+/// false, so a participant without a camera still sees the others).
+pub async fn add_local_track(
+    pc: &Arc<dyn PeerConnection>,
+    kind: RtpCodecKind,
+    codec: RTCRtpCodec,
+    stream_id: &str,
+    send: bool,
+) -> Result<Option<LocalTrack>, PeerError> {
+    if !send {
+        pc.add_transceiver_from_kind(
+            kind,
+            Some(RTCRtpTransceiverInit {
+                direction: RTCRtpTransceiverDirection::Recvonly,
+                ..Default::default()
+            }),
+        )
+        .await?;
+        return Ok(None);
+    }
+    let ssrc = rand_ssrc();
+    let track = Arc::new(TrackLocalStaticSample::new(
+        Instant::now(),
+        MediaStreamTrack::new(
+            stream_id.to_string(),
+            format!("{stream_id}-{kind}"),
+            format!("{kind}"),
+            kind,
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(ssrc),
+                    ..Default::default()
+                },
+                codec,
+                ..Default::default()
+            }],
+        ),
+    )?);
+    let sender = pc.add_track(track.clone() as Arc<dyn TrackLocal>).await?;
+    Ok(Some(LocalTrack { track, sender }))
+}
+
+fn rand_ssrc() -> u32 {
+    // Any value unique per track in a session works; mix the clock and a counter.
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    nanos.rotate_left(13) ^ COUNTER.fetch_add(0x9E37_79B9, Ordering::Relaxed) | 1
+}
+
+/// The payload type the connection negotiated for this sender, once it has.
+async fn negotiated_payload_type(sender: &Arc<dyn RtpSender>) -> Option<PayloadType> {
+    sender
+        .get_parameters()
+        .await
+        .ok()?
+        .rtp_parameters
+        .codecs
+        .first()
+        .map(|c| c.payload_type)
+}
+
+/// Waits for the connection to be up (writes before DTLS completes are dropped), then
+/// for the negotiated payload type.
+async fn wait_until_sendable(
+    sender: &Arc<dyn RtpSender>,
+    mut connected: watch::Receiver<bool>,
+) -> Option<PayloadType> {
+    connected.wait_for(|up| *up).await.ok()?;
+    for _ in 0..200 {
+        if let Some(pt) = negotiated_payload_type(sender).await {
+            return Some(pt);
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    None
+}
+
+/// Writes the shared encoded video into this connection's track until the sender
+/// stops or the connection goes. A receiver that fell behind gets a fresh keyframe.
+pub fn spawn_video_writer(
+    local: &LocalTrack,
+    mut frames: broadcast::Receiver<Arc<EncodedVideo>>,
+    control: Arc<VideoControl>,
+    connected: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    let (track, sender) = (local.track.clone(), local.sender.clone());
+    tokio::spawn(async move {
+        let Some(ssrc) = track.ssrcs().await.first().copied() else {
+            return;
+        };
+        let Some(pt) = wait_until_sendable(&sender, connected).await else {
+            tracing::warn!("video was never negotiated");
+            return;
+        };
+        frames = frames.resubscribe();
+        // Start on a keyframe, or the receiver waits for the next one.
+        control.request_keyframe();
+        let mut started = false;
+        loop {
+            let frame = match frames.recv().await {
+                Ok(f) => f,
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::debug!(skipped = n, "video writer fell behind");
+                    started = false;
+                    control.request_keyframe();
+                    continue;
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            if !started && !frame.keyframe {
+                continue;
+            }
+            started = true;
+            let sample = Sample {
+                data: frame.data.clone(),
+                duration: frame.duration,
+                ..Sample::new(frame.captured_at)
+            };
+            if let Err(err) = track.sample_writer(ssrc, pt).write_sample(&sample).await {
+                tracing::debug!(%err, "video write failed");
+            }
+        }
+    })
+}
+
+pub fn spawn_audio_writer(
+    local: &LocalTrack,
+    mut packets: broadcast::Receiver<Arc<EncodedAudio>>,
+    connected: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    let (track, sender) = (local.track.clone(), local.sender.clone());
+    tokio::spawn(async move {
+        let Some(ssrc) = track.ssrcs().await.first().copied() else {
+            return;
+        };
+        let Some(pt) = wait_until_sendable(&sender, connected).await else {
+            tracing::warn!("audio was never negotiated");
+            return;
+        };
+        packets = packets.resubscribe();
+        loop {
+            let packet = match packets.recv().await {
+                Ok(p) => p,
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            let sample = Sample {
+                data: packet.data.clone(),
+                duration: packet.duration,
+                ..Sample::new(Instant::now())
+            };
+            if let Err(err) = track.sample_writer(ssrc, pt).write_sample(&sample).await {
+                tracing::debug!(%err, "audio write failed");
+            }
+        }
+    })
+}
+
+/// Listens to what the receiver of this track says: keyframe requests go to the
+/// encoder, bandwidth signals to the bitrate controller.
+pub fn spawn_feedback_reader(
+    local: &LocalTrack,
+    control: Arc<VideoControl>,
+    bitrate: Arc<BitrateController>,
+    peer: String,
+) -> JoinHandle<()> {
+    let track = local.track.clone();
+    tokio::spawn(async move {
+        while let Some(event) = track.poll().await {
+            let TrackLocalEvent::OnRtcpPacket(packets) = event else {
+                continue;
+            };
+            for packet in packets {
+                let any = packet.as_any();
+                if any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>() {
+                    control.request_keyframe();
+                } else if let Some(remb) = any.downcast_ref::<ReceiverEstimatedMaximumBitrate>() {
+                    bitrate.on_remb(&peer, remb.bitrate);
+                } else if let Some(rr) = any.downcast_ref::<ReceiverReport>() {
+                    for report in &rr.reports {
+                        bitrate.on_loss(&peer, f32::from(report.fraction_lost) / 256.0);
+                    }
+                }
+            }
+            control.set_target_kbps(bitrate.target_kbps());
+        }
+        bitrate.forget(&peer);
+    })
+}
+
+/// One encoder serves every receiver, so it follows the weakest: each receiver's
+/// estimate moves with its REMB and its reported loss (multiplicative decrease on
+/// loss, slow increase without), and the encoder gets the lowest.
+pub struct BitrateController {
+    min_kbps: u32,
+    max_kbps: u32,
+    start_kbps: u32,
+    estimates: Mutex<HashMap<String, PeerEstimate>>,
+}
+
+struct PeerEstimate {
+    kbps: f32,
+    remb_kbps: Option<f32>,
+    last_increase: Instant,
+}
+
+impl BitrateController {
+    pub fn new(start_kbps: u32, min_kbps: u32, max_kbps: u32) -> Self {
+        BitrateController {
+            min_kbps,
+            max_kbps,
+            start_kbps,
+            estimates: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn update(&self, peer: &str, f: impl FnOnce(&mut PeerEstimate)) {
+        if let Ok(mut map) = self.estimates.lock() {
+            let e = map.entry(peer.to_string()).or_insert(PeerEstimate {
+                kbps: self.start_kbps as f32,
+                remb_kbps: None,
+                last_increase: Instant::now(),
+            });
+            f(e);
+            if let Some(remb) = e.remb_kbps {
+                e.kbps = e.kbps.min(remb);
+            }
+            e.kbps = e.kbps.clamp(self.min_kbps as f32, self.max_kbps as f32);
+        }
+    }
+
+    pub fn on_remb(&self, peer: &str, bits_per_second: f32) {
+        self.update(peer, |e| {
+            let remb = bits_per_second / 1000.0;
+            e.remb_kbps = Some(remb);
+            // REMB also allows growth up to it.
+            if remb > e.kbps && e.last_increase.elapsed() > Duration::from_millis(500) {
+                e.kbps = (e.kbps * 1.08).min(remb);
+                e.last_increase = Instant::now();
+            }
+        });
+    }
+
+    pub fn on_loss(&self, peer: &str, fraction_lost: f32) {
+        self.update(peer, |e| {
+            if fraction_lost > 0.10 {
+                e.kbps *= 1.0 - 0.5 * fraction_lost;
+            } else if fraction_lost < 0.02 && e.last_increase.elapsed() > Duration::from_millis(500)
+            {
+                e.kbps *= 1.05;
+                e.last_increase = Instant::now();
+            }
+        });
+    }
+
+    pub fn forget(&self, peer: &str) {
+        if let Ok(mut map) = self.estimates.lock() {
+            map.remove(peer);
+        }
+    }
+
+    pub fn target_kbps(&self) -> u32 {
+        self.estimates
+            .lock()
+            .ok()
+            .and_then(|map| map.values().map(|e| e.kbps as u32).min())
+            .unwrap_or(self.start_kbps)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_weakest_receiver_sets_the_rate() {
+        let c = BitrateController::new(600, 150, 1500);
+        assert_eq!(c.target_kbps(), 600);
+        c.on_loss("a", 0.0);
+        c.on_loss("b", 0.3);
+        assert_eq!(c.target_kbps(), 510);
+        c.on_remb("a", 200_000.0);
+        assert_eq!(c.target_kbps(), 200);
+        c.forget("a");
+        assert_eq!(c.target_kbps(), 510);
+        for _ in 0..20 {
+            c.on_loss("b", 0.9);
+        }
+        assert_eq!(c.target_kbps(), 150, "never below the floor");
+    }
+}

@@ -1,0 +1,285 @@
+//! Remote media: RTP in, decoded frames and audio out, measured on the way.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rtc::media::io::sample_builder::SampleBuilder;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp::codec::vp8::Vp8Packet;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+
+use crate::codec::opus::OpusDecoder;
+use crate::codec::vp8::Vp8Decoder;
+use crate::media::frame::{CHUNK_SAMPLES, VideoFrame};
+use crate::media::testsignal;
+use crate::stats::{ReceivedStream, StreamKind};
+
+/// Identifies a remote stream: whose, and which kind.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StreamId {
+    pub remote_id: String,
+    pub kind: StreamKind,
+}
+
+/// Where decoded video goes (the app draws it; headless, nothing does).
+pub trait FrameSink: Send + Sync {
+    /// Decoded frames are copied out only for a sink that wants them.
+    fn wants_frames(&self) -> bool {
+        false
+    }
+    fn on_frame(&self, _stream: &StreamId, _frame: &VideoFrame) {}
+    fn on_stream_ended(&self, _stream: &StreamId) {}
+}
+
+/// A sink that keeps nothing.
+pub struct DiscardFrames;
+impl FrameSink for DiscardFrames {}
+
+/// Shared, live statistics of every received stream.
+pub type ReceivedStats = Arc<Mutex<HashMap<StreamId, ReceivedStream>>>;
+
+fn with_stats(stats: &ReceivedStats, id: &StreamId, f: impl FnOnce(&mut ReceivedStream)) {
+    if let Ok(mut map) = stats.lock()
+        && let Some(s) = map.get_mut(id)
+    {
+        f(s);
+    }
+}
+
+/// Receives a remote video track until it ends: reassembles VP8 frames, decodes them,
+/// reads the barcode and hands the picture to the sink. Asks for a keyframe (PLI) at
+/// the start and whenever the picture is broken.
+pub async fn receive_video(
+    track: Arc<dyn TrackRemote>,
+    id: StreamId,
+    stats: ReceivedStats,
+    sink: Arc<dyn FrameSink>,
+) {
+    let media_ssrc = track.ssrcs().await.first().copied().unwrap_or(0);
+    let mut decoder = match Vp8Decoder::new() {
+        Ok(d) => d,
+        Err(err) => {
+            tracing::error!(%err, "cannot start the VP8 decoder");
+            return;
+        }
+    };
+    let mut builder = SampleBuilder::new(128, Vp8Packet::default(), 90_000);
+    let mut last_pli: Option<Instant> = None;
+    let mut have_picture = false;
+    let wants_frames = sink.wants_frames();
+    while let Some(event) = track.poll().await {
+        let packet = match event {
+            TrackRemoteEvent::OnRtpPacket(p) => p,
+            TrackRemoteEvent::OnEnded | TrackRemoteEvent::OnError => break,
+            _ => continue,
+        };
+        let now = Instant::now();
+        with_stats(&stats, &id, |s| {
+            s.on_packet(now, packet.header.sequence_number, packet.payload.len())
+        });
+        builder.push(now, packet);
+        let mut need_keyframe = !have_picture;
+        while let Some(sample) = builder.pop(now) {
+            let decoded = decoder.decode_with(&sample.data, |img| {
+                let barcode = testsignal::read_y(img.y, img.width, img.height, img.y_stride);
+                let frame = wants_frames.then(|| img.to_frame());
+                (img.width, img.height, barcode, frame)
+            });
+            match decoded {
+                Ok(Some((w, h, barcode, frame))) => {
+                    let at = Instant::now();
+                    let now_ms = testsignal::now_ms();
+                    with_stats(&stats, &id, |s| s.on_frame(at, w, h, barcode, now_ms));
+                    if let Some(frame) = frame {
+                        sink.on_frame(&id, &frame);
+                    }
+                    have_picture = true;
+                    need_keyframe = decoder.last_frame_corrupted();
+                }
+                Ok(None) => {}
+                Err(err) => {
+                    tracing::debug!(%err, "undecodable frame");
+                    with_stats(&stats, &id, |s| s.decode_errors += 1);
+                    need_keyframe = true;
+                }
+            }
+        }
+        if need_keyframe && last_pli.is_none_or(|t| t.elapsed() > Duration::from_millis(300)) {
+            last_pli = Some(now);
+            let pli = PictureLossIndication {
+                sender_ssrc: 0,
+                media_ssrc,
+            };
+            if let Err(err) = track.write_rtcp(vec![Box::new(pli)]).await {
+                tracing::debug!(%err, "PLI not sent");
+            }
+        }
+    }
+    sink.on_stream_ended(&id);
+    tracing::debug!(remote = %id.remote_id, "video track ended");
+}
+
+/// Receives a remote Opus track until it ends, into the mixer.
+pub async fn receive_audio(
+    track: Arc<dyn TrackRemote>,
+    id: StreamId,
+    stats: ReceivedStats,
+    mixer: Arc<Mixer>,
+) {
+    let mut decoder = match OpusDecoder::new() {
+        Ok(d) => d,
+        Err(err) => {
+            tracing::error!(%err, "cannot start the Opus decoder");
+            return;
+        }
+    };
+    let mut last_seq: Option<u16> = None;
+    while let Some(event) = track.poll().await {
+        let packet = match event {
+            TrackRemoteEvent::OnRtpPacket(p) => p,
+            TrackRemoteEvent::OnEnded | TrackRemoteEvent::OnError => break,
+            _ => continue,
+        };
+        let now = Instant::now();
+        let seq = packet.header.sequence_number;
+        with_stats(&stats, &id, |s| s.on_packet(now, seq, packet.payload.len()));
+        // Conceal what was lost so the playout keeps its rhythm.
+        if let Some(last) = last_seq {
+            let gap = seq.wrapping_sub(last);
+            if (2..10).contains(&gap) {
+                for _ in 1..gap {
+                    if let Ok(pcm) = decoder.conceal(2 * CHUNK_SAMPLES) {
+                        mixer.push(&id, &pcm);
+                    }
+                }
+            } else if gap == 0 || gap >= 0x8000 {
+                continue; // duplicate or late
+            }
+        }
+        last_seq = Some(seq);
+        match decoder.decode(&packet.payload) {
+            Ok(pcm) => {
+                let level = rms_level(&pcm);
+                with_stats(&stats, &id, |s| s.on_audio(now, &pcm, level));
+                mixer.push(&id, &pcm);
+            }
+            Err(err) => {
+                tracing::debug!(%err, "undecodable audio");
+                with_stats(&stats, &id, |s| s.decode_errors += 1);
+            }
+        }
+    }
+    mixer.remove(&id);
+}
+
+/// Audio level in 0..=1 (RMS relative to full scale).
+pub fn rms_level(pcm: &[i16]) -> f32 {
+    if pcm.is_empty() {
+        return 0.0;
+    }
+    let sum: f64 = pcm.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
+    ((sum / pcm.len() as f64).sqrt() / 32768.0) as f32
+}
+
+/// Mixes every remote participant's audio for playback. Each source has a small
+/// playout buffer; a source that runs dry is silent until it has a little again.
+#[derive(Default)]
+pub struct Mixer {
+    sources: Mutex<HashMap<StreamId, Playout>>,
+}
+
+#[derive(Default)]
+struct Playout {
+    samples: VecDeque<i16>,
+    started: bool,
+}
+
+/// Samples buffered before a source starts playing (40 ms): absorbs network jitter.
+const PLAYOUT_START: usize = 4 * CHUNK_SAMPLES;
+/// Beyond this (200 ms) the oldest audio is dropped, so latency cannot pile up.
+const PLAYOUT_MAX: usize = 20 * CHUNK_SAMPLES;
+
+impl Mixer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn push(&self, id: &StreamId, pcm: &[i16]) {
+        let Ok(mut sources) = self.sources.lock() else {
+            return;
+        };
+        let playout = sources.entry(id.clone()).or_default();
+        playout.samples.extend(pcm);
+        let excess = playout.samples.len().saturating_sub(PLAYOUT_MAX);
+        playout.samples.drain(..excess);
+    }
+
+    pub fn remove(&self, id: &StreamId) {
+        if let Ok(mut sources) = self.sources.lock() {
+            sources.remove(id);
+        }
+    }
+
+    /// Fills `out` with the mix of every source (silence where there is none).
+    pub fn pull(&self, out: &mut [i16]) {
+        let mut mix = vec![0i32; out.len()];
+        if let Ok(mut sources) = self.sources.lock() {
+            for playout in sources.values_mut() {
+                if !playout.started {
+                    if playout.samples.len() < PLAYOUT_START {
+                        continue;
+                    }
+                    playout.started = true;
+                }
+                if playout.samples.len() < out.len() {
+                    playout.started = false;
+                }
+                for (m, s) in mix.iter_mut().zip(
+                    playout
+                        .samples
+                        .drain(..out.len().min(playout.samples.len())),
+                ) {
+                    *m += i32::from(s);
+                }
+            }
+        }
+        for (o, m) in out.iter_mut().zip(mix) {
+            *o = m.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(name: &str) -> StreamId {
+        StreamId {
+            remote_id: name.into(),
+            kind: StreamKind::Audio,
+        }
+    }
+
+    #[test]
+    fn mixer_waits_for_a_little_audio_then_sums_and_clips() {
+        let m = Mixer::new();
+        m.push(&id("a"), &vec![1000; CHUNK_SAMPLES]);
+        let mut out = vec![7; CHUNK_SAMPLES];
+        m.pull(&mut out);
+        assert!(out.iter().all(|&s| s == 0), "not started yet");
+        m.push(&id("a"), &vec![1000; 4 * CHUNK_SAMPLES]);
+        m.push(&id("b"), &vec![32000; 5 * CHUNK_SAMPLES]);
+        m.pull(&mut out);
+        assert!(out.iter().all(|&s| s == i16::MAX));
+        m.remove(&id("b"));
+        m.pull(&mut out);
+        assert!(out.iter().all(|&s| s == 1000));
+    }
+
+    #[test]
+    fn levels() {
+        assert_eq!(rms_level(&[]), 0.0);
+        assert!((rms_level(&[16384; 10]) - 0.5).abs() < 1e-3);
+    }
+}

@@ -1,0 +1,374 @@
+//! Local media, captured and encoded once, then handed to every peer connection.
+//!
+//! Each kind runs on its own thread (capture and encoding are blocking, CPU-bound
+//! work) and publishes encoded frames on a broadcast channel; every peer connection
+//! subscribes and writes the same bytes into its own track.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::broadcast;
+
+use crate::codec::opus::OpusEncoder;
+use crate::codec::vp8::{Vp8Encoder, Vp8EncoderConfig};
+use crate::media::frame::{AudioFrame, CHUNK_SAMPLES};
+use crate::media::source::{AudioSource, VideoSource};
+use crate::stats::SentStream;
+
+/// One encoded video frame, shared by every peer.
+#[derive(Debug)]
+pub struct EncodedVideo {
+    pub data: Bytes,
+    pub keyframe: bool,
+    pub duration: Duration,
+    pub captured_at: Instant,
+}
+
+/// One encoded 20 ms Opus packet.
+#[derive(Debug)]
+pub struct EncodedAudio {
+    pub data: Bytes,
+    pub duration: Duration,
+}
+
+/// What the rest of the engine may ask of a running video sender.
+#[derive(Default)]
+pub struct VideoControl {
+    keyframe_requested: AtomicBool,
+    target_kbps: AtomicU32,
+    enabled: AtomicBool,
+    stop: AtomicBool,
+    replacement: Mutex<Option<Box<dyn VideoSource>>>,
+}
+
+impl VideoControl {
+    /// A receiver lost the picture (PLI/FIR) or a new one joined.
+    pub fn request_keyframe(&self) {
+        self.keyframe_requested.store(true, Relaxed);
+    }
+
+    /// Follows the receivers' bandwidth estimate.
+    pub fn set_target_kbps(&self, kbps: u32) {
+        self.target_kbps.store(kbps, Relaxed);
+    }
+
+    pub fn target_kbps(&self) -> u32 {
+        self.target_kbps.load(Relaxed)
+    }
+
+    /// Camera on or off; off sends nothing.
+    pub fn set_enabled(&self, on: bool) {
+        self.enabled.store(on, Relaxed);
+        if on {
+            self.request_keyframe();
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled.load(Relaxed)
+    }
+
+    /// Switches the camera without touching any peer connection.
+    pub fn replace_source(&self, source: Box<dyn VideoSource>) {
+        if let Ok(mut slot) = self.replacement.lock() {
+            *slot = Some(source);
+        }
+        self.request_keyframe();
+    }
+}
+
+/// Settings of an outgoing video stream.
+#[derive(Debug, Clone)]
+pub struct VideoSendConfig {
+    pub fps: u32,
+    pub start_kbps: u32,
+    pub min_kbps: u32,
+    pub max_kbps: u32,
+    pub screen_content: bool,
+}
+
+impl Default for VideoSendConfig {
+    fn default() -> Self {
+        VideoSendConfig {
+            fps: 30,
+            start_kbps: 600,
+            min_kbps: 150,
+            max_kbps: 1500,
+            screen_content: false,
+        }
+    }
+}
+
+pub struct VideoSender {
+    pub frames: broadcast::Sender<Arc<EncodedVideo>>,
+    pub control: Arc<VideoControl>,
+    pub stats: Arc<Mutex<SentStream>>,
+    pub config: VideoSendConfig,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl VideoSender {
+    pub fn start(source: Box<dyn VideoSource>, config: VideoSendConfig) -> Self {
+        let (frames, _) = broadcast::channel(64);
+        let control = Arc::new(VideoControl::default());
+        control.set_target_kbps(config.start_kbps);
+        control.set_enabled(true);
+        let stats = Arc::new(Mutex::new(SentStream::default()));
+        let thread = {
+            let (frames, control, stats, config) = (
+                frames.clone(),
+                control.clone(),
+                stats.clone(),
+                config.clone(),
+            );
+            std::thread::Builder::new()
+                .name("huddle-video-send".into())
+                .spawn(move || video_loop(source, frames, control, stats, config))
+                .ok()
+        };
+        VideoSender {
+            frames,
+            control,
+            stats,
+            config,
+            thread,
+        }
+    }
+
+    pub fn stop(&mut self) {
+        self.control.stop.store(true, Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for VideoSender {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn video_loop(
+    mut source: Box<dyn VideoSource>,
+    frames: broadcast::Sender<Arc<EncodedVideo>>,
+    control: Arc<VideoControl>,
+    stats: Arc<Mutex<SentStream>>,
+    config: VideoSendConfig,
+) {
+    let mut encoder: Option<Vp8Encoder> = None;
+    let mut current_kbps = control.target_kbps();
+    let frame_duration = Duration::from_secs(1) / config.fps.max(1);
+    // libvpx derives its rate control from real time: pts in 90 kHz ticks.
+    let clock_start = Instant::now();
+    let mut was_listened = false;
+    while !control.stop.load(Relaxed) {
+        if let Some(next) = control.replacement.lock().ok().and_then(|mut s| s.take()) {
+            tracing::info!(source = %next.describe(), "camera switched");
+            source = next;
+        }
+        let captured = match source.next_frame() {
+            Ok(c) => c,
+            Err(err) => {
+                tracing::warn!(%err, "camera stopped");
+                std::thread::sleep(Duration::from_millis(200));
+                continue;
+            }
+        };
+        let listened = frames.receiver_count() > 0;
+        if !listened || !control.enabled() {
+            was_listened = false;
+            continue;
+        }
+        let (w, h) = (captured.frame.width, captured.frame.height);
+        // The encoder follows size changes itself; it is made once, lazily, so that
+        // nothing is encoded while nobody listens.
+        if encoder.is_none() {
+            match Vp8Encoder::new(Vp8EncoderConfig {
+                width: w,
+                height: h,
+                fps: config.fps,
+                bitrate_kbps: current_kbps,
+                screen_content: config.screen_content,
+                ..Vp8EncoderConfig::default()
+            }) {
+                Ok(e) => encoder = Some(e),
+                Err(err) => {
+                    tracing::error!(%err, "cannot start the VP8 encoder");
+                    return;
+                }
+            }
+        }
+        let Some(enc) = encoder.as_mut() else { return };
+        let target = control.target_kbps();
+        if target != current_kbps && target > 0 {
+            if let Err(err) = enc.set_bitrate(target) {
+                tracing::debug!(%err, "bitrate change refused");
+            }
+            current_kbps = target;
+        }
+        // A new listener needs a keyframe to start from.
+        let force = control.keyframe_requested.swap(false, Relaxed) || !was_listened;
+        was_listened = true;
+        let started = Instant::now();
+        let pts = (captured
+            .captured_at
+            .saturating_duration_since(clock_start)
+            .as_micros() as i64)
+            * crate::codec::vp8::PTS_CLOCK_HZ
+            / 1_000_000;
+        let encoded = match enc.encode(&captured.frame, pts, force) {
+            Ok(e) => e,
+            Err(err) => {
+                tracing::warn!(%err, "encode failed");
+                continue;
+            }
+        };
+        let took = started.elapsed();
+        for packet in encoded {
+            if let Ok(mut s) = stats.lock() {
+                s.on_encoded(Instant::now(), packet.data.len(), took, packet.keyframe);
+                s.bitrate_kbps = current_kbps;
+            }
+            let _ = frames.send(Arc::new(EncodedVideo {
+                data: packet.data,
+                keyframe: packet.keyframe,
+                duration: frame_duration,
+                captured_at: captured.captured_at,
+            }));
+        }
+    }
+}
+
+/// What the rest of the engine may ask of a running audio sender.
+#[derive(Default)]
+pub struct AudioControl {
+    muted: AtomicBool,
+    stop: AtomicBool,
+    replacement: Mutex<Option<Box<dyn AudioSource>>>,
+}
+
+impl AudioControl {
+    pub fn set_muted(&self, muted: bool) {
+        self.muted.store(muted, Relaxed);
+    }
+
+    pub fn muted(&self) -> bool {
+        self.muted.load(Relaxed)
+    }
+
+    pub fn replace_source(&self, source: Box<dyn AudioSource>) {
+        if let Ok(mut slot) = self.replacement.lock() {
+            *slot = Some(source);
+        }
+    }
+}
+
+/// Processes a 10 ms microphone chunk before encoding (echo cancellation etc.).
+pub trait CaptureProcessor: Send {
+    fn process(&mut self, chunk: &mut AudioFrame);
+}
+
+pub struct AudioSender {
+    pub packets: broadcast::Sender<Arc<EncodedAudio>>,
+    pub control: Arc<AudioControl>,
+    pub stats: Arc<Mutex<SentStream>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl AudioSender {
+    pub fn start(
+        source: Box<dyn AudioSource>,
+        processor: Option<Box<dyn CaptureProcessor>>,
+    ) -> Self {
+        let (packets, _) = broadcast::channel(64);
+        let control = Arc::new(AudioControl::default());
+        let stats = Arc::new(Mutex::new(SentStream::default()));
+        let thread = {
+            let (packets, control, stats) = (packets.clone(), control.clone(), stats.clone());
+            std::thread::Builder::new()
+                .name("huddle-audio-send".into())
+                .spawn(move || audio_loop(source, processor, packets, control, stats))
+                .ok()
+        };
+        AudioSender {
+            packets,
+            control,
+            stats,
+            thread,
+        }
+    }
+
+    pub fn stop(&mut self) {
+        self.control.stop.store(true, Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for AudioSender {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn audio_loop(
+    mut source: Box<dyn AudioSource>,
+    mut processor: Option<Box<dyn CaptureProcessor>>,
+    packets: broadcast::Sender<Arc<EncodedAudio>>,
+    control: Arc<AudioControl>,
+    stats: Arc<Mutex<SentStream>>,
+) {
+    let mut encoder = match OpusEncoder::new() {
+        Ok(e) => e,
+        Err(err) => {
+            tracing::error!(%err, "cannot start the Opus encoder");
+            return;
+        }
+    };
+    let mut pcm: Vec<i16> = Vec::with_capacity(2 * CHUNK_SAMPLES);
+    while !control.stop.load(Relaxed) {
+        if let Some(next) = control.replacement.lock().ok().and_then(|mut s| s.take()) {
+            tracing::info!(source = %next.describe(), "microphone switched");
+            source = next;
+        }
+        let mut chunk = match source.next_chunk() {
+            Ok(c) => c,
+            Err(err) => {
+                tracing::warn!(%err, "microphone stopped");
+                std::thread::sleep(Duration::from_millis(200));
+                continue;
+            }
+        };
+        if let Some(p) = processor.as_mut() {
+            p.process(&mut chunk);
+        }
+        if control.muted() {
+            chunk.samples.fill(0);
+        }
+        pcm.extend_from_slice(&chunk.samples);
+        if pcm.len() < 2 * CHUNK_SAMPLES {
+            continue;
+        }
+        let frame: Vec<i16> = pcm.drain(..2 * CHUNK_SAMPLES).collect();
+        if packets.receiver_count() == 0 {
+            continue;
+        }
+        let started = Instant::now();
+        match encoder.encode(&frame) {
+            Ok(data) => {
+                if let Ok(mut s) = stats.lock() {
+                    s.on_encoded(Instant::now(), data.len(), started.elapsed(), false);
+                }
+                let _ = packets.send(Arc::new(EncodedAudio {
+                    data,
+                    duration: Duration::from_millis(20),
+                }));
+            }
+            Err(err) => tracing::warn!(%err, "opus encode failed"),
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! A Socket.IO client for the signaling server (rust_socketio, async), speaking
+//! PROTOCOL.md: requests with acks, fire-and-forget relays, and a stream of
+//! [`ServerEvent`]s.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use rust_socketio::asynchronous::{Client, ClientBuilder};
+use rust_socketio::{Event, Payload, TransportType};
+use serde_json::Value;
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use super::messages::{ServerError, ServerEvent};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignalingError {
+    #[error("cannot reach the signaling server at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("the server refused `{event}`: {message} ({code})")]
+    Refused {
+        event: String,
+        code: String,
+        message: String,
+        /// Who is sharing, for `sharing_conflict`.
+        sharer_id: Option<String>,
+    },
+    #[error("no answer to `{0}` from the signaling server")]
+    Timeout(String),
+    #[error("could not send `{event}`: {reason}")]
+    Send { event: String, reason: String },
+    #[error("unexpected answer to `{event}`: {answer}")]
+    BadAnswer { event: String, answer: String },
+}
+
+impl SignalingError {
+    /// The protocol's error code, when the server refused a request.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            SignalingError::Refused { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// How long a request waits for its ack.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct SignalingClient {
+    client: Client,
+    url: String,
+    /// rust_socketio picks ack ids at random from 0..999, so two requests in flight
+    /// could collide; one at a time keeps every ack with its request.
+    in_flight: Mutex<()>,
+}
+
+impl SignalingClient {
+    /// Connects (WebSocket, reconnecting with backoff when the connection drops) and
+    /// returns the client with the stream of everything the server sends.
+    pub async fn connect(
+        url: &str,
+    ) -> Result<(Arc<Self>, mpsc::UnboundedReceiver<ServerEvent>), SignalingError> {
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (first_connect_tx, first_connect_rx) = oneshot::channel();
+        let first_connect = Arc::new(std::sync::Mutex::new(Some(first_connect_tx)));
+
+        let on_connect = events_tx.clone();
+        let on_close = events_tx.clone();
+        let on_error = events_tx.clone();
+        let on_any = events_tx;
+        let client = ClientBuilder::new(url)
+            .transport_type(TransportType::Websocket)
+            .reconnect(true)
+            .reconnect_on_disconnect(true)
+            .reconnect_delay(200, 5_000)
+            .on(Event::Connect, move |_, _| {
+                if let Some(tx) = first_connect.lock().ok().and_then(|mut g| g.take()) {
+                    let _ = tx.send(());
+                }
+                let _ = on_connect.send(ServerEvent::Connected);
+                async {}.boxed()
+            })
+            .on(Event::Close, move |_, _| {
+                let _ = on_close.send(ServerEvent::Disconnected);
+                async {}.boxed()
+            })
+            .on(Event::Error, move |payload, _| {
+                match first_arg(&payload) {
+                    Some(v) if v.get("code").is_some() => {
+                        if let Ok(e) = serde_json::from_value::<ServerError>(v) {
+                            let _ = on_error.send(ServerEvent::Error(e));
+                        }
+                    }
+                    other => tracing::debug!(?other, "socket.io client error"),
+                }
+                async {}.boxed()
+            })
+            .on_any(move |event, payload, _| {
+                let name = event.as_str().to_string();
+                let arg = first_arg(&payload).unwrap_or(Value::Null);
+                match ServerEvent::parse(&name, &arg) {
+                    Some(e) => {
+                        let _ = on_any.send(e);
+                    }
+                    None => tracing::debug!(event = %name, payload = %arg, "ignored server event"),
+                }
+                async {}.boxed()
+            })
+            .connect()
+            .await
+            .map_err(|e| SignalingError::Unreachable {
+                url: url.to_string(),
+                reason: e.to_string(),
+            })?;
+        // An emit sent before the namespace's connect packet arrives can be lost.
+        match tokio::time::timeout(REQUEST_TIMEOUT, first_connect_rx).await {
+            Ok(Ok(())) => {}
+            _ => {
+                let _ = client.disconnect().await;
+                return Err(SignalingError::Unreachable {
+                    url: url.to_string(),
+                    reason: "the server accepted the connection but never confirmed it".into(),
+                });
+            }
+        }
+        Ok((
+            Arc::new(SignalingClient {
+                client,
+                url: url.to_string(),
+                in_flight: Mutex::new(()),
+            }),
+            events_rx,
+        ))
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Sends a request and waits for its ack; `{ ok: false }` becomes
+    /// [`SignalingError::Refused`].
+    pub async fn request(&self, event: &str, payload: Value) -> Result<Value, SignalingError> {
+        let _one_at_a_time = self.in_flight.lock().await;
+        let (tx, rx) = oneshot::channel();
+        let tx = Arc::new(std::sync::Mutex::new(Some(tx)));
+        self.client
+            .emit_with_ack(event, payload, REQUEST_TIMEOUT, move |answer, _| {
+                if let Some(tx) = tx.lock().ok().and_then(|mut g| g.take()) {
+                    let _ = tx.send(first_arg(&answer).unwrap_or(Value::Null));
+                }
+                async {}.boxed()
+            })
+            .await
+            .map_err(|e| SignalingError::Send {
+                event: event.to_string(),
+                reason: e.to_string(),
+            })?;
+        let answer = tokio::time::timeout(REQUEST_TIMEOUT, rx)
+            .await
+            .map_err(|_| SignalingError::Timeout(event.to_string()))?
+            .map_err(|_| SignalingError::Timeout(event.to_string()))?;
+        match answer.get("ok").and_then(Value::as_bool) {
+            Some(true) => Ok(answer),
+            Some(false) => {
+                let error = answer.get("error");
+                let text = |k: &str| {
+                    error
+                        .and_then(|e| e.get(k))
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                };
+                Err(SignalingError::Refused {
+                    event: event.to_string(),
+                    code: text("code").unwrap_or_else(|| "unknown".into()),
+                    message: text("message").unwrap_or_default(),
+                    sharer_id: text("sharerId"),
+                })
+            }
+            None => Err(SignalingError::BadAnswer {
+                event: event.to_string(),
+                answer: answer.to_string(),
+            }),
+        }
+    }
+
+    /// Sends an event without waiting for an ack (relays: the server reports a failed
+    /// relay as an `error` event).
+    pub async fn send(&self, event: &str, payload: Value) -> Result<(), SignalingError> {
+        self.client
+            .emit(event, payload)
+            .await
+            .map_err(|e| SignalingError::Send {
+                event: event.to_string(),
+                reason: e.to_string(),
+            })
+    }
+
+    pub async fn disconnect(&self) {
+        if let Err(err) = self.client.disconnect().await {
+            tracing::debug!(%err, "disconnect");
+        }
+    }
+}
+
+/// The first argument of an event or ack. Acks arrive wrapped once more than events.
+fn first_arg(payload: &Payload) -> Option<Value> {
+    match payload {
+        Payload::Text(values) => {
+            let first = values.first()?.clone();
+            match first {
+                Value::Array(mut inner) if values.len() == 1 && !inner.is_empty() => {
+                    Some(inner.swap_remove(0))
+                }
+                other => Some(other),
+            }
+        }
+        #[allow(deprecated)]
+        Payload::String(s) => serde_json::from_str(s).ok(),
+        Payload::Binary(_) => None,
+    }
+}

@@ -1,0 +1,377 @@
+//! Measurements of the media a participant sends and receives, and the JSON report
+//! `huddle join --report` writes.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+/// Latency samples (ms) with the summary TESTSIGNAL.md asks for.
+#[derive(Debug, Default, Clone)]
+pub struct Latencies {
+    samples: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LatencySummary {
+    pub n: usize,
+    pub p50: Option<i64>,
+    pub p95: Option<i64>,
+    pub p99: Option<i64>,
+    pub max: Option<i64>,
+}
+
+impl Latencies {
+    pub fn push(&mut self, ms: i64) {
+        self.samples.push(ms);
+    }
+
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    pub fn summary(&self) -> LatencySummary {
+        let mut s = self.samples.clone();
+        s.sort_unstable();
+        let pick = |q: f64| -> Option<i64> {
+            if s.is_empty() {
+                return None;
+            }
+            // Nearest rank.
+            let rank = ((q * s.len() as f64).ceil() as usize).clamp(1, s.len());
+            Some(s[rank - 1])
+        };
+        LatencySummary {
+            n: s.len(),
+            p50: pick(0.50),
+            p95: pick(0.95),
+            p99: pick(0.99),
+            max: s.last().copied(),
+        }
+    }
+}
+
+/// What we measure about one remote stream (a participant's camera, microphone or
+/// screen) as it arrives.
+#[derive(Debug, Clone)]
+pub struct ReceivedStream {
+    pub remote_id: String,
+    pub remote_email: String,
+    pub kind: StreamKind,
+    pub codec: String,
+    /// When we started expecting it (peer created, or share announced).
+    pub expected_since: Instant,
+    pub first_packet_at: Option<Instant>,
+    pub first_frame_at: Option<Instant>,
+    pub packets: u64,
+    pub bytes: u64,
+    pub frames_decoded: u64,
+    pub decode_errors: u64,
+    pub barcodes_read: u64,
+    pub latencies: Latencies,
+    pub last_timestamp: Option<u64>,
+    pub width: usize,
+    pub height: usize,
+    /// Frame arrival times over the steady window, for fps.
+    pub frame_times: Vec<Instant>,
+    pub audio_level: f32,
+    /// Sum of per-packet RMS levels and zero crossings, for the averages.
+    pub audio_level_sum: f64,
+    pub audio_samples: u64,
+    pub zero_crossings: u64,
+    pub packets_lost: u64,
+    pub last_seq: Option<u16>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StreamKind {
+    Audio,
+    Video,
+    Screen,
+}
+
+impl ReceivedStream {
+    pub fn new(
+        remote_id: &str,
+        remote_email: &str,
+        kind: StreamKind,
+        codec: &str,
+        since: Instant,
+    ) -> Self {
+        ReceivedStream {
+            remote_id: remote_id.to_string(),
+            remote_email: remote_email.to_string(),
+            kind,
+            codec: codec.to_string(),
+            expected_since: since,
+            first_packet_at: None,
+            first_frame_at: None,
+            packets: 0,
+            bytes: 0,
+            frames_decoded: 0,
+            decode_errors: 0,
+            barcodes_read: 0,
+            latencies: Latencies::default(),
+            last_timestamp: None,
+            width: 0,
+            height: 0,
+            frame_times: Vec::new(),
+            audio_level: 0.0,
+            audio_level_sum: 0.0,
+            audio_samples: 0,
+            zero_crossings: 0,
+            packets_lost: 0,
+            last_seq: None,
+        }
+    }
+
+    /// Counts an RTP packet, and the gaps in sequence numbers as losses.
+    pub fn on_packet(&mut self, now: Instant, seq: u16, bytes: usize) {
+        self.first_packet_at.get_or_insert(now);
+        self.packets += 1;
+        self.bytes += bytes as u64;
+        if let Some(last) = self.last_seq {
+            let gap = seq.wrapping_sub(last);
+            if gap > 1 && gap < 1000 {
+                self.packets_lost += u64::from(gap - 1);
+            }
+        }
+        if self
+            .last_seq
+            .is_none_or(|last| seq.wrapping_sub(last) < 0x8000)
+        {
+            self.last_seq = Some(seq);
+        }
+    }
+
+    /// Counts a decoded frame and its barcode (a frame shown twice counts once).
+    pub fn on_frame(
+        &mut self,
+        now: Instant,
+        width: usize,
+        height: usize,
+        barcode: Option<u64>,
+        now_ms: u64,
+    ) {
+        self.first_frame_at.get_or_insert(now);
+        self.frames_decoded += 1;
+        self.width = width;
+        self.height = height;
+        self.frame_times.push(now);
+        if let Some(t) = barcode {
+            if self.last_timestamp == Some(t) {
+                return;
+            }
+            self.last_timestamp = Some(t);
+            self.barcodes_read += 1;
+            if let Some(ms) = crate::media::testsignal::latency_ms(t, now_ms) {
+                self.latencies.push(ms);
+            }
+        }
+    }
+
+    /// Counts decoded audio: its level and zero crossings (a tone's frequency is half
+    /// its crossings per second).
+    pub fn on_audio(&mut self, now: Instant, pcm: &[i16], level: f32) {
+        self.first_frame_at.get_or_insert(now);
+        self.frames_decoded += 1;
+        self.audio_level = level;
+        self.audio_level_sum += f64::from(level);
+        self.audio_samples += pcm.len() as u64;
+        self.zero_crossings += pcm.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count() as u64;
+    }
+
+    pub fn report(&self, ended_at: Instant) -> ReceivedStreamReport {
+        let ms = |t: Option<Instant>| {
+            t.map(|t| {
+                t.saturating_duration_since(self.expected_since)
+                    .as_secs_f64()
+                    * 1000.0
+            })
+        };
+        let active = self
+            .first_packet_at
+            .map(|t| ended_at.saturating_duration_since(t))
+            .unwrap_or(Duration::ZERO);
+        ReceivedStreamReport {
+            remote_id: self.remote_id.clone(),
+            remote_email: self.remote_email.clone(),
+            kind: self.kind,
+            codec: self.codec.clone(),
+            time_to_first_packet_ms: ms(self.first_packet_at),
+            time_to_first_frame_ms: ms(self.first_frame_at),
+            packets: self.packets,
+            packets_lost: self.packets_lost,
+            kbps: if active.is_zero() {
+                0.0
+            } else {
+                self.bytes as f64 * 8.0 / active.as_secs_f64() / 1000.0
+            },
+            frames_decoded: self.frames_decoded,
+            decode_errors: self.decode_errors,
+            barcodes_read: self.barcodes_read,
+            latency_ms: self.latencies.summary(),
+            fps: steady_fps(&self.frame_times),
+            width: self.width,
+            height: self.height,
+            audio_level: (self.frames_decoded > 0 && self.kind == StreamKind::Audio)
+                .then(|| self.audio_level_sum / self.frames_decoded as f64),
+            audio_frequency_hz: (self.audio_samples > 0).then(|| {
+                self.zero_crossings as f64
+                    / 2.0
+                    / (self.audio_samples as f64 / f64::from(crate::media::frame::SAMPLE_RATE))
+            }),
+        }
+    }
+}
+
+/// Frames per second over the steady window: the middle of the stream, leaving out
+/// the first and last 10% (start-up and shutdown).
+pub fn steady_fps(times: &[Instant]) -> f64 {
+    if times.len() < 10 {
+        return 0.0;
+    }
+    let skip = times.len() / 10;
+    let window = &times[skip..times.len() - skip];
+    let span = window[window.len() - 1]
+        .saturating_duration_since(window[0])
+        .as_secs_f64();
+    if span <= 0.0 {
+        0.0
+    } else {
+        (window.len() - 1) as f64 / span
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReceivedStreamReport {
+    pub remote_id: String,
+    pub remote_email: String,
+    pub kind: StreamKind,
+    pub codec: String,
+    pub time_to_first_packet_ms: Option<f64>,
+    pub time_to_first_frame_ms: Option<f64>,
+    pub packets: u64,
+    pub packets_lost: u64,
+    pub kbps: f64,
+    pub frames_decoded: u64,
+    pub decode_errors: u64,
+    pub barcodes_read: u64,
+    pub latency_ms: LatencySummary,
+    pub fps: f64,
+    pub width: usize,
+    pub height: usize,
+    /// Mean RMS level of decoded audio, 0..1.
+    pub audio_level: Option<f64>,
+    /// Zero-crossing frequency estimate of decoded audio (a tone's pitch).
+    pub audio_frequency_hz: Option<f64>,
+}
+
+/// What we measure about a stream we send (encoded once, for every peer).
+#[derive(Debug, Clone, Default)]
+pub struct SentStream {
+    pub frames_encoded: u64,
+    pub bytes: u64,
+    pub encode_time: Duration,
+    pub keyframes: u64,
+    pub started: Option<Instant>,
+    pub frame_times: Vec<Instant>,
+    pub bitrate_kbps: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SentStreamReport {
+    pub kind: StreamKind,
+    pub codec: String,
+    pub frames_encoded: u64,
+    pub keyframes: u64,
+    pub fps: f64,
+    pub kbps: f64,
+    pub encode_ms_per_frame: f64,
+    pub target_kbps: u32,
+}
+
+impl SentStream {
+    pub fn on_encoded(&mut self, now: Instant, bytes: usize, took: Duration, keyframe: bool) {
+        self.started.get_or_insert(now);
+        self.frames_encoded += 1;
+        self.bytes += bytes as u64;
+        self.encode_time += took;
+        if keyframe {
+            self.keyframes += 1;
+        }
+        self.frame_times.push(now);
+    }
+
+    pub fn report(&self, kind: StreamKind, codec: &str, ended_at: Instant) -> SentStreamReport {
+        let active = self
+            .started
+            .map(|t| ended_at.saturating_duration_since(t))
+            .unwrap_or_default();
+        SentStreamReport {
+            kind,
+            codec: codec.to_string(),
+            frames_encoded: self.frames_encoded,
+            keyframes: self.keyframes,
+            fps: steady_fps(&self.frame_times),
+            kbps: if active.is_zero() {
+                0.0
+            } else {
+                self.bytes as f64 * 8.0 / active.as_secs_f64() / 1000.0
+            },
+            encode_ms_per_frame: if self.frames_encoded == 0 {
+                0.0
+            } else {
+                self.encode_time.as_secs_f64() * 1000.0 / self.frames_encoded as f64
+            },
+            target_kbps: self.bitrate_kbps,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_nearest_rank() {
+        let mut l = Latencies::default();
+        for v in 1..=100 {
+            l.push(v);
+        }
+        let s = l.summary();
+        assert_eq!(
+            (s.n, s.p50, s.p95, s.p99, s.max),
+            (100, Some(50), Some(95), Some(99), Some(100))
+        );
+        assert_eq!(Latencies::default().summary().p50, None);
+    }
+
+    #[test]
+    fn losses_are_sequence_gaps_and_duplicate_barcodes_count_once() {
+        let now = Instant::now();
+        let mut s = ReceivedStream::new("a", "a@b.c", StreamKind::Video, "VP8", now);
+        for seq in [65534u16, 65535, 0, 3, 4] {
+            s.on_packet(now, seq, 100);
+        }
+        assert_eq!(s.packets_lost, 2);
+        s.on_frame(now, 640, 480, Some(1000), 1030);
+        s.on_frame(now, 640, 480, Some(1000), 1060);
+        assert_eq!(s.barcodes_read, 1);
+        assert_eq!(s.latencies.summary().p50, Some(30));
+    }
+
+    #[test]
+    fn steady_fps_ignores_the_edges() {
+        let start = Instant::now();
+        let times: Vec<Instant> = (0..100)
+            .map(|i| start + Duration::from_millis(i * 33))
+            .collect();
+        let fps = steady_fps(&times);
+        assert!((fps - 30.3).abs() < 0.5, "{fps}");
+    }
+}

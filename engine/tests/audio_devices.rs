@@ -1,0 +1,268 @@
+//! Real audio devices through cpal, against a private PulseAudio daemon with a null
+//! sink: what the speaker plays comes back on the sink's monitor, the default microphone.
+//!
+//! Needs `pulseaudio` and `pactl` (Debian: pulseaudio, pulseaudio-utils). Without them
+//! the test fails: it must not pass by skipping.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use huddle_engine::media::audio_device::{
+    CpalMicrophone, CpalSpeaker, list_microphones, list_speakers,
+};
+use huddle_engine::media::echo::AudioProcessing;
+use huddle_engine::media::frame::{CHUNK_SAMPLES, SAMPLE_RATE};
+use huddle_engine::media::source::AudioSource;
+use huddle_engine::pipeline::incoming::{Mixer, StreamId};
+use huddle_engine::pipeline::outgoing::CaptureProcessor;
+use huddle_engine::stats::StreamKind;
+
+const SINK: &str = "huddle_test";
+const TONE_HZ: f64 = 440.0;
+
+/// A PulseAudio daemon in its own runtime directory, killed on drop (also when the test
+/// panics).
+struct PulseDaemon {
+    dir: PathBuf,
+}
+
+impl PulseDaemon {
+    fn start() -> Self {
+        for tool in ["pulseaudio", "pactl"] {
+            if let Err(err) = Command::new(tool)
+                .arg("--version")
+                .stdout(Stdio::null())
+                .status()
+            {
+                panic!(
+                    "`{tool}` cannot run ({err}): this test needs a real PulseAudio \
+                     (Debian: apt-get install pulseaudio pulseaudio-utils)"
+                );
+            }
+        }
+        let dir = std::env::temp_dir().join(format!("huddle-pulse-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the runtime dir");
+        // PulseAudio refuses a runtime dir that others can read.
+        set_mode_0700(&dir);
+        let daemon = PulseDaemon { dir };
+        // As root PulseAudio needs --system=false to run per-user; -n skips default.pa (no
+        // hardware probing), anonymous auth spares the cookie.
+        let status = daemon
+            .command("pulseaudio")
+            .args([
+                "-D",
+                "-n",
+                "--system=false",
+                "--exit-idle-time=-1",
+                "--log-target=stderr",
+                "--log-level=error",
+                "--load=module-native-protocol-unix auth-anonymous=1",
+            ])
+            .status()
+            .expect("run pulseaudio");
+        assert!(status.success(), "pulseaudio -D failed: {status}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !daemon.pactl(&["info"]) {
+            assert!(
+                Instant::now() < deadline,
+                "PulseAudio did not answer within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let sink_name = format!("sink_name={SINK}");
+        assert!(
+            daemon.pactl(&["load-module", "module-null-sink", &sink_name]),
+            "null sink not loaded"
+        );
+        assert!(
+            daemon.pactl(&["set-default-sink", SINK]),
+            "set-default-sink failed"
+        );
+        let monitor = format!("{SINK}.monitor");
+        assert!(
+            daemon.pactl(&["set-default-source", &monitor]),
+            "set-default-source failed"
+        );
+        daemon
+    }
+
+    fn server(&self) -> String {
+        format!("unix:{}", self.dir.join("pulse/native").display())
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env("XDG_RUNTIME_DIR", &self.dir)
+            .env("HOME", &self.dir)
+            .env("PULSE_SERVER", self.server());
+        c
+    }
+
+    fn pactl(&self, args: &[&str]) -> bool {
+        self.command("pactl")
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Points this process (cpal's PulseAudio client) at the daemon.
+    fn use_in_this_process(&self) {
+        // SAFETY: the only test in this binary sets these before any audio thread exists
+        // and nothing else in the process reads the environment concurrently.
+        unsafe {
+            std::env::set_var("XDG_RUNTIME_DIR", &self.dir);
+            std::env::set_var("PULSE_SERVER", self.server());
+        }
+    }
+}
+
+impl Drop for PulseDaemon {
+    fn drop(&mut self) {
+        let _ = self
+            .command("pulseaudio")
+            .arg("--kill")
+            .stderr(Stdio::null())
+            .status();
+        // --kill only signals; wait for the pid file to go so the next run starts clean.
+        let pid_file = self.dir.join("pulse/pid");
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while pid_file.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if let Ok(pid) = std::fs::read_to_string(&pid_file) {
+            let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn set_mode_0700(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).expect("chmod 0700");
+}
+
+/// Keeps the mixer ~100 ms ahead of real time with a 440 Hz tone, like a remote peer.
+fn feed_tone(mixer: Arc<Mixer>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let id = StreamId {
+            remote_id: "tone".into(),
+            kind: StreamKind::Audio,
+        };
+        let start = Instant::now();
+        let mut n: u64 = 0;
+        while !stop.load(Ordering::Relaxed) {
+            let due = (start.elapsed().as_secs_f64() * f64::from(SAMPLE_RATE)) as u64
+                + 10 * CHUNK_SAMPLES as u64;
+            while n < due {
+                let chunk: Vec<i16> = (n..n + CHUNK_SAMPLES as u64)
+                    .map(|i| {
+                        let t = i as f64 / f64::from(SAMPLE_RATE);
+                        (10_000.0 * (2.0 * std::f64::consts::PI * TONE_HZ * t).sin()) as i16
+                    })
+                    .collect();
+                mixer.push(&id, &chunk);
+                n += CHUNK_SAMPLES as u64;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    })
+}
+
+fn rms(samples: &[i16]) -> f64 {
+    (samples.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / samples.len().max(1) as f64)
+        .sqrt()
+}
+
+/// Frequency from upward zero crossings.
+fn dominant_hz(samples: &[i16]) -> f64 {
+    let ups = samples.windows(2).filter(|w| w[0] < 0 && w[1] >= 0).count();
+    ups as f64 * f64::from(SAMPLE_RATE) / samples.len() as f64
+}
+
+#[test]
+fn speaker_to_microphone_through_a_null_sink() {
+    let t0 = Instant::now();
+    let daemon = PulseDaemon::start();
+    eprintln!("T daemon {:?}", t0.elapsed());
+    daemon.use_in_this_process();
+
+    let mics = list_microphones().expect("list microphones");
+    let speakers = list_speakers().expect("list speakers");
+    eprintln!("microphones: {mics:?}\nspeakers: {speakers:?}");
+    let monitor = mics
+        .iter()
+        .find(|m| m.id.ends_with(&format!("{SINK}.monitor")))
+        .unwrap_or_else(|| panic!("the monitor is not among the microphones: {mics:?}"));
+    assert!(
+        monitor.is_default,
+        "the monitor should be the default microphone"
+    );
+    let sink = speakers
+        .iter()
+        .find(|s| s.id.ends_with(SINK))
+        .unwrap_or_else(|| panic!("the null sink is not among the speakers: {speakers:?}"));
+    assert!(
+        sink.is_default,
+        "the null sink should be the default speaker"
+    );
+
+    // What the speaker plays also goes to the echo canceller, as in a call.
+    let (mut apm, echo_reference) = AudioProcessing::new().expect("audio processing");
+    let mixer = Arc::new(Mixer::new());
+    let stop = Arc::new(AtomicBool::new(false));
+    let feeder = feed_tone(mixer.clone(), stop.clone());
+    let speaker = CpalSpeaker::open(None, mixer, Some(echo_reference)).expect("open the speaker");
+    eprintln!("T speaker {:?}", t0.elapsed());
+    let mut mic = CpalMicrophone::open(None).expect("open the microphone");
+    eprintln!("T mic {:?}", t0.elapsed());
+    eprintln!("{} → {}", speaker.describe(), mic.describe());
+    assert!(mic.is_device());
+
+    // 4 s: the first seconds let the loop start and the canceller converge; the last
+    // second is measured.
+    let mut raw = Vec::new();
+    let mut processed = Vec::new();
+    for _ in 0..400 {
+        let chunk = mic.next_chunk().expect("microphone chunk");
+        assert_eq!(
+            (chunk.sample_rate, chunk.channels, chunk.samples.len()),
+            (SAMPLE_RATE, 1, CHUNK_SAMPLES)
+        );
+        raw.extend_from_slice(&chunk.samples);
+        let mut cleaned = chunk;
+        apm.process(&mut cleaned);
+        processed.extend_from_slice(&cleaned.samples);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = feeder.join();
+    eprintln!("T captured {:?}", t0.elapsed());
+    drop(mic);
+    eprintln!("T mic dropped {:?}", t0.elapsed());
+    drop(speaker);
+    eprintln!("T dropped {:?}", t0.elapsed());
+
+    {
+        let bytes: Vec<u8> = raw.iter().flat_map(|s| s.to_le_bytes()).collect();
+        std::fs::write("/tmp/huddle_raw.pcm", bytes).unwrap();
+    }
+    let last = raw.len() - SAMPLE_RATE as usize;
+    let (raw, processed) = (&raw[last..], &processed[last..]);
+    let level = rms(raw);
+    let hz = dominant_hz(raw);
+    let erle = 20.0 * (level / rms(processed).max(1.0)).log10();
+    eprintln!("captured: rms {level:.0}, {hz:.1} Hz; echo canceller took off {erle:.1} dB");
+    // The tone is played at 10 000 peak (rms ~7 000); silence would be ~0.
+    assert!(level > 3_000.0, "captured level too low: rms {level:.0}");
+    assert!(
+        (hz - TONE_HZ).abs() < 10.0,
+        "captured {hz:.1} Hz, expected {TONE_HZ} Hz"
+    );
+    drop(daemon);
+    eprintln!("T killed {:?}", t0.elapsed());
+}

@@ -1,0 +1,102 @@
+//! Two engine sessions in one room, through a real signaling server on loopback:
+//! video and audio flow both ways and the barcodes are read.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use huddle_engine::media::source::{SineMicrophone, SyntheticCamera};
+use huddle_engine::peer::PeerSetup;
+use huddle_engine::pipeline::incoming::{DiscardFrames, Mixer};
+use huddle_engine::pipeline::outgoing::VideoSendConfig;
+use huddle_engine::session::{Identity, LocalMedia, Session};
+use huddle_engine::stats::StreamKind;
+use huddle_server::Server;
+use huddle_server::config::ServerConfig;
+
+async fn start_server() -> String {
+    let config = ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..ServerConfig::default()
+    };
+    let server = Server::bind(config).await.unwrap();
+    let url = format!("http://{}", server.local_addr());
+    tokio::spawn(server.run(std::future::pending()));
+    url
+}
+
+fn media() -> LocalMedia {
+    LocalMedia {
+        camera: Some(Box::new(SyntheticCamera::new(640, 480, 30))),
+        microphone: Some(Box::new(SineMicrophone::default())),
+        capture_processor: None,
+        video: VideoSendConfig::default(),
+    }
+}
+
+fn loopback() -> PeerSetup {
+    PeerSetup {
+        udp_addrs: vec!["127.0.0.1:0".into()],
+        ..PeerSetup::default()
+    }
+}
+
+async fn join(url: &str, email: &str) -> Session {
+    let identity = Identity {
+        server_url: url.to_string(),
+        email: email.to_string(),
+        room: "pair".into(),
+        name: None,
+    };
+    Session::join(
+        identity,
+        media(),
+        Arc::new(Mixer::new()),
+        Arc::new(DiscardFrames),
+        loopback(),
+    )
+    .await
+    .expect("join")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_sessions_exchange_video_and_audio() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("info,huddle_engine=debug")
+        .with_test_writer()
+        .try_init();
+    let url = start_server().await;
+    let a = join(&url, "a@example.com").await;
+    let b = join(&url, "b@example.com").await;
+    assert_eq!(b.joined.participants.len(), 1);
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let (ra, rb) = (a.leave().await.unwrap(), b.leave().await.unwrap());
+    for (who, report) in [("a", &ra), ("b", &rb)] {
+        println!("{who}: {}", serde_json::to_string_pretty(report).unwrap());
+        let video = report
+            .received
+            .iter()
+            .find(|s| s.kind == StreamKind::Video)
+            .expect("video stream");
+        assert!(
+            video.frames_decoded > 60,
+            "{who} decoded {} frames",
+            video.frames_decoded
+        );
+        assert!(
+            video.barcodes_read > 60,
+            "{who} read {} barcodes",
+            video.barcodes_read
+        );
+        let audio = report
+            .received
+            .iter()
+            .find(|s| s.kind == StreamKind::Audio)
+            .expect("audio stream");
+        assert!(
+            audio.frames_decoded > 100,
+            "{who} decoded {} audio packets",
+            audio.frames_decoded
+        );
+        assert_eq!(report.peers_connected, 1);
+    }
+}
