@@ -54,6 +54,7 @@ const { values: A } = parseArgs({
     'idle-hold-seconds': { type: 'string', default: '30' },
     'connect-concurrency': { type: 'string', default: '200' },
     'join-rate': { type: 'string', default: '1000' },
+    rounds: { type: 'string', default: '3' },
     'room-size': { type: 'string', default: '200' },
     transport: { type: 'string', default: 'websocket' },
     phases: { type: 'string', default: 'join,relay,chat,idle' },
@@ -80,6 +81,7 @@ const IDLE_ROOM_SIZE = int(A['idle-room-size'])
 const IDLE_HOLD = Number(A['idle-hold-seconds'])
 const CONC = int(A['connect-concurrency'])
 const JOIN_RATE = int(A['join-rate'])
+const ROUNDS = Math.max(1, int(A.rounds))
 const PHASES = new Set(A.phases.split(',').map((s) => s.trim()).filter(Boolean))
 const ATTACH = Boolean(A.url)
 const NAME = A.name || (A['node-server'] ? 'node' : ATTACH ? 'attached' : 'huddle')
@@ -711,6 +713,28 @@ async function phaseIdle(url, pid) {
 }
 
 // ---- main -------------------------------------------------------------------------------
+/** Runs a measured phase ROUNDS times; reports the round with the median `key` (and every
+ *  round's key figures); losses and counts are summed over all rounds. */
+async function rounds(name, run, key, show) {
+  const all = []
+  for (let i = 0; i < ROUNDS; i++) {
+    const r = await run()
+    all.push(r)
+    console.log(`[${NAME}]   ${name} round ${i + 1}/${ROUNDS}: ${key} ${r[key]}, ${show.map((k) => `${k} ${k.split('.').reduce((o, x) => o?.[x], r)}`).join(', ')}, lost ${r.lost}`)
+    await sleep(500)
+  }
+  const sorted = [...all].sort((a, b) => (a[key] ?? 0) - (b[key] ?? 0))
+  const med = sorted[Math.floor((sorted.length - 1) / 2)]
+  return {
+    ...med,
+    medianOfRounds: all.length, medianRound: all.indexOf(med) + 1,
+    lostAllRounds: all.reduce((n, r) => n + r.lost, 0),
+    deliveredAllRounds: all.reduce((n, r) => n + r.delivered, 0),
+    rounds: all.map((r) => Object.fromEntries([key, ...show, 'lost', 'serverCpuS', 'wallS'].map((k) => [k, k.split('.').reduce((o, x) => o?.[x], r)]))),
+    [`${key}Range`]: [sorted[0][key], sorted[sorted.length - 1][key]],
+  }
+}
+
 function printPhase(title, o) {
   console.log(`[${NAME}] ${title}`)
   for (const [k, v] of Object.entries(o)) {
@@ -745,12 +769,12 @@ async function main() {
       printPhase('join', j.result)
       if (PHASES.has('relay')) {
         console.log(`[${NAME}] phase relay: ${RELAY_SECONDS} s ice:candidate ping-pong`)
-        out.phases.relay = await phaseRelay(j.clients, pid)
+        out.phases.relay = await rounds('relay', () => phaseRelay(j.clients, pid), 'serverCpuUsPerRelay', ['msgPerS', 'ackLatencyMs.p99', 'deliveryLatencyMs.p99', 'serverCores', 'otherCpuS'])
         printPhase('relay', out.phases.relay)
       }
       if (PHASES.has('chat')) {
         console.log(`[${NAME}] phase chat: ${CHAT_MSGS} chat:send per client`)
-        out.phases.chat = await phaseChat(j.clients, pid)
+        out.phases.chat = await rounds('chat', () => { for (const c of j.clients) { c.chatIds = []; c.lastChatId = null } return phaseChat(j.clients, pid) }, 'serverCpuUsPerDelivery', ['deliveriesPerS', 'ackLatencyMs.p99', 'outOfIdOrder', 'roomsWhereMembersSawDifferentOrders', 'otherCpuS'])
         printPhase('chat', out.phases.chat)
       }
       await closeClients(j.clients)
@@ -779,7 +803,7 @@ async function main() {
     if (server && !server.exited) await stopServer(server)
   }
 
-  const lost = (out.phases.relay?.lost || 0) + (out.phases.chat?.lost || 0)
+  const lost = (out.phases.relay?.lostAllRounds || 0) + (out.phases.chat?.lostAllRounds || 0)
   out.errors = errors
   out.lost = lost
   out.pass = errors.count === 0 && lost === 0 && !fatal && (out.phases.idle ? out.phases.idle.held : true)

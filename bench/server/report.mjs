@@ -21,12 +21,12 @@ const rows = [
   ['relay throughput (relayed msg/s)', (r) => num(get(r, 'phases.relay.msgPerS'), 0), (r) => get(r, 'phases.relay.msgPerS')],
   ['relay ack p50 / p99 (ms)', (r) => pair(get(r, 'phases.relay.ackLatencyMs.p50'), get(r, 'phases.relay.ackLatencyMs.p99'), 2), (r) => get(r, 'phases.relay.ackLatencyMs.p99')],
   ['relay one-way delivery p50 / p99 (ms)', (r) => pair(get(r, 'phases.relay.deliveryLatencyMs.p50'), get(r, 'phases.relay.deliveryLatencyMs.p99'), 2), (r) => get(r, 'phases.relay.deliveryLatencyMs.p99')],
-  ['**server CPU µs per relay** (event + ack + delivery)', (r) => num(get(r, 'phases.relay.serverCpuUsPerRelay'), 2), (r) => get(r, 'phases.relay.serverCpuUsPerRelay')],
+  ['**server CPU µs per relay** (event + ack + delivery); median [range] of rounds', (r) => withRange(get(r, 'phases.relay.serverCpuUsPerRelay'), get(r, 'phases.relay.serverCpuUsPerRelayRange')), (r) => get(r, 'phases.relay.serverCpuUsPerRelay')],
   ['server cores busy during relay', (r) => num(get(r, 'phases.relay.serverCores'), 2), (r) => get(r, 'phases.relay.serverCores')],
   ['load-generator CPU µs per relay (client)', (r) => num(get(r, 'phases.relay.clientCpuUsPerRelay'), 1), (r) => get(r, 'phases.relay.clientCpuUsPerRelay')],
   ['chat deliveries/s (fan-out to 9)', (r) => num(get(r, 'phases.chat.deliveriesPerS'), 0), (r) => get(r, 'phases.chat.deliveriesPerS')],
   ['chat ack p50 / p99 (ms)', (r) => pair(get(r, 'phases.chat.ackLatencyMs.p50'), get(r, 'phases.chat.ackLatencyMs.p99'), 1), (r) => get(r, 'phases.chat.ackLatencyMs.p99')],
-  ['**server CPU µs per chat delivery**', (r) => num(get(r, 'phases.chat.serverCpuUsPerDelivery'), 2), (r) => get(r, 'phases.chat.serverCpuUsPerDelivery')],
+  ['**server CPU µs per chat delivery**; median [range] of rounds', (r) => withRange(get(r, 'phases.chat.serverCpuUsPerDelivery'), get(r, 'phases.chat.serverCpuUsPerDeliveryRange')), (r) => get(r, 'phases.chat.serverCpuUsPerDelivery')],
   ['server CPU µs per chat:send (store + 9 deliveries + ack)', (r) => num(get(r, 'phases.chat.serverCpuUsPerMessage'), 1), (r) => get(r, 'phases.chat.serverCpuUsPerMessage')],
   ['chat deliveries out of id order (observation)', (r) => (get(r, 'phases.chat') ? `${get(r, 'phases.chat.outOfIdOrder')} of ${get(r, 'phases.chat.delivered')}` : '–'), null],
   ['rooms whose members saw different chat orders (observation)', (r) => (get(r, 'phases.chat') ? `${get(r, 'phases.chat.roomsWhereMembersSawDifferentOrders')} of ${get(r, 'phases.join.rooms')}` : '–'), null],
@@ -39,9 +39,11 @@ const rows = [
   ['**10k joined connections held**', (r) => (get(r, 'phases.idle') ? (get(r, 'phases.idle.held') && get(r, 'phases.idle.clients') >= 10000 ? 'yes' : get(r, 'phases.idle.held') ? `yes (${get(r, 'phases.idle.clients')})` : 'NO') : '–'), null],
   ['server CPU while holding idle conns (cores)', (r) => num(get(r, 'phases.idle.hold.serverCores'), 3), (r) => get(r, 'phases.idle.hold.serverCores')],
   ['**errors**', (r) => (r ? String(r.errors.count) : '–'), null],
-  ['**lost messages** (relay + chat)', (r) => (r ? String(r.lost) : '–'), null],
+  ['relay / chat rounds (the median round is shown above)', (r) => (r ? `${get(r, 'phases.relay.medianOfRounds') ?? 1} / ${get(r, 'phases.chat.medianOfRounds') ?? 1}` : '–'), null],
+  ['**lost messages** (relay + chat, all rounds)', (r) => (r ? String(r.lost) : '–'), null],
   ['result', (r) => (r ? (r.pass ? 'PASS' : 'FAIL') : 'not run'), null],
 ]
+function withRange(v, range) { return v == null ? '–' : `${num(v, 1)}${range ? ` [${num(range[0], 1)}–${num(range[1], 1)}]` : ''}` }
 function pair(a, b, d) { return a == null ? '–' : `${num(a, d)} / ${num(b, d)}` }
 function kb2mb(x) { return x == null ? null : x / 1024 }
 

@@ -64,6 +64,8 @@ pub struct ReceivedStream {
     pub codec: String,
     /// When we started expecting it (peer created, or share announced).
     pub expected_since: Instant,
+    /// When we sent our `room:join` (a newcomer's time to first frame).
+    pub joined_at: Option<Instant>,
     pub first_packet_at: Option<Instant>,
     pub first_frame_at: Option<Instant>,
     pub packets: u64,
@@ -108,6 +110,7 @@ impl ReceivedStream {
             kind,
             codec: codec.to_string(),
             expected_since: since,
+            joined_at: None,
             first_packet_at: None,
             first_frame_at: None,
             packets: 0,
@@ -204,6 +207,10 @@ impl ReceivedStream {
             codec: self.codec.clone(),
             time_to_first_packet_ms: ms(self.first_packet_at),
             time_to_first_frame_ms: ms(self.first_frame_at),
+            time_to_first_frame_from_join_ms: match (self.joined_at, self.first_frame_at) {
+                (Some(j), Some(f)) => Some(f.saturating_duration_since(j).as_secs_f64() * 1000.0),
+                _ => None,
+            },
             packets: self.packets,
             packets_lost: self.packets_lost,
             kbps: if active.is_zero() {
@@ -255,6 +262,8 @@ pub struct ReceivedStreamReport {
     pub codec: String,
     pub time_to_first_packet_ms: Option<f64>,
     pub time_to_first_frame_ms: Option<f64>,
+    /// From our own `room:join` to the first frame (a late joiner's wait).
+    pub time_to_first_frame_from_join_ms: Option<f64>,
     pub packets: u64,
     pub packets_lost: u64,
     pub kbps: f64,

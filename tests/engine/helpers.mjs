@@ -92,6 +92,16 @@ export function startPageServer() {
 // Huddle processes
 // ---------------------------------------------------------------------------
 
+// Safety net: no huddle process outlives the test process (t.after stops them normally).
+const liveHuddles = new Set();
+process.on('exit', () => {
+  for (const p of liveHuddles) {
+    try {
+      p.kill('SIGKILL');
+    } catch {}
+  }
+});
+
 /**
  * Start `huddle join` (always --udp-addr 127.0.0.1:0 --speaker none --camera test --mic sine).
  * Returns { proc, args, email, reportPath, stdout(), stderr(), exited, waitForLine(re, ms),
@@ -107,8 +117,11 @@ export function startHuddle({ server, email, room, name, duration = 8, chat = []
   for (const c of chat) args.push('--chat', c);
   args.push(...extraArgs);
   const env = { ...process.env };
-  if (!env.RUST_LOG) env.RUST_LOG = 'info';
+  // Info logs for the failure dumps, without rtc_dtls's per-handshake warning spam.
+  if (!env.RUST_LOG) env.RUST_LOG = 'info,rtc_dtls=error';
   const proc = spawn(HUDDLE_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+  liveHuddles.add(proc);
+  proc.on('exit', () => liveHuddles.delete(proc));
   let out = '';
   let err = '';
   const lineWaiters = new Set();

@@ -314,6 +314,8 @@ fn print_event(event: &SessionEvent) {
         }
         SessionEvent::Connected { id } => println!("connected to {id}"),
         SessionEvent::PeerFailed { id, reason } => println!("connection to {id} failed: {reason}"),
+        SessionEvent::SharerStarted { id } => println!("screen share started by {id}"),
+        SessionEvent::SharerStopped { id } => println!("screen share stopped by {id}"),
         SessionEvent::Reconnecting => println!("signaling lost: reconnecting"),
         SessionEvent::Rejoined => println!("signaling back: rejoined"),
         SessionEvent::ServerError { code, message } => println!("server: {message} ({code})"),

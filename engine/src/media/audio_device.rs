@@ -411,7 +411,11 @@ fn open_input(
     let supported = device
         .default_input_config()
         .map_err(|err| device_error("microphone has no usable config", err))?;
-    let (config, format) = stream_config(&supported, Duration::from_millis(10));
+    let ms: u64 = std::env::var("HUDDLE_MIC_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let (config, format) = stream_config(&supported, Duration::from_millis(ms));
     let name = device
         .description()
         .map(|d| d.name().to_string())

@@ -33,16 +33,25 @@ pub struct LocalTrack {
     pub sender: Arc<dyn RtpSender>,
 }
 
-/// Adds a send-receive track of `kind` (or a receive-only transceiver when `send` is
-/// false, so a participant without a camera still sees the others).
+/// Which way media flows on a transceiver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    SendRecv,
+    /// A screen to a viewer.
+    SendOnly,
+    /// We have no such device, but still want theirs.
+    RecvOnly,
+}
+
+/// Adds a track of `kind` in the given direction; `None` for receive-only.
 pub async fn add_local_track(
     pc: &Arc<dyn PeerConnection>,
     kind: RtpCodecKind,
     codec: RTCRtpCodec,
     stream_id: &str,
-    send: bool,
+    direction: Direction,
 ) -> Result<Option<LocalTrack>, PeerError> {
-    if !send {
+    if direction == Direction::RecvOnly {
         pc.add_transceiver_from_kind(
             kind,
             Some(RTCRtpTransceiverInit {
@@ -71,7 +80,23 @@ pub async fn add_local_track(
             }],
         ),
     )?);
-    let sender = pc.add_track(track.clone() as Arc<dyn TrackLocal>).await?;
+    let sender = if direction == Direction::SendOnly {
+        let transceiver = pc
+            .add_transceiver_from_track(
+                track.clone() as Arc<dyn TrackLocal>,
+                Some(RTCRtpTransceiverInit {
+                    direction: RTCRtpTransceiverDirection::Sendonly,
+                    ..Default::default()
+                }),
+            )
+            .await?;
+        transceiver
+            .sender()
+            .await?
+            .ok_or_else(|| PeerError::WebRtc("the transceiver has no sender".into()))?
+    } else {
+        pc.add_track(track.clone() as Arc<dyn TrackLocal>).await?
+    };
     Ok(Some(LocalTrack { track, sender }))
 }
 

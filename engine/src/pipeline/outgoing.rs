@@ -89,6 +89,19 @@ pub struct VideoSendConfig {
     pub screen_content: bool,
 }
 
+impl VideoSendConfig {
+    /// A shared screen: text wants resolution before frame rate, and more bits.
+    pub fn screen() -> Self {
+        VideoSendConfig {
+            fps: 30,
+            start_kbps: 2500,
+            min_kbps: 300,
+            max_kbps: 6000,
+            screen_content: true,
+        }
+    }
+}
+
 impl Default for VideoSendConfig {
     fn default() -> Self {
         VideoSendConfig {

@@ -1,0 +1,591 @@
+//! Pixel work on captured screens: BGRA → I420, drawing the cursor into BGRA, and an I420
+//! downscaler. Per-pixel work is integer only; floats appear only when filter tables are built.
+
+use crate::media::frame::VideoFrame;
+
+/// A picture buffer that does not hold what its size claims.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PixelError {
+    #[error("{what} buffer too short: {len} bytes, need {need}")]
+    ShortBuffer {
+        what: &'static str,
+        len: usize,
+        need: usize,
+    },
+}
+
+fn check_len(what: &'static str, len: usize, need: usize) -> Result<(), PixelError> {
+    if len < need {
+        return Err(PixelError::ShortBuffer { what, len, need });
+    }
+    Ok(())
+}
+
+/// The size to send a `width × height` picture at so it fits `max_width × max_height`: the
+/// aspect ratio is kept, nothing is upscaled, and both sides are even (encoders want that).
+/// A `max_*` of 0 means "no limit" on that side.
+pub fn fit_size(
+    width: usize,
+    height: usize,
+    max_width: usize,
+    max_height: usize,
+) -> (usize, usize) {
+    let even = |v: usize| (v & !1).max(2);
+    if width == 0 || height == 0 {
+        return (0, 0);
+    }
+    let mw = if max_width == 0 { usize::MAX } else { max_width };
+    let mh = if max_height == 0 { usize::MAX } else { max_height };
+    if width <= mw && height <= mh {
+        return (even(width), even(height));
+    }
+    // Compare aspect ratios in integers: which side hits its limit first?
+    if (width as u128) * (mh as u128) > (height as u128) * (mw as u128) {
+        let h = (height * mw + width / 2) / width;
+        (even(mw), even(h.min(mh)))
+    } else {
+        let w = (width * mh + height / 2) / height;
+        (even(w.min(mw)), even(mh))
+    }
+}
+
+// BT.601 limited range in 8.8 fixed point (the same coefficients as the camera path).
+#[inline(always)]
+fn luma(b: u32, g: u32, r: u32) -> u8 {
+    (((66 * r + 129 * g + 25 * b + 128) >> 8) + 16) as u8
+}
+
+/// U and V from the sums of `n` pixels' B, G and R, where `n = 1 << shift` (shift ≤ 2):
+/// the division by `n` is folded into the final shift.
+#[inline(always)]
+fn chroma_of_sums(sb: i32, sg: i32, sr: i32, shift: u32) -> (u8, u8) {
+    let round = 128 << shift;
+    let u = ((-38 * sr - 74 * sg + 112 * sb + round) >> (8 + shift)) + 128;
+    let v = ((112 * sr - 94 * sg - 18 * sb + round) >> (8 + shift)) + 128;
+    (u as u8, v as u8)
+}
+
+/// Converts a BGRA (or BGRX: the 4th byte is ignored) picture with `stride` bytes per line
+/// into limited-range BT.601 I420 in `dst`, which is resized if it has another size. Chroma
+/// is the mean of each 2×2 block.
+pub fn bgra_to_i420(
+    src: &[u8],
+    stride: usize,
+    width: usize,
+    height: usize,
+    dst: &mut VideoFrame,
+) -> Result<(), PixelError> {
+    if dst.width != width
+        || dst.height != height
+        || dst.data.len() != VideoFrame::byte_len(width, height)
+    {
+        *dst = VideoFrame::black(width, height);
+    }
+    if width == 0 || height == 0 {
+        return Ok(());
+    }
+    check_len("BGRA stride", stride, width * 4)?;
+    check_len("BGRA", src.len(), stride * (height - 1) + width * 4)?;
+    let (cw, _) = VideoFrame::chroma_size(width, height);
+    let (yp, up, vp) = dst.planes_mut();
+
+    // Two source lines per chroma line.
+    let pairs = yp.chunks_exact_mut(2 * width);
+    let chroma_lines = up.chunks_exact_mut(cw).zip(vp.chunks_exact_mut(cw));
+    for (cy, (ylines, (ul, vl))) in pairs.zip(chroma_lines).enumerate() {
+        let (ya, yb) = ylines.split_at_mut(width);
+        let a = &src[2 * cy * stride..][..width * 4];
+        let b = &src[(2 * cy + 1) * stride..][..width * 4];
+        convert_line_pair(a, b, ya, yb, ul, vl);
+    }
+    if height % 2 == 1 {
+        // The last line has no partner: it stands in for both lines of its blocks.
+        let last = height - 1;
+        let a = &src[last * stride..][..width * 4];
+        let ch = height / 2;
+        let (ul, vl) = (
+            &mut up[ch * cw..(ch + 1) * cw],
+            &mut vp[ch * cw..(ch + 1) * cw],
+        );
+        let mut scratch = vec![0u8; width];
+        convert_line_pair(a, a, &mut yp[last * width..], &mut scratch, ul, vl);
+    }
+    Ok(())
+}
+
+/// Two BGRA lines → two Y lines and one U and V line.
+#[inline(always)]
+fn convert_line_pair(a: &[u8], b: &[u8], ya: &mut [u8], yb: &mut [u8], u: &mut [u8], v: &mut [u8]) {
+    let width = ya.len();
+    let blocks = a
+        .chunks_exact(8)
+        .zip(b.chunks_exact(8))
+        .zip(ya.chunks_exact_mut(2).zip(yb.chunks_exact_mut(2)))
+        .zip(u.iter_mut().zip(v.iter_mut()));
+    for (((pa, pb), (oa, ob)), (ou, ov)) in blocks {
+        let px = |p: &[u8], i: usize| (u32::from(p[i]), u32::from(p[i + 1]), u32::from(p[i + 2]));
+        let (b0, g0, r0) = px(pa, 0);
+        let (b1, g1, r1) = px(pa, 4);
+        let (b2, g2, r2) = px(pb, 0);
+        let (b3, g3, r3) = px(pb, 4);
+        oa[0] = luma(b0, g0, r0);
+        oa[1] = luma(b1, g1, r1);
+        ob[0] = luma(b2, g2, r2);
+        ob[1] = luma(b3, g3, r3);
+        let (cu, cv) = chroma_of_sums(
+            (b0 + b1 + b2 + b3) as i32,
+            (g0 + g1 + g2 + g3) as i32,
+            (r0 + r1 + r2 + r3) as i32,
+            2,
+        );
+        *ou = cu;
+        *ov = cv;
+    }
+    if width % 2 == 1 {
+        // An odd width's last column: a block of two pixels, one above the other.
+        let x = width - 1;
+        let (pa, pb) = (&a[4 * x..4 * x + 3], &b[4 * x..4 * x + 3]);
+        let c = |p: &[u8], i: usize| u32::from(p[i]);
+        ya[x] = luma(c(pa, 0), c(pa, 1), c(pa, 2));
+        yb[x] = luma(c(pb, 0), c(pb, 1), c(pb, 2));
+        let (cu, cv) = chroma_of_sums(
+            (c(pa, 0) + c(pb, 0)) as i32,
+            (c(pa, 1) + c(pb, 1)) as i32,
+            (c(pa, 2) + c(pb, 2)) as i32,
+            1,
+        );
+        u[x / 2] = cu;
+        v[x / 2] = cv;
+    }
+}
+
+/// A cursor picture as XFixes `GetCursorImage` gives it: `width × height` pixels of
+/// premultiplied ARGB (alpha in the top byte), with the hotspot at (`xhot`, `yhot`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CursorImage {
+    pub width: usize,
+    pub height: usize,
+    pub xhot: usize,
+    pub yhot: usize,
+    pub pixels: Vec<u32>,
+}
+
+/// Draws `cursor` over a BGRA picture (`stride` bytes per line) with its top-left pixel at
+/// (`x`, `y`), which may lie partly or wholly outside the picture.
+pub fn blend_cursor(
+    dst: &mut [u8],
+    stride: usize,
+    width: usize,
+    height: usize,
+    cursor: &CursorImage,
+    x: i64,
+    y: i64,
+) {
+    if cursor.pixels.len() < cursor.width * cursor.height || stride < width * 4 {
+        return;
+    }
+    // The overlap of the cursor with the picture, in cursor coordinates.
+    let cx0 = (-x).clamp(0, cursor.width as i64) as usize;
+    let cy0 = (-y).clamp(0, cursor.height as i64) as usize;
+    let cx1 = (width as i64 - x).clamp(0, cursor.width as i64) as usize;
+    let cy1 = (height as i64 - y).clamp(0, cursor.height as i64) as usize;
+    for cy in cy0..cy1 {
+        let py = (y + cy as i64) as usize;
+        let line = &cursor.pixels[cy * cursor.width..][cx0..cx1];
+        let start = py * stride + (x + cx0 as i64) as usize * 4;
+        let Some(out) = dst.get_mut(start..start + line.len() * 4) else {
+            return;
+        };
+        for (&argb, px) in line.iter().zip(out.chunks_exact_mut(4)) {
+            let a = argb >> 24;
+            if a == 0 {
+                continue;
+            }
+            let keep = 255 - a;
+            // Premultiplied "over": out = src + dst·(1 − α).
+            for (i, shift) in [(0, 0), (1, 8), (2, 16)] {
+                let s = (argb >> shift) & 0xFF;
+                let d = u32::from(px[i]);
+                px[i] = (s + (d * keep + 127) / 255).min(255) as u8;
+            }
+        }
+    }
+}
+
+/// Filter taps along one axis: output `i` is `Σ src[first[i] + k] · weights[i·n + k]`,
+/// with `n` taps per output (unused ones weigh 0) and weights summing to `1 << WEIGHT_BITS`.
+#[derive(Clone, Debug)]
+struct Taps {
+    n: usize,
+    first: Vec<usize>,
+    weights: Vec<u32>,
+}
+
+const WEIGHT_BITS: u32 = 14;
+
+impl Taps {
+    /// Area averaging when shrinking (every source pixel counts, so thin lines and text do not
+    /// vanish), bilinear when growing.
+    fn new(src: usize, dst: usize) -> Self {
+        let scale = src as f64 / dst as f64;
+        let mut per_output: Vec<(usize, Vec<f64>)> = Vec::with_capacity(dst);
+        for i in 0..dst {
+            if scale >= 1.0 {
+                let (a, b) = (i as f64 * scale, (i + 1) as f64 * scale);
+                let first = (a.floor() as usize).min(src - 1);
+                let end = (b.ceil() as usize).clamp(first + 1, src);
+                let w = (first..end)
+                    .map(|j| ((b.min(j as f64 + 1.0) - a.max(j as f64)) / scale).max(0.0))
+                    .collect();
+                per_output.push((first, w));
+            } else {
+                let c = ((i as f64 + 0.5) * scale - 0.5).clamp(0.0, (src - 1) as f64);
+                let j = (c.floor() as usize).min(src - 1);
+                let f = c - j as f64;
+                if j + 1 < src {
+                    per_output.push((j, vec![1.0 - f, f]));
+                } else {
+                    per_output.push((j, vec![1.0]));
+                }
+            }
+        }
+        let n = per_output.iter().map(|(_, w)| w.len()).max().unwrap_or(1);
+        let one = 1u32 << WEIGHT_BITS;
+        let mut first = Vec::with_capacity(dst);
+        let mut weights = Vec::with_capacity(dst * n);
+        for (f, w) in per_output {
+            let mut q: Vec<u32> = w.iter().map(|&x| (x * f64::from(one)).round() as u32).collect();
+            // Rounding may leave the sum a little off: settle it on the heaviest tap.
+            let sum: u32 = q.iter().sum();
+            if let Some(big) = (0..q.len()).max_by_key(|&k| q[k]) {
+                q[big] = (q[big] + one).saturating_sub(sum);
+            }
+            // Keep `first + n` inside the source by sliding the window left, padding with 0.
+            let start = f.min(src.saturating_sub(n));
+            let mut row = vec![0u32; n];
+            for (k, wk) in q.into_iter().enumerate() {
+                row[f - start + k] = wk;
+            }
+            first.push(start);
+            weights.extend(row);
+        }
+        Taps { n, first, weights }
+    }
+}
+
+/// One plane's scaler: vertical taps first (whole lines at once, which vectorises), then
+/// horizontal taps on the few output lines.
+#[derive(Clone, Debug)]
+struct PlaneScaler {
+    src_w: usize,
+    src_h: usize,
+    dst_w: usize,
+    dst_h: usize,
+    h: Taps,
+    v: Taps,
+    acc: Vec<u32>,
+    mid: Vec<u32>,
+}
+
+impl PlaneScaler {
+    fn new(src_w: usize, src_h: usize, dst_w: usize, dst_h: usize) -> Self {
+        PlaneScaler {
+            src_w,
+            src_h,
+            dst_w,
+            dst_h,
+            h: Taps::new(src_w, dst_w),
+            v: Taps::new(src_h, dst_h),
+            acc: vec![0; src_w],
+            mid: vec![0; src_w],
+        }
+    }
+
+    fn scale(&mut self, src: &[u8], dst: &mut [u8]) {
+        let (sw, dw) = (self.src_w, self.dst_w);
+        if sw == 0 || dw == 0 || self.src_h == 0 {
+            return;
+        }
+        for (oy, out) in dst.chunks_exact_mut(dw).take(self.dst_h).enumerate() {
+            let n = self.v.n;
+            let first = self.v.first[oy];
+            let weights = &self.v.weights[oy * n..(oy + 1) * n];
+            self.acc.fill(0);
+            for (k, &w) in weights.iter().enumerate() {
+                if w == 0 {
+                    continue;
+                }
+                let line = &src[(first + k) * sw..][..sw];
+                for (a, &p) in self.acc.iter_mut().zip(line) {
+                    *a += u32::from(p) * w;
+                }
+            }
+            // Keep 8 fractional bits between the passes.
+            for (m, &a) in self.mid.iter_mut().zip(&self.acc) {
+                *m = (a + (1 << (WEIGHT_BITS - 9))) >> (WEIGHT_BITS - 8);
+            }
+            match self.h.n {
+                1 => horizontal::<1>(&self.mid, &self.h, out),
+                2 => horizontal::<2>(&self.mid, &self.h, out),
+                3 => horizontal::<3>(&self.mid, &self.h, out),
+                4 => horizontal::<4>(&self.mid, &self.h, out),
+                _ => horizontal_any(&self.mid, &self.h, out),
+            }
+        }
+    }
+}
+
+const H_SHIFT: u32 = WEIGHT_BITS + 8;
+
+/// The horizontal pass with a fixed tap count, so the inner loop unrolls.
+fn horizontal<const N: usize>(mid: &[u32], taps: &Taps, out: &mut [u8]) {
+    for ((o, &first), w) in out
+        .iter_mut()
+        .zip(&taps.first)
+        .zip(taps.weights.chunks_exact(N))
+    {
+        let s = &mid[first..first + N];
+        let mut sum = 0u32;
+        for k in 0..N {
+            sum += s[k] * w[k];
+        }
+        *o = ((sum + (1 << (H_SHIFT - 1))) >> H_SHIFT).min(255) as u8;
+    }
+}
+
+fn horizontal_any(mid: &[u32], taps: &Taps, out: &mut [u8]) {
+    let n = taps.n;
+    for ((o, &first), w) in out
+        .iter_mut()
+        .zip(&taps.first)
+        .zip(taps.weights.chunks_exact(n))
+    {
+        let sum: u64 = mid[first..first + n]
+            .iter()
+            .zip(w)
+            .map(|(&m, &wk)| u64::from(m) * u64::from(wk))
+            .sum();
+        *o = ((sum + (1 << (H_SHIFT - 1))) >> H_SHIFT).min(255) as u8;
+    }
+}
+
+/// Resizes I420 frames of one size to another; build it once and reuse it for every frame
+/// (it holds the filter tables and line buffers).
+#[derive(Clone, Debug)]
+pub struct Scaler {
+    src: (usize, usize),
+    dst: (usize, usize),
+    luma: PlaneScaler,
+    chroma: PlaneScaler,
+}
+
+impl Scaler {
+    pub fn new(src_width: usize, src_height: usize, dst_width: usize, dst_height: usize) -> Self {
+        let (scw, sch) = VideoFrame::chroma_size(src_width, src_height);
+        let (dcw, dch) = VideoFrame::chroma_size(dst_width, dst_height);
+        Scaler {
+            src: (src_width, src_height),
+            dst: (dst_width, dst_height),
+            luma: PlaneScaler::new(src_width, src_height, dst_width, dst_height),
+            chroma: PlaneScaler::new(scw, sch, dcw, dch),
+        }
+    }
+
+    pub fn src_size(&self) -> (usize, usize) {
+        self.src
+    }
+
+    pub fn dst_size(&self) -> (usize, usize) {
+        self.dst
+    }
+
+    /// Scales `src` (which must have the source size) into a new frame of the target size.
+    pub fn scale(&mut self, src: &VideoFrame) -> Result<VideoFrame, PixelError> {
+        let (sw, sh) = self.src;
+        check_len("I420 source", src.data.len(), VideoFrame::byte_len(sw, sh))?;
+        if src.width != sw || src.height != sh {
+            return Err(PixelError::ShortBuffer {
+                what: "I420 source (size differs from the scaler's)",
+                len: src.data.len(),
+                need: VideoFrame::byte_len(sw, sh),
+            });
+        }
+        let (dw, dh) = self.dst;
+        let mut dst = VideoFrame {
+            width: dw,
+            height: dh,
+            data: vec![0; VideoFrame::byte_len(dw, dh)],
+        };
+        if self.src == self.dst {
+            dst.data.copy_from_slice(&src.data);
+            return Ok(dst);
+        }
+        let (dy, du, dv) = dst.planes_mut();
+        self.luma.scale(src.y(), dy);
+        self.chroma.scale(src.u(), du);
+        self.chroma.scale(src.v(), dv);
+        Ok(dst)
+    }
+}
+
+/// One-off convenience: `src` scaled to `width × height`.
+pub fn scale_i420(src: &VideoFrame, width: usize, height: usize) -> Result<VideoFrame, PixelError> {
+    Scaler::new(src.width, src.height, width, height).scale(src)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::testsignal;
+
+    fn solid_bgra(bgr: [u8; 3], w: usize, h: usize) -> Vec<u8> {
+        (0..w * h)
+            .flat_map(|_| [bgr[0], bgr[1], bgr[2], 0xFF])
+            .collect()
+    }
+
+    fn planes_are(f: &VideoFrame, y: u8, u: u8, v: u8) -> bool {
+        f.y().iter().all(|&p| p == y) && f.u().iter().all(|&p| p == u) && f.v().iter().all(|&p| p == v)
+    }
+
+    #[test]
+    fn bgra_known_colours() {
+        let mut f = VideoFrame::black(0, 0);
+        for (w, h) in [(4, 2), (5, 3), (1, 1), (64, 36)] {
+            bgra_to_i420(&solid_bgra([255, 255, 255], w, h), w * 4, w, h, &mut f).unwrap();
+            assert!(planes_are(&f, 235, 128, 128), "white {w}x{h}: {:?}", f.data);
+            bgra_to_i420(&solid_bgra([0, 0, 0], w, h), w * 4, w, h, &mut f).unwrap();
+            assert!(planes_are(&f, 16, 128, 128), "black {w}x{h}");
+            // Pure red and blue, as BT.601 limited range has them.
+            bgra_to_i420(&solid_bgra([0, 0, 255], w, h), w * 4, w, h, &mut f).unwrap();
+            assert!(planes_are(&f, 81, 90, 239), "red {w}x{h}: {:?}", f.data);
+            bgra_to_i420(&solid_bgra([255, 0, 0], w, h), w * 4, w, h, &mut f).unwrap();
+            assert!(planes_are(&f, 41, 239, 110), "blue {w}x{h}: {:?}", f.data);
+        }
+    }
+
+    #[test]
+    fn bgra_chroma_is_the_block_mean_and_stride_is_honoured() {
+        // 2×2: white, black / black, white → mean grey 127.5; stride with 8 bytes of padding.
+        let (w, h, stride) = (2, 2, 16);
+        let mut src = vec![0xAAu8; stride * h];
+        src[0..4].copy_from_slice(&[255, 255, 255, 0]);
+        src[4..8].copy_from_slice(&[0, 0, 0, 0]);
+        src[stride..stride + 4].copy_from_slice(&[0, 0, 0, 0]);
+        src[stride + 4..stride + 8].copy_from_slice(&[255, 255, 255, 0]);
+        let mut f = VideoFrame::black(0, 0);
+        bgra_to_i420(&src, stride, w, h, &mut f).unwrap();
+        assert_eq!(f.y(), &[235, 16, 16, 235]);
+        assert_eq!((f.u(), f.v()), (&[128u8][..], &[128u8][..]));
+    }
+
+    #[test]
+    fn bgra_short_buffers_are_errors() {
+        let mut f = VideoFrame::black(0, 0);
+        assert!(bgra_to_i420(&[0; 31], 16, 4, 2, &mut f).is_err());
+        assert!(bgra_to_i420(&[0; 64], 8, 4, 2, &mut f).is_err());
+        assert!(bgra_to_i420(&[0; 32], 16, 4, 2, &mut f).is_ok());
+    }
+
+    #[test]
+    fn cursor_is_blended_over_a_region_and_clipped() {
+        let (w, h) = (8, 6);
+        let mut img = solid_bgra([100, 100, 100], w, h);
+        // 3×2 cursor: opaque red, half-transparent white (premultiplied), transparent;
+        // second line opaque black, opaque white, transparent.
+        let cursor = CursorImage {
+            width: 3,
+            height: 2,
+            xhot: 0,
+            yhot: 0,
+            pixels: vec![
+                0xFFFF_0000,
+                0x8080_8080,
+                0x0000_0000,
+                0xFF00_0000,
+                0xFFFF_FFFF,
+                0x0000_0000,
+            ],
+        };
+        blend_cursor(&mut img, w * 4, w, h, &cursor, 2, 3);
+        let px = |img: &[u8], x: usize, y: usize| <[u8; 4]>::try_from(&img[(y * w + x) * 4..][..4]).unwrap();
+        assert_eq!(px(&img, 2, 3), [0, 0, 255, 255]);
+        // 128 + 100·127/255 ≈ 178.
+        assert_eq!(px(&img, 3, 3), [178, 178, 178, 255]);
+        assert_eq!(px(&img, 4, 3), [100, 100, 100, 255]);
+        assert_eq!(px(&img, 2, 4), [0, 0, 0, 255]);
+        assert_eq!(px(&img, 3, 4), [255, 255, 255, 255]);
+        // Nothing outside the cursor changed.
+        for y in 0..h {
+            for x in 0..w {
+                if !((2..=4).contains(&x) && (3..=4).contains(&y)) {
+                    assert_eq!(px(&img, x, y), [100, 100, 100, 255], "({x},{y})");
+                }
+            }
+        }
+        // Partly and wholly outside: clipped, no panic.
+        let mut img = solid_bgra([100, 100, 100], w, h);
+        blend_cursor(&mut img, w * 4, w, h, &cursor, -1, -1);
+        assert_eq!(px(&img, 0, 0), [255, 255, 255, 255]);
+        blend_cursor(&mut img, w * 4, w, h, &cursor, 7, 5);
+        assert_eq!(px(&img, 7, 5), [0, 0, 255, 255]);
+        for (x, y) in [(-10, 0), (100, 0), (0, -10), (0, 100), (i64::MIN / 2, i64::MAX / 2)] {
+            blend_cursor(&mut img, w * 4, w, h, &cursor, x, y);
+        }
+    }
+
+    #[test]
+    fn fit_keeps_aspect_and_even_sides() {
+        assert_eq!(fit_size(1920, 1080, 1280, 720), (1280, 720));
+        assert_eq!(fit_size(1280, 720, 1920, 1080), (1280, 720));
+        assert_eq!(fit_size(2560, 1600, 1920, 1080), (1728, 1080));
+        assert_eq!(fit_size(1366, 768, 1280, 720), (1280, 720));
+        assert_eq!(fit_size(800, 601, 1920, 1080), (800, 600));
+        assert_eq!(fit_size(1000, 3000, 1280, 720), (240, 720));
+        assert_eq!(fit_size(3001, 1000, 1280, 720), (1280, 426));
+        assert_eq!(fit_size(1920, 1080, 0, 0), (1920, 1080));
+        assert_eq!(fit_size(0, 1080, 1280, 720), (0, 0));
+    }
+
+    #[test]
+    fn downscale_keeps_the_barcode() {
+        let t = 1_763_950_000_123;
+        let mut src = VideoFrame::black(1920, 1080);
+        testsignal::draw(&mut src, t);
+        for (w, h) in [(1280, 720), (960, 540), (640, 360), (854, 480), (1278, 718), (320, 180)] {
+            let out = scale_i420(&src, w, h).unwrap();
+            assert_eq!((out.width, out.height), (w, h));
+            assert_eq!(testsignal::read(&out), Some(t), "1920x1080 → {w}x{h}");
+        }
+        // Upscaling works too (bilinear).
+        let out = scale_i420(&scale_i420(&src, 640, 360).unwrap(), 1280, 720).unwrap();
+        assert_eq!(testsignal::read(&out), Some(t));
+    }
+
+    #[test]
+    fn downscale_preserves_flat_colours_and_means() {
+        let mut src = VideoFrame::black(1920, 1080);
+        src.y_mut().fill(200);
+        let (_, u, v) = src.planes_mut();
+        u.fill(60);
+        v.fill(190);
+        let out = scale_i420(&src, 1280, 720).unwrap();
+        assert!(planes_are(&out, 200, 60, 190));
+        // A 1-px line pattern averages to its mean instead of aliasing.
+        let mut stripes = VideoFrame::black(30, 4);
+        for (i, p) in stripes.y_mut().iter_mut().enumerate() {
+            *p = if i % 2 == 0 { 16 } else { 236 };
+        }
+        let out = scale_i420(&stripes, 10, 2).unwrap();
+        assert!(out.y().iter().all(|&p| (120..=132).contains(&p)), "{:?}", out.y());
+    }
+
+    #[test]
+    fn scaler_checks_its_input() {
+        let mut s = Scaler::new(64, 36, 32, 18);
+        assert!(s.scale(&VideoFrame::black(32, 18)).is_err());
+        assert_eq!(s.scale(&VideoFrame::black(64, 36)).unwrap().data.len(), VideoFrame::byte_len(32, 18));
+        let same = Scaler::new(5, 3, 5, 3).scale(&VideoFrame::black(5, 3)).unwrap();
+        assert_eq!(same, VideoFrame::black(5, 3));
+    }
+}

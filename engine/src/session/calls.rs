@@ -1,0 +1,193 @@
+//! The camera/microphone mesh: one call per other participant.
+
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use serde_json::json;
+
+use super::links::LinkKey;
+use super::state::{ParticipantInfo, State};
+use super::{SessionEvent, request_join};
+use crate::peer::PeerError;
+use crate::peer::connection::{opus_codec, vp8_codec};
+use crate::peer::sending::{self, Direction};
+use crate::signaling::messages::{Joined, SessionDescription};
+
+impl State {
+    /// After a join: remember who is here and call each of them (we are the newcomer).
+    pub async fn on_joined(&mut self, joined: &Joined) {
+        self.my_id = joined.id.clone();
+        for p in &joined.participants {
+            self.participants.insert(
+                p.id.clone(),
+                ParticipantInfo {
+                    email: p.email.clone(),
+                },
+            );
+        }
+        self.emit(SessionEvent::Joined {
+            id: joined.id.clone(),
+            room: joined.room.clone(),
+            participants: joined.participants.clone(),
+            sharer_id: joined.sharer_id.clone(),
+            history: joined.history.clone(),
+        });
+        if self.media_on != (true, true) {
+            self.announce_media().await;
+        }
+        if let Some(sharer) = &joined.sharer_id {
+            self.on_share_announced(sharer);
+        }
+        for p in &joined.participants {
+            self.peers_met += 1;
+            if let Err(err) = self.call(&p.id).await {
+                self.note_error(format!("cannot call {}: {err}", p.email));
+            }
+        }
+    }
+
+    /// A call's connection, with our microphone and camera on it (or receive-only
+    /// transceivers where we have none, so we still get theirs).
+    async fn open_call(&mut self, remote: &str, caller: bool) -> Result<(), PeerError> {
+        let key = LinkKey::call(remote);
+        let stream_id = format!("huddle-{}", self.my_id);
+        let (has_audio, has_video) = (self.audio.is_some(), self.video.is_some());
+        let link = self.open_link(&key, caller).await?;
+        let pc = link.pc.clone();
+        let connected = link.connected.subscribe();
+        let mut tasks = Vec::new();
+        let audio_dir = if has_audio {
+            Direction::SendRecv
+        } else {
+            Direction::RecvOnly
+        };
+        let audio = sending::add_local_track(
+            &pc,
+            RtpCodecKind::Audio,
+            opus_codec(),
+            &stream_id,
+            audio_dir,
+        )
+        .await?;
+        if let (Some(local), Some(sender)) = (&audio, &self.audio) {
+            tasks.push(sending::spawn_audio_writer(
+                local,
+                sender.packets.subscribe(),
+                connected.clone(),
+            ));
+        }
+        let video_dir = if has_video {
+            Direction::SendRecv
+        } else {
+            Direction::RecvOnly
+        };
+        let video =
+            sending::add_local_track(&pc, RtpCodecKind::Video, vp8_codec(), &stream_id, video_dir)
+                .await?;
+        if let (Some(local), Some(sender)) = (&video, &self.video) {
+            tasks.push(sending::spawn_video_writer(
+                local,
+                sender.frames.subscribe(),
+                sender.control.clone(),
+                connected,
+            ));
+            tasks.push(sending::spawn_feedback_reader(
+                local,
+                sender.control.clone(),
+                self.bitrate.clone(),
+                remote.to_string(),
+            ));
+        }
+        if let Some(link) = self.links.get_mut(&key) {
+            link.tasks.extend(tasks);
+        }
+        Ok(())
+    }
+
+    pub async fn call(&mut self, remote: &str) -> Result<(), PeerError> {
+        self.open_call(remote, true).await?;
+        let offer = self.make_offer(&LinkKey::call(remote), false).await?;
+        self.relay("user:call", remote, "offer", json!(offer)).await;
+        Ok(())
+    }
+
+    pub async fn on_incoming_call(&mut self, from: &str, offer: &SessionDescription) {
+        self.peers_met += 1;
+        let result = async {
+            self.open_call(from, false).await?;
+            self.answer(&LinkKey::call(from), offer).await
+        }
+        .await;
+        match result {
+            Ok(ans) => self.relay("call:accepted", from, "ans", json!(ans)).await,
+            Err(err) => {
+                let who = self.email_of(from);
+                self.note_error(format!("cannot answer {who}: {err}"));
+                self.close_link(&LinkKey::call(from)).await;
+            }
+        }
+    }
+
+    /// `peer:nego:needed`: an offer on an existing call (ICE restart or new tracks).
+    /// When both sides offered at once, the peer with the smaller id yields.
+    pub async fn on_renegotiation(&mut self, from: &str, offer: &SessionDescription) {
+        let key = LinkKey::call(from);
+        let polite = self.my_id.as_str() < from;
+        let Some(link) = self.links.get_mut(&key) else {
+            // We have no call with them (it failed here): treat it as a new call.
+            let result = async {
+                self.open_call(from, false).await?;
+                self.answer(&key, offer).await
+            }
+            .await;
+            if let Ok(ans) = result {
+                self.relay("peer:nego:done", from, "ans", json!(ans)).await;
+            }
+            return;
+        };
+        if link.making_offer {
+            if !polite {
+                tracing::debug!("offer collision: ours wins");
+                return;
+            }
+            let rollback = SessionDescription {
+                kind: "rollback".into(),
+                sdp: String::new(),
+            };
+            if let Ok(d) = crate::peer::to_rtc_description(&rollback)
+                && let Err(err) = link.pc.set_local_description(d).await
+            {
+                tracing::debug!(%err, "rollback failed");
+            }
+            link.making_offer = false;
+        }
+        match self.answer(&key, offer).await {
+            Ok(ans) => self.relay("peer:nego:done", from, "ans", json!(ans)).await,
+            Err(err) => {
+                let who = self.email_of(from);
+                self.note_error(format!("renegotiation with {who} failed: {err}"));
+            }
+        }
+    }
+
+    /// After a reconnect we are a new connection to the server: everyone saw us leave,
+    /// so calls start over as a newcomer's.
+    pub async fn rejoin(&mut self) {
+        let keys: Vec<LinkKey> = self.links.keys().cloned().collect();
+        for key in keys {
+            self.close_link(&key).await;
+        }
+        if let Some(mut screen) = self.screen.take() {
+            screen.sender.stop();
+        }
+        self.viewing = None;
+        self.participants.clear();
+        self.joined_at = std::time::Instant::now();
+        match request_join(&self.signaling, &self.identity).await {
+            Ok(joined) => {
+                tracing::info!(id = %joined.id, "rejoined");
+                self.emit(SessionEvent::Rejoined);
+                self.on_joined(&joined).await;
+            }
+            Err(err) => self.note_error(format!("could not rejoin: {err}")),
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! A participant in a room: joins through signaling, keeps one peer connection per
+//! other participant (a mesh), sends local media to all of them and receives theirs;
+//! shares its screen, or views someone else's.
+//!
+//! Mesh rule (PROTOCOL.md): the newcomer calls everyone in its join ack; nobody calls a
+//! newcomer. Everything runs in one task that owns the state ([`state`]), fed by the
+//! server's events, the peer connections' events and the application's commands.
+//! - [`links`]: what every peer connection has in common (offers, answers, ICE);
+//! - [`calls`]: the camera/microphone mesh;
+//! - [`sharing`]: screen sharing, as sharer and as viewer.
+
+mod calls;
+mod links;
+mod sharing;
+mod state;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::media::source::{AudioSource, VideoSource};
+use crate::peer::PeerSetup;
+use crate::pipeline::incoming::{FrameSink, Mixer, ReceivedStats};
+use crate::pipeline::outgoing::{CaptureProcessor, VideoSendConfig};
+use crate::signaling::messages::{ChatMessage, Joined, Participant};
+use crate::signaling::{SignalingClient, SignalingError};
+use crate::stats::{ReceivedStream, ReceivedStreamReport, SentStreamReport, StreamKind};
+
+use state::State;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Signaling(#[from] SignalingError),
+    #[error("the join answer was not understood: {0}")]
+    BadJoinAnswer(String),
+    #[error("{sharer_id} is already sharing in this room")]
+    SharingConflict { sharer_id: String },
+    #[error("the session has ended")]
+    Ended,
+}
+
+/// Who joins where.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub server_url: String,
+    pub email: String,
+    pub room: String,
+    pub name: Option<String>,
+}
+
+/// Local media for a session, already opened.
+pub struct LocalMedia {
+    pub camera: Option<Box<dyn VideoSource>>,
+    pub microphone: Option<Box<dyn AudioSource>>,
+    pub capture_processor: Option<Box<dyn CaptureProcessor>>,
+    pub video: VideoSendConfig,
+}
+
+/// What the application hears from the session.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionEvent {
+    Joined {
+        id: String,
+        room: String,
+        participants: Vec<Participant>,
+        sharer_id: Option<String>,
+        history: Vec<ChatMessage>,
+    },
+    ParticipantJoined {
+        id: String,
+        email: String,
+        name: Option<String>,
+    },
+    ParticipantLeft {
+        id: String,
+        email: String,
+    },
+    MediaState {
+        id: String,
+        audio: bool,
+        video: bool,
+    },
+    Chat(ChatMessage),
+    /// A remote stream started: its first packets are here.
+    MediaFlowing {
+        id: String,
+        email: String,
+        kind: StreamKind,
+    },
+    Connected {
+        id: String,
+    },
+    PeerFailed {
+        id: String,
+        reason: String,
+    },
+    /// Someone (maybe us) started or stopped sharing their screen.
+    SharerStarted {
+        id: String,
+    },
+    SharerStopped {
+        id: String,
+    },
+    Reconnecting,
+    Rejoined,
+    ServerError {
+        code: String,
+        message: String,
+    },
+}
+
+enum Command {
+    Chat {
+        text: String,
+        client_id: String,
+        reply: oneshot::Sender<Result<ChatMessage, SignalingError>>,
+    },
+    SetMuted(bool),
+    SetCameraOn(bool),
+    SwitchCamera(Box<dyn VideoSource>),
+    SwitchMicrophone(Box<dyn AudioSource>),
+    StartSharing {
+        source: Box<dyn VideoSource>,
+        reply: oneshot::Sender<Result<(), SessionError>>,
+    },
+    StopSharing(oneshot::Sender<Result<(), SessionError>>),
+    Leave(oneshot::Sender<SessionReport>),
+}
+
+/// The application's handle on a running session.
+pub struct Session {
+    commands: mpsc::UnboundedSender<Command>,
+    pub events: mpsc::UnboundedReceiver<SessionEvent>,
+    pub joined: Joined,
+    pub join_rtt: Duration,
+    stats: ReceivedStats,
+    task: JoinHandle<()>,
+}
+
+/// Everything measured during a session.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionReport {
+    pub id: String,
+    pub room: String,
+    pub join_ack_ms: f64,
+    pub received: Vec<ReceivedStreamReport>,
+    pub sent: Vec<SentStreamReport>,
+    pub peers_met: usize,
+    pub peers_connected: usize,
+    pub errors: Vec<String>,
+}
+
+impl Session {
+    /// Connects to the server, joins the room and starts calling everyone in it.
+    pub async fn join(
+        identity: Identity,
+        media: LocalMedia,
+        speaker_mixer: Arc<Mixer>,
+        sink: Arc<dyn FrameSink>,
+        setup: PeerSetup,
+    ) -> Result<Session, SessionError> {
+        let (signaling, server_events) = SignalingClient::connect(&identity.server_url).await?;
+        let started = Instant::now();
+        let joined = request_join(&signaling, &identity).await?;
+        let join_rtt = started.elapsed();
+        tracing::info!(
+            room = %joined.room, id = %joined.id, others = joined.participants.len(),
+            ms = join_rtt.as_secs_f64() * 1000.0, "joined"
+        );
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let stats: ReceivedStats = Arc::new(Mutex::new(HashMap::new()));
+        let mut state = State::new(
+            identity,
+            signaling,
+            &joined,
+            started,
+            join_rtt,
+            media,
+            speaker_mixer,
+            sink,
+            setup,
+            stats.clone(),
+            events_tx,
+        );
+        let notices = state.take_notices();
+        state.on_joined(&joined).await;
+        let task = tokio::spawn(state.run(server_events, notices, command_rx));
+        Ok(Session {
+            commands,
+            events,
+            joined,
+            join_rtt,
+            stats,
+            task,
+        })
+    }
+
+    /// Sends a chat message; resolves with the server's stored copy.
+    pub async fn chat(&self, text: &str) -> Result<ChatMessage, SessionError> {
+        let (reply, rx) = oneshot::channel();
+        let client_id = format!(
+            "huddle-{}-{}",
+            std::process::id(),
+            crate::media::testsignal::now_ms()
+        );
+        self.commands
+            .send(Command::Chat {
+                text: text.to_string(),
+                client_id,
+                reply,
+            })
+            .map_err(|_| SessionError::Ended)?;
+        Ok(rx.await.map_err(|_| SessionError::Ended)??)
+    }
+
+    pub fn set_muted(&self, muted: bool) {
+        let _ = self.commands.send(Command::SetMuted(muted));
+    }
+
+    pub fn set_camera_on(&self, on: bool) {
+        let _ = self.commands.send(Command::SetCameraOn(on));
+    }
+
+    /// Switches the camera without renegotiating any call.
+    pub fn switch_camera(&self, camera: Box<dyn VideoSource>) {
+        let _ = self.commands.send(Command::SwitchCamera(camera));
+    }
+
+    pub fn switch_microphone(&self, mic: Box<dyn AudioSource>) {
+        let _ = self.commands.send(Command::SwitchMicrophone(mic));
+    }
+
+    /// Asks the server to make us the room's sharer and sends `source` to every
+    /// viewer. Refused with [`SessionError::SharingConflict`] naming the sharer.
+    pub async fn start_sharing(&self, source: Box<dyn VideoSource>) -> Result<(), SessionError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::StartSharing { source, reply })
+            .map_err(|_| SessionError::Ended)?;
+        rx.await.map_err(|_| SessionError::Ended)?
+    }
+
+    pub async fn stop_sharing(&self) -> Result<(), SessionError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::StopSharing(reply))
+            .map_err(|_| SessionError::Ended)?;
+        rx.await.map_err(|_| SessionError::Ended)?
+    }
+
+    /// A snapshot of every received stream's figures.
+    pub fn received(&self) -> Vec<ReceivedStream> {
+        self.stats
+            .lock()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Ends every call, leaves the room and returns what was measured.
+    pub async fn leave(self) -> Result<SessionReport, SessionError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Leave(reply))
+            .map_err(|_| SessionError::Ended)?;
+        let report = rx.await.map_err(|_| SessionError::Ended)?;
+        let _ = self.task.await;
+        Ok(report)
+    }
+}
+
+async fn request_join(
+    signaling: &SignalingClient,
+    identity: &Identity,
+) -> Result<Joined, SessionError> {
+    let mut payload = json!({ "email": identity.email, "room": identity.room });
+    if let Some(name) = &identity.name {
+        payload["name"] = json!(name);
+    }
+    let ack = signaling.request("room:join", payload).await?;
+    serde_json::from_value(ack).map_err(|e| SessionError::BadJoinAnswer(e.to_string()))
+}
