@@ -179,17 +179,35 @@ fn rms(samples: &[i16]) -> f64 {
         .sqrt()
 }
 
-/// Frequency from upward zero crossings.
+/// Frequency from the median spacing of upward zero crossings (interpolated between
+/// samples). The median ignores the odd dropout a loaded machine causes.
 fn dominant_hz(samples: &[i16]) -> f64 {
-    let ups = samples.windows(2).filter(|w| w[0] < 0 && w[1] >= 0).count();
-    ups as f64 * f64::from(SAMPLE_RATE) / samples.len() as f64
+    let crossings: Vec<f64> = samples
+        .windows(2)
+        .enumerate()
+        .filter(|(_, w)| w[0] < 0 && w[1] >= 0)
+        .map(|(i, w)| i as f64 + f64::from(w[0]) / (f64::from(w[0]) - f64::from(w[1])))
+        .collect();
+    let mut periods: Vec<f64> = crossings.windows(2).map(|c| c[1] - c[0]).collect();
+    if periods.is_empty() {
+        return 0.0;
+    }
+    periods.sort_by(f64::total_cmp);
+    f64::from(SAMPLE_RATE) / periods[periods.len() / 2]
+}
+
+/// Silent stretches (≥ 1 ms) in the signal: underruns on the way.
+fn dropouts(samples: &[i16]) -> usize {
+    let quiet: Vec<bool> = samples.iter().map(|s| s.unsigned_abs() < 50).collect();
+    quiet
+        .split(|&q| !q)
+        .filter(|run| run.len() >= (SAMPLE_RATE / 1000) as usize)
+        .count()
 }
 
 #[test]
 fn speaker_to_microphone_through_a_null_sink() {
-    let t0 = Instant::now();
     let daemon = PulseDaemon::start();
-    eprintln!("T daemon {:?}", t0.elapsed());
     daemon.use_in_this_process();
 
     let mics = list_microphones().expect("list microphones");
@@ -218,9 +236,8 @@ fn speaker_to_microphone_through_a_null_sink() {
     let stop = Arc::new(AtomicBool::new(false));
     let feeder = feed_tone(mixer.clone(), stop.clone());
     let speaker = CpalSpeaker::open(None, mixer, Some(echo_reference)).expect("open the speaker");
-    eprintln!("T speaker {:?}", t0.elapsed());
+    // The null sink sleeps in 2 s blocks while idle: the first capture can take that long.
     let mut mic = CpalMicrophone::open(None).expect("open the microphone");
-    eprintln!("T mic {:?}", t0.elapsed());
     eprintln!("{} → {}", speaker.describe(), mic.describe());
     assert!(mic.is_device());
 
@@ -241,28 +258,32 @@ fn speaker_to_microphone_through_a_null_sink() {
     }
     stop.store(true, Ordering::Relaxed);
     let _ = feeder.join();
-    eprintln!("T captured {:?}", t0.elapsed());
+    let closing = Instant::now();
     drop(mic);
-    eprintln!("T mic dropped {:?}", t0.elapsed());
     drop(speaker);
-    eprintln!("T dropped {:?}", t0.elapsed());
+    let closing = closing.elapsed();
 
-    {
-        let bytes: Vec<u8> = raw.iter().flat_map(|s| s.to_le_bytes()).collect();
-        std::fs::write("/tmp/huddle_raw.pcm", bytes).unwrap();
-    }
     let last = raw.len() - SAMPLE_RATE as usize;
     let (raw, processed) = (&raw[last..], &processed[last..]);
     let level = rms(raw);
     let hz = dominant_hz(raw);
+    let gaps = dropouts(raw);
     let erle = 20.0 * (level / rms(processed).max(1.0)).log10();
-    eprintln!("captured: rms {level:.0}, {hz:.1} Hz; echo canceller took off {erle:.1} dB");
+    eprintln!(
+        "captured: rms {level:.0}, {hz:.1} Hz, {gaps} dropouts; echo canceller took off {erle:.1} dB; \
+         closing took {closing:?}"
+    );
     // The tone is played at 10 000 peak (rms ~7 000); silence would be ~0.
     assert!(level > 3_000.0, "captured level too low: rms {level:.0}");
     assert!(
-        (hz - TONE_HZ).abs() < 10.0,
+        (hz - TONE_HZ).abs() < 5.0,
         "captured {hz:.1} Hz, expected {TONE_HZ} Hz"
     );
-    drop(daemon);
-    eprintln!("T killed {:?}", t0.elapsed());
+    // Only a check of the wiring speaker → echo reference → processor: without it the
+    // gain control would make the output louder, not quieter. Measured 14-23 dB.
+    assert!(erle > 6.0, "echo canceller took off only {erle:.1} dB");
+    assert!(
+        closing < Duration::from_secs(2),
+        "closing the devices took {closing:?}"
+    );
 }

@@ -34,8 +34,14 @@ struct Server {
 
 impl Server {
     fn start(extra: &[&str]) -> Server {
+        let listen: &[&str] = if extra.contains(&"--listen") {
+            &[]
+        } else {
+            &["--listen", "127.0.0.1:0"]
+        };
         let mut child = Command::new(server_bin())
-            .args(["--listen", "127.0.0.1:0", "--db", ":memory:"])
+            .args(listen)
+            .args(["--db", ":memory:"])
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -379,4 +385,32 @@ fn a_peer_that_vanishes_does_not_stop_the_others() {
             "{who}: {video:#}"
         );
     }
+}
+
+#[test]
+fn losing_the_signaling_server_is_survived_by_reconnecting_and_rejoining() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen = format!("127.0.0.1:{port}");
+    let server = Server::start(&["--listen", &listen]);
+    let dir = tempfile::tempdir().unwrap();
+    let a = join(&server, "a@example.com", "comeback", 18.0, dir.path(), &[]);
+    std::thread::sleep(Duration::from_millis(700));
+    let b = join(&server, "b@example.com", "comeback", 17.0, dir.path(), &[]);
+    std::thread::sleep(Duration::from_secs(4));
+    drop(server);
+    std::thread::sleep(Duration::from_secs(1));
+    let _server = Server::start(&["--listen", &listen]);
+    let (out_a, ra) = finish(a);
+    let (out_b, _) = finish(b);
+    for out in [&out_a, &out_b] {
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("signaling back: rejoined"), "{stdout}");
+    }
+    // Bob has a new id after the rejoin: Ada receives video from both of his ids.
+    let from_bob: Vec<&Value> = streams(&ra, "video")
+        .into_iter()
+        .filter(|s| s["remote_email"] == "b@example.com")
+        .collect();
+    assert_eq!(from_bob.len(), 2, "{ra:#}");
+    assert!(from_bob.iter().all(|s| s["barcodes_read"].as_u64().unwrap() >= 30), "{ra:#}");
 }

@@ -25,6 +25,7 @@ use std::time::Duration;
 use socketioxide::SocketIo;
 use socketioxide::extract::SocketRef;
 use socketioxide::handler::ConnectHandler;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tower_http::cors::CorsLayer;
 
@@ -140,7 +141,13 @@ impl Server {
                 tracing::warn!("clients did not disconnect within 5 s");
             }
         };
-        axum::serve(self.listener, self.app)
+        // Signaling messages are small and latency-bound: no Nagle delay.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::debug!(%err, "TCP_NODELAY not set");
+            }
+        });
+        axum::serve(listener, self.app)
             .with_graceful_shutdown(graceful)
             .await
             .map_err(ServerError::Serve)

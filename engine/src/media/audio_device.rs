@@ -38,6 +38,14 @@ const MIC_BUFFER_MAX: usize = 20 * CHUNK_SAMPLES;
 const MIC_SILENCE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Bound on opening a stream (a hung sound server must not hang the caller).
 const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
+/// Audio per capture callback. cpal's PulseAudio backend lets the server hold only one
+/// such fragment, so a client stalled longer than this loses audio: with 10 ms a busy
+/// machine lost audio, 20 ms held.
+const MIC_PERIOD: Duration = Duration::from_millis(20);
+/// Audio per playback callback; PulseAudio keeps two queued (~100 ms of latency). With
+/// 20 ms (40 ms queued) a busy 2-core machine underran every ~60 ms; the echo
+/// canceller copes with 100 ms (not with 200 ms).
+const SPEAKER_PERIOD: Duration = Duration::from_millis(50);
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Direction {
@@ -98,8 +106,50 @@ fn list(direction: Direction) -> Result<Vec<DeviceInfo>, SourceError> {
         .map(|id| id.to_string());
     Ok(devices(&host, direction)?
         .iter()
+        .filter(|d| is_user_device(d, direction))
         .filter_map(|d| device_info(d, default_id.as_deref()))
         .collect())
+}
+
+/// ALSA also lists its plugins (rate converters, jack, oss, null…), which nobody picks
+/// as a microphone: keep its sound cards and a default that works.
+fn is_user_device(device: &cpal::Device, direction: Direction) -> bool {
+    let Ok(id) = device.id() else { return false };
+    if !id.to_string().starts_with("alsa:") {
+        return true;
+    }
+    id.id().contains("CARD=") || (id.id() == "default" && default_config(device, direction).is_ok())
+}
+
+fn default_config(
+    device: &cpal::Device,
+    direction: Direction,
+) -> Result<cpal::SupportedStreamConfig, cpal::Error> {
+    match direction {
+        Direction::Input => device.default_input_config(),
+        Direction::Output => device.default_output_config(),
+    }
+}
+
+/// The config to open `device` with; a default that does not work means there is
+/// no device at all (e.g. ALSA's "default" with no card and no sound server).
+fn usable_config(
+    host: &cpal::Host,
+    device: &cpal::Device,
+    direction: Direction,
+    choice: Option<&str>,
+) -> Result<cpal::SupportedStreamConfig, SourceError> {
+    default_config(device, direction).map_err(|err| match choice {
+        None => missing(
+            direction,
+            format!(
+                "no working default device via {} — is a sound server running? ({})",
+                host.id().name(),
+                err.to_string().trim_end_matches('.')
+            ),
+        ),
+        Some(name) => device_error(&format!("\"{name}\" has no usable config"), err),
+    })
 }
 
 /// Every microphone (on PulseAudio this includes the monitors of the outputs).
@@ -131,7 +181,7 @@ fn find_device(
         return default_device(host, direction).ok_or_else(|| {
             missing(
                 direction,
-                format!("the {} host has no default device", host.id()),
+                format!("{} has no default device", host.id().name()),
             )
         });
     };
@@ -152,15 +202,18 @@ fn find_device(
     exact.or_else(partial).cloned().ok_or_else(|| {
         let names: Vec<String> = all
             .iter()
+            .filter(|d| is_user_device(d, direction))
             .filter_map(|d| device_info(d, None))
             .map(|i| i.id)
             .collect();
+        let available = if names.is_empty() {
+            "none".into()
+        } else {
+            names.join(", ")
+        };
         missing(
             direction,
-            format!(
-                "nothing matches \"{wanted}\"; available: {}",
-                names.join(", ")
-            ),
+            format!("nothing matches \"{wanted}\"; available: {available}"),
         )
     })
 }
@@ -203,8 +256,15 @@ fn build_with_fallback(
 /// A thread that owns a cpal stream until `stop` is dropped.
 struct StreamThread {
     stop: Option<mpsc::Sender<()>>,
+    /// Disconnects when the thread has dropped the stream.
+    done: mpsc::Receiver<()>,
     thread: Option<JoinHandle<()>>,
 }
+
+/// How long dropping waits for the stream to close before leaving it to its thread.
+/// Closing a PulseAudio record stream waits for a latency query, which the null sink
+/// answered only after seconds (up to a minute on a loaded machine).
+const CLOSE_WAIT: Duration = Duration::from_millis(500);
 
 impl StreamThread {
     /// Runs `build` on a new thread and waits for it; on success the thread keeps the
@@ -215,19 +275,21 @@ impl StreamThread {
     {
         let (ready_tx, ready_rx) = mpsc::sync_channel(1);
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
+        let (done_tx, done) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name(name.into())
-            .spawn(move || match build() {
-                Ok((stream, description)) => {
-                    let _ = ready_tx.send(Ok(description));
-                    // Returns when the owner drops its sender; the stream stops with it.
-                    let _ = stop_rx.recv();
-                    let t = Instant::now();
-                    drop(stream);
-                    eprintln!("TT stream drop took {:?}", t.elapsed());
-                }
-                Err(err) => {
-                    let _ = ready_tx.send(Err(err));
+            .spawn(move || {
+                let _done = done_tx;
+                match build() {
+                    Ok((stream, description)) => {
+                        let _ = ready_tx.send(Ok(description));
+                        // Returns when the owner drops its sender; the stream stops with it.
+                        let _ = stop_rx.recv();
+                        drop(stream);
+                    }
+                    Err(err) => {
+                        let _ = ready_tx.send(Err(err));
+                    }
                 }
             })
             .map_err(|err| device_error("cannot start the audio thread", err))?;
@@ -235,6 +297,7 @@ impl StreamThread {
             Ok(Ok(description)) => Ok((
                 StreamThread {
                     stop: Some(stop_tx),
+                    done,
                     thread: Some(thread),
                 },
                 description,
@@ -252,12 +315,17 @@ impl StreamThread {
 
 impl Drop for StreamThread {
     fn drop(&mut self) {
-        let t = Instant::now();
         self.stop.take();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+        match self.done.recv_timeout(CLOSE_WAIT) {
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                tracing::debug!("audio stream still closing; left to its thread");
+            }
+            _ => {
+                if let Some(thread) = self.thread.take() {
+                    let _ = thread.join();
+                }
+            }
         }
-        eprintln!("TT StreamThread drop took {:?}", t.elapsed());
     }
 }
 
@@ -334,7 +402,6 @@ fn to_i16(s: f32) -> i16 {
 struct MicBuffer {
     samples: VecDeque<i16>,
     last_error: Option<String>,
-    dropped: u64,
 }
 
 type SharedMic = Arc<(Mutex<MicBuffer>, Condvar)>;
@@ -403,19 +470,10 @@ fn open_input(
     choice: Option<&str>,
     shared: SharedMic,
 ) -> Result<(cpal::Stream, String), SourceError> {
-    let t0 = Instant::now();
     let host = host().map_err(|err| missing(Direction::Input, err.to_string()))?;
-    eprintln!("TT host {:?}", t0.elapsed());
     let device = find_device(&host, Direction::Input, choice)?;
-    eprintln!("TT device {:?}", t0.elapsed());
-    let supported = device
-        .default_input_config()
-        .map_err(|err| device_error("microphone has no usable config", err))?;
-    let ms: u64 = std::env::var("HUDDLE_MIC_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10);
-    let (config, format) = stream_config(&supported, Duration::from_millis(ms));
+    let supported = usable_config(&host, &device, Direction::Input, choice)?;
+    let (config, format) = stream_config(&supported, MIC_PERIOD);
     let name = device
         .description()
         .map(|d| d.name().to_string())
@@ -423,16 +481,14 @@ fn open_input(
     let stream = build_with_fallback(config, |config| {
         with_sample_type!(format, build_input(&device, config, shared.clone()))
     })?;
-    eprintln!("TT built {:?}", t0.elapsed());
     stream
         .play()
         .map_err(|err| device_error("cannot start the microphone", err))?;
-    eprintln!("TT playing {:?}", t0.elapsed());
     let description = format!(
         "{name} ({} Hz, {} ch, {format}, via {})",
         config.sample_rate,
         config.channels,
-        host.id()
+        host.id().name()
     );
     Ok((stream, description))
 }
@@ -459,10 +515,7 @@ where
                     .extend(converter.resampled.iter().map(|&s| to_i16(s)));
                 // Never block or grow: drop the oldest audio when nobody reads.
                 let excess = buf.samples.len().saturating_sub(MIC_BUFFER_MAX);
-                if excess > 0 {
-                    buf.samples.drain(..excess);
-                    buf.dropped += excess as u64;
-                }
+                buf.samples.drain(..excess);
                 drop(buf);
                 ready.notify_one();
             },
@@ -604,15 +657,8 @@ fn open_output(
 ) -> Result<(cpal::Stream, String), SourceError> {
     let host = host().map_err(|err| missing(Direction::Output, err.to_string()))?;
     let device = find_device(&host, Direction::Output, choice)?;
-    let supported = device
-        .default_output_config()
-        .map_err(|err| device_error("speaker has no usable config", err))?;
-    // 20 ms per callback; PulseAudio keeps two of them queued (~40 ms of latency).
-    let ms: u64 = std::env::var("HUDDLE_SPK_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
-    let (config, format) = stream_config(&supported, Duration::from_millis(ms));
+    let supported = usable_config(&host, &device, Direction::Output, choice)?;
+    let (config, format) = stream_config(&supported, SPEAKER_PERIOD);
     let name = device
         .description()
         .map(|d| d.name().to_string())
@@ -628,7 +674,7 @@ fn open_output(
         "{name} ({} Hz, {} ch, {format}, via {})",
         config.sample_rate,
         config.channels,
-        host.id()
+        host.id().name()
     );
     Ok((stream, description))
 }
@@ -660,6 +706,13 @@ mod tests {
         (0..n)
             .map(|i| (2.0 * std::f32::consts::PI * freq * i as f32 / rate as f32).sin() * 0.5)
             .collect()
+    }
+
+    #[test]
+    fn devices_can_move_between_threads() {
+        fn assert_send<T: Send>() {}
+        assert_send::<CpalMicrophone>();
+        assert_send::<CpalSpeaker>();
     }
 
     #[test]
@@ -731,9 +784,20 @@ mod tests {
     }
 
     #[test]
-    fn listing_without_a_sound_server_does_not_panic() {
-        // Whatever this machine has, listing returns a list or an error.
-        let _ = list_microphones();
+    fn no_devices_give_plain_errors_not_panics() {
+        // Whatever this machine has, listing returns a list or an error. With nothing
+        // (no sound server, no card: ALSA's plugins are left out), opening says so.
         let _ = list_speakers();
+        if list_microphones().is_ok_and(|m| m.is_empty()) {
+            let err = CpalMicrophone::open(None).err().expect("no microphone");
+            assert!(matches!(err, SourceError::NoMicrophone(_)), "{err}");
+            let err = CpalMicrophone::open(Some("nope"))
+                .err()
+                .expect("no microphone");
+            assert_eq!(
+                err.to_string(),
+                "no microphone found (nothing matches \"nope\"; available: none)"
+            );
+        }
     }
 }

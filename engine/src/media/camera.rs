@@ -242,6 +242,7 @@ fn capture_loop(mut camera: Camera, shared: &Shared, stop: &AtomicBool) {
                     res.height() as usize,
                 )
                 .map(|frame| CapturedFrame { frame, captured_at })
+                .map_err(|err| err.to_string())
             });
         let mut slot = lock.lock().unwrap_or_else(PoisonError::into_inner);
         match converted {
@@ -321,7 +322,7 @@ pub fn to_i420(
     format: FrameFormat,
     width: usize,
     height: usize,
-) -> Result<VideoFrame, String> {
+) -> Result<VideoFrame, ConvertError> {
     match format {
         FrameFormat::YUYV => yuyv_to_i420(data, width, height),
         FrameFormat::NV12 => nv12_to_i420(data, width, height),
@@ -329,18 +330,32 @@ pub fn to_i420(
         FrameFormat::RAWBGR => bgr_to_i420(data, width, height),
         FrameFormat::GRAY => gray_to_i420(data, width, height),
         FrameFormat::MJPEG => {
-            let rgb = nokhwa::utils::mjpeg_to_rgb(data, false).map_err(|err| err.to_string())?;
+            let rgb = nokhwa::utils::mjpeg_to_rgb(data, false)
+                .map_err(|err| ConvertError::Mjpeg(err.to_string()))?;
             rgb_to_i420(&rgb, width, height)
         }
     }
 }
 
-fn check_len(what: &str, data: &[u8], needed: usize) -> Result<(), String> {
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    #[error("{format} frame too short: {got} bytes, need {needed}")]
+    TooShort {
+        format: &'static str,
+        got: usize,
+        needed: usize,
+    },
+    #[error("MJPEG frame not decoded: {0}")]
+    Mjpeg(String),
+}
+
+fn check_len(format: &'static str, data: &[u8], needed: usize) -> Result<(), ConvertError> {
     if data.len() < needed {
-        return Err(format!(
-            "{what} frame too short: {} bytes, need {needed}",
-            data.len()
-        ));
+        return Err(ConvertError::TooShort {
+            format,
+            got: data.len(),
+            needed,
+        });
     }
     Ok(())
 }
@@ -362,7 +377,7 @@ fn packed_rgb_to_i420(
     height: usize,
     r: usize,
     b: usize,
-) -> Result<VideoFrame, String> {
+) -> Result<VideoFrame, ConvertError> {
     check_len("RGB", data, width * height * 3)?;
     let mut frame = VideoFrame::black(width, height);
     let (cw, ch) = VideoFrame::chroma_size(width, height);
@@ -399,16 +414,16 @@ fn packed_rgb_to_i420(
     Ok(frame)
 }
 
-pub fn rgb_to_i420(data: &[u8], width: usize, height: usize) -> Result<VideoFrame, String> {
+pub fn rgb_to_i420(data: &[u8], width: usize, height: usize) -> Result<VideoFrame, ConvertError> {
     packed_rgb_to_i420(data, width, height, 0, 2)
 }
 
-pub fn bgr_to_i420(data: &[u8], width: usize, height: usize) -> Result<VideoFrame, String> {
+pub fn bgr_to_i420(data: &[u8], width: usize, height: usize) -> Result<VideoFrame, ConvertError> {
     packed_rgb_to_i420(data, width, height, 2, 0)
 }
 
 /// YUYV 4:2:2 (Y0 U Y1 V per two pixels) to 4:2:0: vertical chroma pairs are averaged.
-pub fn yuyv_to_i420(data: &[u8], width: usize, height: usize) -> Result<VideoFrame, String> {
+pub fn yuyv_to_i420(data: &[u8], width: usize, height: usize) -> Result<VideoFrame, ConvertError> {
     let stride = width.div_ceil(2) * 4;
     check_len("YUYV", data, stride * height)?;
     let mut frame = VideoFrame::black(width, height);
@@ -429,7 +444,7 @@ pub fn yuyv_to_i420(data: &[u8], width: usize, height: usize) -> Result<VideoFra
         };
         for cx in 0..cw {
             let avg = |o: usize| {
-                ((u16::from(top[cx * 4 + o]) + u16::from(bottom[cx * 4 + o]) + 1) / 2) as u8
+                (u16::from(top[cx * 4 + o]) + u16::from(bottom[cx * 4 + o])).div_ceil(2) as u8
             };
             up[cy * cw + cx] = avg(1);
             vp[cy * cw + cx] = avg(3);
@@ -439,7 +454,7 @@ pub fn yuyv_to_i420(data: &[u8], width: usize, height: usize) -> Result<VideoFra
 }
 
 /// NV12: the Y plane, then one plane of interleaved U, V at quarter resolution.
-pub fn nv12_to_i420(data: &[u8], width: usize, height: usize) -> Result<VideoFrame, String> {
+pub fn nv12_to_i420(data: &[u8], width: usize, height: usize) -> Result<VideoFrame, ConvertError> {
     let (cw, ch) = VideoFrame::chroma_size(width, height);
     check_len("NV12", data, width * height + 2 * cw * ch)?;
     let mut frame = VideoFrame::black(width, height);
@@ -456,7 +471,7 @@ pub fn nv12_to_i420(data: &[u8], width: usize, height: usize) -> Result<VideoFra
 }
 
 /// Full-range grey to limited-range luma, neutral chroma.
-pub fn gray_to_i420(data: &[u8], width: usize, height: usize) -> Result<VideoFrame, String> {
+pub fn gray_to_i420(data: &[u8], width: usize, height: usize) -> Result<VideoFrame, ConvertError> {
     check_len("GRAY", data, width * height)?;
     let mut frame = VideoFrame::black(width, height);
     for (y, &g) in frame.y_mut().iter_mut().zip(data) {

@@ -4,6 +4,7 @@ pub mod audio_device;
 pub mod camera;
 pub mod echo;
 pub mod frame;
+pub mod screen;
 pub mod source;
 pub mod synthetic;
 pub mod testsignal;

@@ -4,11 +4,11 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rtc::media::io::sample_builder::SampleBuilder;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp::codec::vp8::Vp8Packet;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
+use super::assembler::{Assembly, FrameAssembler};
 use crate::codec::opus::OpusDecoder;
 use crate::codec::vp8::Vp8Decoder;
 use crate::media::frame::{CHUNK_SAMPLES, VideoFrame};
@@ -64,7 +64,7 @@ pub async fn receive_video(
             return;
         }
     };
-    let mut builder = SampleBuilder::new(128, Vp8Packet::default(), 90_000);
+    let mut assembler = FrameAssembler::new(Vp8Packet::default());
     let mut last_pli: Option<Instant> = None;
     let mut have_picture = false;
     let wants_frames = sink.wants_frames();
@@ -78,9 +78,17 @@ pub async fn receive_video(
         with_stats(&stats, &id, |s| {
             s.on_packet(now, packet.header.sequence_number, packet.payload.len())
         });
-        builder.push(now, packet);
+        assembler.push(packet, now);
         let mut need_keyframe = !have_picture;
-        while let Some(sample) = builder.pop(now) {
+        while let Some(assembly) = assembler.pop(now) {
+            let sample = match assembly {
+                Assembly::Frame(f) => f,
+                Assembly::Lost => {
+                    with_stats(&stats, &id, |s| s.decode_errors += 1);
+                    need_keyframe = true;
+                    continue;
+                }
+            };
             let decoded = decoder.decode_with(&sample.data, |img| {
                 let barcode = testsignal::read_y(img.y, img.width, img.height, img.y_stride);
                 let frame = wants_frames.then(|| img.to_frame());

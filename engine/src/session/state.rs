@@ -249,10 +249,13 @@ impl State {
                 }
             }
             ServerEvent::Connected => {
-                if self.disconnected {
-                    self.disconnected = false;
-                    self.rejoin().await;
+                // A reconnect: the server sees a new connection, whether or not we
+                // noticed the old one drop.
+                if !self.disconnected {
+                    self.emit(SessionEvent::Reconnecting);
                 }
+                self.disconnected = false;
+                self.rejoin().await;
             }
             ServerEvent::Error(e) => {
                 tracing::debug!(code = %e.code, message = %e.message, event = ?e.event, "server error");

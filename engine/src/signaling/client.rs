@@ -74,10 +74,15 @@ impl SignalingClient {
             .reconnect_on_disconnect(true)
             .reconnect_delay(200, 5_000)
             .on(Event::Connect, move |_, _| {
-                if let Some(tx) = first_connect.lock().ok().and_then(|mut g| g.take()) {
-                    let _ = tx.send(());
+                // The first connect completes `connect()`; any later one is a reconnect.
+                match first_connect.lock().ok().and_then(|mut g| g.take()) {
+                    Some(tx) => {
+                        let _ = tx.send(());
+                    }
+                    None => {
+                        let _ = on_connect.send(ServerEvent::Connected);
+                    }
                 }
-                let _ = on_connect.send(ServerEvent::Connected);
                 async {}.boxed()
             })
             .on(Event::Close, move |_, _| {

@@ -118,7 +118,7 @@ pub struct ServerError {
 /// Everything the server can tell a participant.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServerEvent {
-    /// The Socket.IO connection is (again) up.
+    /// The Socket.IO connection is up again after a loss (we are a new connection).
     Connected,
     /// The Socket.IO connection dropped; the client is reconnecting.
     Disconnected,

@@ -34,7 +34,10 @@ pub const MAX_FPS: u32 = 60;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ShareChoice {
     /// The synthetic screen (barcode on top, desktop-like content below).
-    Test { width: usize, height: usize },
+    Test {
+        width: usize,
+        height: usize,
+    },
     /// A screen: the default one, or one by id as [`list_screens`] gives it.
     Screen(Option<String>),
     /// A window by id as [`list_windows`] gives it.
@@ -64,7 +67,9 @@ impl ShareChoice {
                 width: 1280,
                 height: 720,
             }),
-            ("test", Some(size)) => parse_size(size).map(|(width, height)| ShareChoice::Test { width, height }),
+            ("test", Some(size)) => {
+                parse_size(size).map(|(width, height)| ShareChoice::Test { width, height })
+            }
             ("screen", None) => Ok(ShareChoice::Screen(None)),
             ("screen", Some(id)) if !id.is_empty() => Ok(ShareChoice::Screen(Some(id.to_string()))),
             ("window", Some(id)) if !id.is_empty() => Ok(ShareChoice::Window(id.to_string())),
@@ -170,7 +175,9 @@ pub fn open_share(
             let (w, h) = scale::fit_size(*width, *height, max_width, max_height);
             Ok(Some(Box::new(SyntheticScreen::new(w, h, fps))))
         }
-        ShareChoice::Screen(id) => open_native(Target::Screen(id.as_deref()), max_width, max_height, fps),
+        ShareChoice::Screen(id) => {
+            open_native(Target::Screen(id.as_deref()), max_width, max_height, fps)
+        }
         ShareChoice::Window(id) => open_native(Target::Window(id), max_width, max_height, fps),
     }
 }
@@ -199,8 +206,12 @@ fn open_native(
     #[cfg(any(target_os = "macos", target_os = "windows"))]
     {
         let capture = match target {
-            Target::Screen(id) => scap_backend::ScapCapture::screen(id, max_width, max_height, fps)?,
-            Target::Window(id) => scap_backend::ScapCapture::window(id, max_width, max_height, fps)?,
+            Target::Screen(id) => {
+                scap_backend::ScapCapture::screen(id, max_width, max_height, fps)?
+            }
+            Target::Window(id) => {
+                scap_backend::ScapCapture::window(id, max_width, max_height, fps)?
+            }
         };
         return Ok(Some(Box::new(capture)));
     }
@@ -254,14 +265,20 @@ mod tests {
 
     #[test]
     fn share_choices_parse() {
-        let t = |w, h| ShareChoice::Test { width: w, height: h };
+        let t = |w, h| ShareChoice::Test {
+            width: w,
+            height: h,
+        };
         assert_eq!(ShareChoice::parse("test"), Ok(t(1280, 720)));
         assert_eq!(ShareChoice::parse("test:1920x1080"), Ok(t(1920, 1080)));
         assert_eq!(ShareChoice::parse("test1080"), Ok(t(1920, 1080)));
         assert_eq!(ShareChoice::parse("test720"), Ok(t(1280, 720)));
         assert_eq!(ShareChoice::parse("test:640X360"), Ok(t(640, 360)));
         assert_eq!(ShareChoice::parse("screen"), Ok(ShareChoice::Screen(None)));
-        assert_eq!(ShareChoice::parse("screen:1"), Ok(ShareChoice::Screen(Some("1".into()))));
+        assert_eq!(
+            ShareChoice::parse("screen:1"),
+            Ok(ShareChoice::Screen(Some("1".into())))
+        );
         assert_eq!(
             ShareChoice::parse("screen:DP-1"),
             Ok(ShareChoice::Screen(Some("DP-1".into())))
@@ -272,13 +289,30 @@ mod tests {
         );
         assert_eq!(ShareChoice::parse(" none "), Ok(ShareChoice::None));
         for bad in [
-            "", "tests", "test:", "test:1920", "test:1921x1080", "test:8x8", "test:99999x1080",
-            "test:ax b", "window", "window:", "screen:", "none:1", "camera",
+            "",
+            "tests",
+            "test:",
+            "test:1920",
+            "test:1921x1080",
+            "test:8x8",
+            "test:99999x1080",
+            "test:ax b",
+            "window",
+            "window:",
+            "screen:",
+            "none:1",
+            "camera",
         ] {
             assert!(ShareChoice::parse(bad).is_err(), "{bad:?} should not parse");
         }
         // Display round-trips.
-        for s in ["test:1280x720", "screen", "screen:DP-1", "window:0x400001", "none"] {
+        for s in [
+            "test:1280x720",
+            "screen",
+            "screen:DP-1",
+            "window:0x400001",
+            "none",
+        ] {
             assert_eq!(ShareChoice::parse(s).unwrap().to_string(), s);
         }
         assert_eq!("test1080".parse::<ShareChoice>(), Ok(t(1920, 1080)));
@@ -293,7 +327,11 @@ mod tests {
 
     #[test]
     fn open_share_test_and_none() {
-        assert!(open_share(&ShareChoice::None, 1280, 720, 30).unwrap().is_none());
+        assert!(
+            open_share(&ShareChoice::None, 1280, 720, 30)
+                .unwrap()
+                .is_none()
+        );
         let mut src = open_share(&ShareChoice::parse("test1080").unwrap(), 1280, 720, 30)
             .unwrap()
             .expect("a source");
