@@ -389,7 +389,11 @@ fn a_peer_that_vanishes_does_not_stop_the_others() {
 
 #[test]
 fn losing_the_signaling_server_is_survived_by_reconnecting_and_rejoining() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let listen = format!("127.0.0.1:{port}");
     let server = Server::start(&["--listen", &listen]);
     let dir = tempfile::tempdir().unwrap();
@@ -412,5 +416,10 @@ fn losing_the_signaling_server_is_survived_by_reconnecting_and_rejoining() {
         .filter(|s| s["remote_email"] == "b@example.com")
         .collect();
     assert_eq!(from_bob.len(), 2, "{ra:#}");
-    assert!(from_bob.iter().all(|s| s["barcodes_read"].as_u64().unwrap() >= 30), "{ra:#}");
+    assert!(
+        from_bob
+            .iter()
+            .all(|s| s["barcodes_read"].as_u64().unwrap() >= 30),
+        "{ra:#}"
+    );
 }

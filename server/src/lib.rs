@@ -22,10 +22,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use socketioxide::SocketIo;
 use socketioxide::extract::SocketRef;
 use socketioxide::handler::ConnectHandler;
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tower_http::cors::CorsLayer;
 

@@ -9,10 +9,11 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use huddle_engine::devices::{self, OpenedMedia};
+use huddle_engine::media::screen::{ShareChoice, list_screens, list_windows, open_share};
 use huddle_engine::media::source::{CameraChoice, MicChoice, SpeakerChoice};
 use huddle_engine::peer::{IceServer, PeerSetup};
 use huddle_engine::pipeline::incoming::DiscardFrames;
-use huddle_engine::session::{Identity, Session, SessionEvent, SessionReport};
+use huddle_engine::session::{Identity, Session, SessionError, SessionEvent, SessionReport};
 use huddle_engine::stats::StreamKind;
 
 #[derive(Parser)]
@@ -70,6 +71,22 @@ struct JoinArgs {
     /// Local UDP address for ICE candidates (repeatable); default: every interface and loopback.
     #[arg(long = "udp-addr")]
     udp_addrs: Vec<String>,
+    /// Share a screen: `test` (synthetic 1280x720), `test1080`, `screen`, `screen:ID`,
+    /// `window:ID` (ids from `huddle devices`), or `none`.
+    #[arg(long, default_value = "none")]
+    share: String,
+    /// Start sharing this many seconds after joining.
+    #[arg(long, default_value_t = 0.0)]
+    share_at: f64,
+    /// Stop sharing after this many seconds of sharing.
+    #[arg(long)]
+    share_for: Option<f64>,
+    /// Largest size a shared screen is sent at (it is scaled down to fit), WIDTHxHEIGHT.
+    #[arg(long, default_value = "1920x1080")]
+    share_max: String,
+    /// Frames per second of a shared screen.
+    #[arg(long, default_value_t = 30)]
+    share_fps: u32,
     /// Leave with an error when no media connection is up this many seconds after
     /// someone was met.
     #[arg(long, default_value_t = 20.0)]
@@ -134,6 +151,28 @@ fn list_devices() -> anyhow::Result<()> {
         &listing.speakers,
         "none found; use --speaker none",
     );
+    println!("screens (--share screen:ID):");
+    match list_screens() {
+        Ok(list) if list.is_empty() => {
+            println!("  (none found; use --share test for the synthetic one)")
+        }
+        Ok(list) => {
+            for d in list {
+                println!("  {:<24} {} ({}x{})", d.id, d.name, d.width, d.height);
+            }
+        }
+        Err(why) => println!("  (unavailable: {why}; use --share test for the synthetic one)"),
+    }
+    println!("windows (--share window:ID):");
+    match list_windows() {
+        Ok(list) if list.is_empty() => println!("  (none found)"),
+        Ok(list) => {
+            for w in list {
+                println!("  {:<24} {} ({}x{})", w.id, w.title, w.width, w.height);
+            }
+        }
+        Err(why) => println!("  (unavailable: {why})"),
+    }
     Ok(())
 }
 
@@ -197,6 +236,14 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
         println!("microphone: {}", mic.describe());
     }
 
+    let share = ShareChoice::parse(&args.share).map_err(|e| anyhow::anyhow!("--share: {e}"))?;
+    let (share_max_w, share_max_h) = args
+        .share_max
+        .split_once('x')
+        .and_then(|(w, h)| Some((w.parse::<usize>().ok()?, h.parse::<usize>().ok()?)))
+        .filter(|(w, h)| *w >= 16 && *h >= 16)
+        .context("--share-max is WIDTHxHEIGHT, e.g. 1920x1080")?;
+
     let identity = Identity {
         server_url: args.server.clone(),
         email: args.email.clone(),
@@ -246,11 +293,36 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
     let mut never_connected = false;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot watch SIGTERM")?;
+    // Sharing: when to start, and when to stop once started.
+    let far = Duration::from_secs(100 * 365 * 24 * 3600);
+    let share_start = tokio::time::sleep(if share == ShareChoice::None {
+        far
+    } else {
+        Duration::from_secs_f64(args.share_at.max(0.0))
+    });
+    tokio::pin!(share_start);
+    let share_stop = tokio::time::sleep(far);
+    tokio::pin!(share_stop);
     loop {
         tokio::select! {
             _ = &mut sleep => break,
             _ = tokio::signal::ctrl_c() => { println!("interrupted: leaving"); break; }
             _ = term.recv() => { println!("terminated: leaving"); break; }
+            _ = &mut share_start => {
+                share_start.as_mut().reset(tokio::time::Instant::now() + far);
+                if start_sharing(&session, &share, share_max_w, share_max_h, args.share_fps).await {
+                    if let Some(secs) = args.share_for {
+                        share_stop.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs_f64(secs));
+                    }
+                }
+            }
+            _ = &mut share_stop => {
+                share_stop.as_mut().reset(tokio::time::Instant::now() + far);
+                match session.stop_sharing().await {
+                    Ok(()) => println!("stopped sharing"),
+                    Err(err) => println!("could not stop sharing: {err}"),
+                }
+            }
             _ = check.tick() => {
                 if !connected_any && first_met.is_some_and(|t| t.elapsed() > connect_timeout) {
                     never_connected = true;
@@ -284,6 +356,39 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
         connect_timeout.as_secs_f64()
     );
     Ok(())
+}
+
+/// Opens the share source and asks to share; a refusal is reported, not fatal.
+async fn start_sharing(
+    session: &Session,
+    share: &ShareChoice,
+    max_w: usize,
+    max_h: usize,
+    fps: u32,
+) -> bool {
+    let source = match open_share(share, max_w, max_h, fps) {
+        Ok(Some(source)) => source,
+        Ok(None) => return false,
+        Err(err) => {
+            println!("cannot share: {err}");
+            return false;
+        }
+    };
+    let what = source.describe();
+    match session.start_sharing(source).await {
+        Ok(()) => {
+            println!("sharing {what}");
+            true
+        }
+        Err(SessionError::SharingConflict { sharer_id }) => {
+            println!("cannot share: {sharer_id} is already sharing");
+            false
+        }
+        Err(err) => {
+            println!("cannot share: {err}");
+            false
+        }
+    }
 }
 
 fn kind_name(kind: StreamKind) -> &'static str {

@@ -180,7 +180,7 @@ impl H264EncoderConfig {
             // OpenH264's own threads gave no speed-up on this kind of machine, and a
             // single slice per picture needs none.
             .num_threads(1)
-            .complexity(Complexity::Medium)
+            .complexity(Complexity::Low)
             // The engine's frames are BT.601 limited range (capture converts so).
             .vui(VuiConfig::bt601())
     }
@@ -1023,9 +1023,18 @@ mod tests {
         is_send::<H264Decoder>();
     }
 
+    /// CPU time this thread has run, in ns (Linux): unlike wall time, barely moved by
+    /// other processes competing for the cores.
+    fn thread_cpu_ns() -> u64 {
+        std::fs::read_to_string("/proc/thread-self/schedstat")
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    }
+
     /// `cargo test -p huddle-engine --lib codec::h264 -- --ignored --nocapture`
-    /// (add `--release` for an optimised build: OpenH264 is compiled from source by
-    /// the build script, with its assembly when `nasm` is installed).
+    /// (add `--release`: in a dev build the build script compiles OpenH264's C++ at
+    /// -O0, which doubles to triples the times; its assembly needs `nasm`).
     #[test]
     #[ignore]
     fn timing() {
@@ -1063,7 +1072,9 @@ mod tests {
             let ms = |t: Instant| t.elapsed().as_secs_f64() * 1e3;
             let (mut enc_t, mut copy_t, mut view_t, mut bytes, mut first_kf) =
                 (0.0, 0.0, 0.0, 0, 0.0);
-            let (mut static_t, mut static_n) = (0.0, 0);
+            let (mut static_t, mut static_n, mut static_bytes, mut psnr_sum) = (0.0, 0, 0, 0.0);
+            let fps = f64::from(enc.config().fps);
+            let mut enc_cpu = 0.0;
             for i in 0..n {
                 // Moves continuously (no jump when the 30 pictures wrap round), then
                 // holds still for the last 30 frames (a static screen).
@@ -1076,9 +1087,10 @@ mod tests {
                         29 - i % 30
                     }]
                 };
-                let t = Instant::now();
+                let (t, cpu) = (Instant::now(), thread_cpu_ns());
                 let pkt = encode_one(&mut enc, frame, i, false);
                 let e = ms(t);
+                let e_cpu = (thread_cpu_ns() - cpu) as f64 / 1e6;
                 let t = Instant::now();
                 let out = dec_copy.decode(&pkt.data).unwrap().unwrap();
                 let c = ms(t);
@@ -1092,20 +1104,29 @@ mod tests {
                     // Static frames, after a few to settle.
                     static_t += e;
                     static_n += 1;
+                    static_bytes += pkt.data.len();
                 } else if i < n - 30 {
                     (enc_t, copy_t, view_t) = (enc_t + e, copy_t + c, view_t + v);
+                    enc_cpu += e_cpu;
                     bytes += pkt.data.len();
+                    psnr_sum += psnr(frame.y(), out.y());
                 }
             }
             let m = (n - 31) as f64;
+            let sn = static_n as f64;
             println!(
-                "{desc}: encode {:.2} ms/frame moving, {:.2} static (first IDR {first_kf:.1} ms), \
-                 decode {:.2} ms/frame zero-copy, {:.2} with packed copy, {:.0} B/frame",
+                "{desc}: encode {:.2} ms/frame moving ({:.2} CPU), {:.2} static (first IDR \
+                 {first_kf:.1} ms); \
+                 decode {:.2} ms/frame zero-copy, {:.2} with packed copy; moving {:.0} kbps \
+                 at {:.1} dB, static {:.0} kbps",
                 enc_t / m,
-                static_t / static_n as f64,
+                enc_cpu / m,
+                static_t / sn,
                 view_t / m,
                 copy_t / m,
-                bytes as f64 / m
+                bytes as f64 / m * 8.0 * fps / 1000.0,
+                psnr_sum / m,
+                static_bytes as f64 / sn * 8.0 * fps / 1000.0,
             );
         }
     }

@@ -88,7 +88,8 @@ impl<D: Depacketizer> FrameAssembler<D> {
             // A frame must start at a partition head right after what was done.
             let contiguous_start = self.done_up_to.is_none_or(|done| first == done + 1);
             let timestamp = head.header.timestamp;
-            if !self.depacketizer.is_partition_head(&head.payload) || (!contiguous_start && !stale) {
+            if !self.depacketizer.is_partition_head(&head.payload) || (!contiguous_start && !stale)
+            {
                 if !stale {
                     return None;
                 }
@@ -131,7 +132,11 @@ impl<D: Depacketizer> FrameAssembler<D> {
     }
 
     fn drop_through(&mut self, last: u64) {
-        while self.packets.first_key_value().is_some_and(|(&s, _)| s <= last) {
+        while self
+            .packets
+            .first_key_value()
+            .is_some_and(|(&s, _)| s <= last)
+        {
             self.packets.pop_first();
         }
         self.done_up_to = Some(self.done_up_to.map_or(last, |d| d.max(last)));

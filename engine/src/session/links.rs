@@ -71,6 +71,8 @@ pub(super) struct Link {
     pub first_mid: Option<String>,
     pub created: Instant,
     pub making_offer: bool,
+    /// Our DTLS role (`active`/`passive`) once negotiated: later answers must keep it.
+    pub dtls_setup: Option<String>,
     pub ice_restarts: u32,
     pub tasks: Vec<JoinHandle<()>>,
     /// Flips to true when the connection is up; the media writers wait for it.
@@ -107,6 +109,7 @@ impl State {
             first_mid: None,
             created: Instant::now(),
             making_offer: false,
+            dtls_setup: None,
             ice_restarts: 0,
             tasks: Vec::new(),
             connected,
@@ -151,7 +154,15 @@ impl State {
         link.first_mid = first_mid(&answer.sdp);
         link.making_offer = false;
         flush_candidates(link).await;
-        Ok(from_rtc_description(&answer))
+        let mut sent = from_rtc_description(&answer);
+        // webrtc-rs answers a re-offer with `setup:active` even when it is the DTLS
+        // server of the running association; browsers then refuse the answer. Keep the
+        // role the first negotiation settled (RFC 8842 §5.5).
+        match &link.dtls_setup {
+            Some(role) => sent.sdp = with_dtls_setup(&sent.sdp, role),
+            None => link.dtls_setup = dtls_setup(&sent.sdp),
+        }
+        Ok(sent)
     }
 
     /// An answer to our offer (`call:accepted`, `peer:nego:final`, `share:answer`).
@@ -164,6 +175,17 @@ impl State {
             link.pc.set_remote_description(description).await?;
             link.remote_description_set = true;
             link.making_offer = false;
+            if link.dtls_setup.is_none() {
+                // We offered `actpass`; the answerer's choice decides ours.
+                link.dtls_setup = dtls_setup(&ans.sdp).map(|theirs| {
+                    if theirs == "passive" {
+                        "active"
+                    } else {
+                        "passive"
+                    }
+                    .to_string()
+                });
+            }
             flush_candidates(link).await;
             Ok::<(), PeerError>(())
         }
@@ -338,10 +360,49 @@ impl State {
     }
 }
 
+/// The `a=setup:` value of an SDP (the first one; bundled m-lines share it).
+fn dtls_setup(sdp: &str) -> Option<String> {
+    sdp.lines()
+        .find_map(|l| l.trim_end().strip_prefix("a=setup:"))
+        .map(str::to_string)
+}
+
+/// The SDP with every `a=setup:` line set to `role`.
+fn with_dtls_setup(sdp: &str, role: &str) -> String {
+    let mut out = String::with_capacity(sdp.len());
+    for line in sdp.split_inclusive('\n') {
+        if line.starts_with("a=setup:") {
+            let ending = if line.ends_with("\r\n") { "\r\n" } else { "\n" };
+            out.push_str("a=setup:");
+            out.push_str(role);
+            out.push_str(ending);
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
 async fn flush_candidates(link: &mut Link) {
     for c in link.pending_candidates.drain(..) {
         if let Err(err) = link.pc.add_ice_candidate(c).await {
             tracing::debug!(%err, "remote candidate refused");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dtls_role_is_read_and_rewritten() {
+        let sdp =
+            "v=0\r\nm=audio 9 UDP 111\r\na=setup:active\r\nm=video 9 UDP 96\r\na=setup:active\r\n";
+        assert_eq!(dtls_setup(sdp).as_deref(), Some("active"));
+        let fixed = with_dtls_setup(sdp, "passive");
+        assert_eq!(fixed.matches("a=setup:passive\r\n").count(), 2);
+        assert!(!fixed.contains("active\r\n"));
+        assert_eq!(fixed.len(), sdp.len() + 2);
     }
 }
