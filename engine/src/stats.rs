@@ -84,6 +84,7 @@ pub struct ReceivedStream {
     pub audio_level_sum: f64,
     pub audio_samples: u64,
     pub zero_crossings: u64,
+    crossing_side: i8,
     pub packets_lost: u64,
     pub last_seq: Option<u16>,
 }
@@ -127,6 +128,7 @@ impl ReceivedStream {
             audio_level_sum: 0.0,
             audio_samples: 0,
             zero_crossings: 0,
+            crossing_side: 0,
             packets_lost: 0,
             last_seq: None,
         }
@@ -184,8 +186,29 @@ impl ReceivedStream {
         self.frames_decoded += 1;
         self.audio_level = level;
         self.audio_level_sum += f64::from(level);
-        self.audio_samples += pcm.len() as u64;
-        self.zero_crossings += pcm.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count() as u64;
+        // Near-silence crosses zero at random: only audible packets tell the pitch, and
+        // a crossing counts only once the signal clears a band around zero (hysteresis),
+        // so noise and clicks riding on the tone do not add crossings.
+        if level > 0.005 {
+            let band = (f64::from(level) * 32768.0 * 0.3) as i32;
+            self.audio_samples += pcm.len() as u64;
+            for &v in pcm {
+                let v = i32::from(v);
+                let side = if v > band {
+                    1
+                } else if v < -band {
+                    -1
+                } else {
+                    0
+                };
+                if side != 0 && side != self.crossing_side {
+                    if self.crossing_side != 0 {
+                        self.zero_crossings += 1;
+                    }
+                    self.crossing_side = side;
+                }
+            }
+        }
     }
 
     pub fn report(&self, ended_at: Instant) -> ReceivedStreamReport {

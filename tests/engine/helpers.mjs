@@ -103,18 +103,23 @@ process.on('exit', () => {
 });
 
 /**
- * Start `huddle join` (always --udp-addr 127.0.0.1:0 --speaker none --camera test --mic sine).
- * Returns { proc, args, email, reportPath, stdout(), stderr(), exited, waitForLine(re, ms),
- *           report(), stop(), alive }.
+ * Start `huddle join` (always --udp-addr 127.0.0.1:0 --speaker none; --camera test --mic sine
+ * unless camera / mic say otherwise). share / shareAt / shareFor add --share, --share-at and
+ * --share-for (seconds).
+ * Returns { proc, args, email, reportPath, stdout(), stderr(), lines, exited,
+ *           waitForLine(re, ms), lineAt(re), report(), stop(), alive }.
  */
-export function startHuddle({ server, email, room, name, duration = 8, chat = [], extraArgs = [], dir }) {
+export function startHuddle({ server, email, room, name, duration = 8, chat = [], camera = 'test', mic = 'sine', share, shareAt, shareFor, extraArgs = [], dir }) {
   if (!existsSync(HUDDLE_BIN)) throw new Error(`huddle binary not found at ${HUDDLE_BIN} (build it or set HUDDLE_BIN)`);
   const reportPath = path.join(dir, `report-${email.replace(/[^A-Za-z0-9]/g, '_')}.json`);
   const args = ['join', '--server', server, '--email', email, '--room', room];
   if (name) args.push('--name', name);
-  args.push('--camera', 'test', '--mic', 'sine', '--speaker', 'none', '--udp-addr', '127.0.0.1:0');
+  args.push('--camera', camera, '--mic', mic, '--speaker', 'none', '--udp-addr', '127.0.0.1:0');
   args.push('--duration', String(duration), '--report', reportPath);
   for (const c of chat) args.push('--chat', c);
+  if (share) args.push('--share', share);
+  if (shareAt !== undefined) args.push('--share-at', String(shareAt));
+  if (shareFor !== undefined) args.push('--share-for', String(shareFor));
   args.push(...extraArgs);
   const env = { ...process.env };
   // Info logs for the failure dumps, without rtc_dtls's per-handshake warning spam.
@@ -124,6 +129,8 @@ export function startHuddle({ server, email, room, name, duration = 8, chat = []
   proc.on('exit', () => liveHuddles.delete(proc));
   let out = '';
   let err = '';
+  let partial = '';
+  const lines = []; // complete stdout lines with the time they arrived: { at, text }
   const lineWaiters = new Set();
   const checkWaiters = () => {
     for (const w of lineWaiters) {
@@ -135,7 +142,13 @@ export function startHuddle({ server, email, room, name, duration = 8, chat = []
     }
   };
   proc.stdout.on('data', (c) => {
-    out += c.toString('utf8');
+    const text = c.toString('utf8');
+    out += text;
+    const at = Date.now();
+    partial += text;
+    const parts = partial.split('\n');
+    partial = parts.pop();
+    for (const line of parts) lines.push({ at, text: line });
     checkWaiters();
   });
   proc.stderr.on('data', (c) => {
@@ -160,6 +173,15 @@ export function startHuddle({ server, email, room, name, duration = 8, chat = []
     exited,
     stdout: () => out,
     stderr: () => err,
+    lines,
+    /** The first stdout line matching `re` with its arrival time: { at, text, match } or null. */
+    lineAt(re) {
+      for (const l of lines) {
+        const m = l.text.match(re);
+        if (m) return { at: l.at, text: l.text, match: m };
+      }
+      return null;
+    },
     get alive() {
       return proc.exitCode === null && proc.signalCode === null;
     },
@@ -271,6 +293,10 @@ export async function openParticipant(browser, pageServer, { server, email, room
     stats: () => page.evaluate(() => window.huddleTest.stats()),
     info: () => page.evaluate(() => window.huddleTest.info()),
     leave: () => page.evaluate(() => window.huddleTest.leave()),
+    /** startSharing (at: epoch ms to send the request at); resolves { ok, ack, requestedAt, ackAt, sharerId }. */
+    startSharing: (at) => page.evaluate((a) => window.huddleTest.startSharing({ at: a }), at ?? null),
+    stopSharing: () => page.evaluate(() => window.huddleTest.stopSharing()),
+    shareInfo: () => page.evaluate(() => window.huddleTest.shareInfo()),
     async close() {
       if (p.closed) return;
       p.closed = true;
@@ -282,12 +308,15 @@ export async function openParticipant(browser, pageServer, { server, email, room
     async describe() {
       let info = null;
       let stats = null;
+      let sharing = null;
       try {
         info = await p.info();
         stats = await p.stats();
+        sharing = await p.shareInfo();
       } catch (e) {
         info = { error: String(e) };
       }
+      if (sharing && (sharing.sessions > 0 || sharing.requests.length > 0)) info.shareInfo = sharing;
       return `page ${email}: ${JSON.stringify(brief(info, stats), null, 1)}\nconsole:\n${consoleLines.slice(-30).join('\n')}`;
     },
   };
@@ -300,7 +329,11 @@ function brief(info, stats) {
   if (out.events) out.events = out.events.slice(-40).map((e) => `${e.name}${e.from ? ` from ${e.from}` : ''}${e.id ? ` id ${e.id}` : ''}`);
   if (stats) {
     out.remotes = {};
-    for (const [id, s] of Object.entries(stats)) out.remotes[id] = summarizeRemote(s);
+    for (const [id, s] of Object.entries(stats)) if (id !== 'screen') out.remotes[id] = summarizeRemote(s);
+    if (stats.screen && Object.keys(stats.screen).length) {
+      out.screens = {};
+      for (const [id, s] of Object.entries(stats.screen)) out.screens[id] = summarizeScreen(s);
+    }
   }
   return out;
 }
@@ -346,7 +379,9 @@ export function latencySummary(values) {
 
 /** The page's stats entry for the remote with this email (or null). */
 export function remoteByEmail(stats, email) {
-  const all = Object.values(stats).filter((s) => s.email === email);
+  const all = Object.entries(stats)
+    .filter(([id, s]) => id !== 'screen' && s.email === email)
+    .map(([, s]) => s);
   // The latest connection with that email.
   all.sort((a, b) => (b.createdAt || 0) - (a.createdAt || 0));
   return all[0] || null;
@@ -455,6 +490,47 @@ export async function pollUntil(fn, ok, { timeoutMs = 20000, stepMs = POLL_MS, w
   }
 }
 
+/** The page's screen stats record (stats().screen) for the sharer with this email (latest), or null. */
+export function screenByEmail(stats, email) {
+  const all = Object.values(stats?.screen || {}).filter((s) => s.email === email);
+  all.sort((a, b) => (b.announcedAt || 0) - (a.announcedAt || 0));
+  return all[0] || null;
+}
+
+/** A page's screen stats record without the long arrays. */
+export function summarizeScreen(s) {
+  if (!s) return null;
+  return {
+    sharer: s.sharer,
+    email: s.email,
+    announcedBy: s.announcedBy,
+    offers: s.offers,
+    negotiations: s.negotiations,
+    connectionState: s.connectionState,
+    closeReason: s.closeReason,
+    stoppedBy: s.stoppedBy,
+    videoTracks: s.videoTracks,
+    audioTracks: s.audioTracks,
+    frames: s.videoFrames,
+    barcodes: s.barcodes,
+    unreadable: s.unreadable,
+    crcFailures: s.crcFailures,
+    size: `${s.width}x${s.height}`,
+    latency: latencySummary(s.latencies),
+    firstFrameFromAnnounceMs: s.firstFrameFromAnnounceMs,
+    firstFrameFromJoinMs: s.firstFrameFromJoinMs,
+    firstBarcodeFromAnnounceMs: s.firstBarcodeFromAnnounceMs,
+    candidates: { sent: s.localCandidatesSent, remote: s.remoteCandidateAddrs },
+  };
+}
+
+/** One line about a page's screen stats record. */
+export function describeScreen(s) {
+  if (!s) return 'none';
+  const l = latencySummary(s.latencies);
+  return `screen from ${s.email}: ${s.connectionState} frames ${s.videoFrames} barcodes ${s.barcodes} (unreadable ${s.unreadable}, crc ${s.crcFailures}) ${s.width}x${s.height} latency p50 ${l.p50} p95 ${l.p95} (n ${l.n}); first frame ${s.firstFrameFromAnnounceMs} ms after ${s.announcedBy}, ${s.firstFrameFromJoinMs} ms after join`;
+}
+
 /** The report's received streams from `email` of `kind`. */
 export function receivedFrom(report, email, kind) {
   return (report?.received || []).filter((r) => r.remote_email === email && r.kind === kind);
@@ -464,7 +540,8 @@ export function receivedFrom(report, email, kind) {
 export function describeReceived(r) {
   if (!r) return 'none';
   const l = r.latency_ms || {};
-  return `${r.kind} ${r.codec} from ${r.remote_email}: packets ${r.packets} lost ${r.packets_lost} frames ${r.frames_decoded} barcodes ${r.barcodes_read} latency p50 ${l.p50} p95 ${l.p95} (n ${l.n}) first frame ${r.time_to_first_frame_ms} ms fps ${r.fps} ${r.width}x${r.height}`;
+  const fromJoin = r.time_to_first_frame_from_join_ms !== undefined ? ` (${r.time_to_first_frame_from_join_ms} ms from join)` : '';
+  return `${r.kind} ${r.codec} from ${r.remote_email}: packets ${r.packets} lost ${r.packets_lost} frames ${r.frames_decoded} barcodes ${r.barcodes_read} latency p50 ${l.p50} p95 ${l.p95} (n ${l.n}) first frame ${r.time_to_first_frame_ms} ms${fromJoin} fps ${r.fps} ${r.width}x${r.height}`;
 }
 
 // ---------------------------------------------------------------------------
@@ -518,6 +595,26 @@ export function huddleReceivedProblems(report, email, { who, minFrames, minBarco
     if (a.codec && !/opus/i.test(a.codec)) problems.push(`${who}: audio codec ${a.codec} (expected Opus)`);
   }
   return problems;
+}
+
+/**
+ * Problems with the screen a Huddle report says it received from `email`: `streams` screen
+ * streams (default 1), the first with ≥ minBarcodes barcodes, latency p50 < 1000 ms.
+ * Returns { problems, screen }.
+ */
+export function huddleScreenProblems(report, email, { who, minBarcodes, streams = 1 }) {
+  if (!report) return { problems: [`${who}: no report written`], screen: null };
+  const problems = [];
+  const list = receivedFrom(report, email, 'screen');
+  if (list.length !== streams) problems.push(`${who}: ${list.length} screen streams from ${email} in the report (expected ${streams})`);
+  const v = list[0] || null;
+  if (v) {
+    if (!(v.barcodes_read >= minBarcodes))
+      problems.push(`${who}: screen barcodes_read ${v.barcodes_read} (< ${minBarcodes}), frames_decoded ${v.frames_decoded}, decode errors ${v.decode_errors}`);
+    const p50 = v.latency_ms?.p50;
+    if (p50 !== null && p50 !== undefined && !(p50 < 1000)) problems.push(`${who}: screen latency p50 ${p50} ms (≥ 1000)`);
+  }
+  return { problems, screen: v };
 }
 
 /** Problems with a finished huddle process: exit code, report errors, peers connected. */

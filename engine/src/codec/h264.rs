@@ -180,7 +180,7 @@ impl H264EncoderConfig {
             // OpenH264's own threads gave no speed-up on this kind of machine, and a
             // single slice per picture needs none.
             .num_threads(1)
-            .complexity(Complexity::Low)
+            .complexity(Complexity::Medium)
             // The engine's frames are BT.601 limited range (capture converts so).
             .vui(VuiConfig::bt601())
     }
@@ -1058,76 +1058,97 @@ mod tests {
             ("screen", hd(true)),
             ("screen", H264EncoderConfig::screen(1920, 1080)),
         ];
-        for (label, cfg) in cases {
-            let (w, h) = (cfg.width, cfg.height);
-            let frames: Vec<_> = (0..30).map(|t| moving_picture(w, h, t)).collect();
-            let desc = format!(
-                "{label} {w}×{h} @ {} kbps, {} fps",
-                cfg.bitrate_kbps, cfg.fps
-            );
-            let mut enc = H264Encoder::new(cfg).unwrap();
-            let mut dec_copy = H264Decoder::new().unwrap();
-            let mut dec_view = H264Decoder::new().unwrap();
-            let n = 150;
-            let ms = |t: Instant| t.elapsed().as_secs_f64() * 1e3;
-            let (mut enc_t, mut copy_t, mut view_t, mut bytes, mut first_kf) =
-                (0.0, 0.0, 0.0, 0, 0.0);
-            let (mut static_t, mut static_n, mut static_bytes, mut psnr_sum) = (0.0, 0, 0, 0.0);
-            let fps = f64::from(enc.config().fps);
-            let mut enc_cpu = 0.0;
-            for i in 0..n {
-                // Moves continuously (no jump when the 30 pictures wrap round), then
-                // holds still for the last 30 frames (a static screen).
-                let frame = if i >= n - 30 {
-                    &frames[0]
-                } else {
-                    &frames[if (i / 30) % 2 == 0 {
+        // "gradient": every pixel moves every frame (a worst case, like scrolling);
+        // "pattern": the synthetic camera (barcode, scrolling stripes, a sliding box).
+        for content in ["gradient", "pattern"] {
+            for (label, cfg) in cases.clone() {
+                timing_case(label, cfg, content);
+            }
+        }
+    }
+
+    fn timing_case(label: &str, cfg: H264EncoderConfig, content: &str) {
+        let (w, h) = (cfg.width, cfg.height);
+        let desc = format!(
+            "{label} {w}×{h} @ {} kbps, {} fps, {content}",
+            cfg.bitrate_kbps, cfg.fps
+        );
+        let mut pattern = TestPattern::new(w, h, cfg.fps);
+        let mut picture = |i: usize| {
+            if content == "pattern" {
+                pattern.next_frame(1_790_000_000_000 + i as u64 * 33)
+            } else {
+                // Back and forth over 30 pictures: continuous motion.
+                moving_picture(
+                    w,
+                    h,
+                    if (i / 30) % 2 == 0 {
                         i % 30
                     } else {
                         29 - i % 30
-                    }]
-                };
-                let (t, cpu) = (Instant::now(), thread_cpu_ns());
-                let pkt = encode_one(&mut enc, frame, i, false);
-                let e = ms(t);
-                let e_cpu = (thread_cpu_ns() - cpu) as f64 / 1e6;
-                let t = Instant::now();
-                let out = dec_copy.decode(&pkt.data).unwrap().unwrap();
-                let c = ms(t);
-                let t = Instant::now();
-                let seen = dec_view.decode_with(&pkt.data, |img| img.y[0]).unwrap();
-                let v = ms(t);
-                assert_eq!((out.width, seen), (w, Some(out.data[0])));
-                if i == 0 {
-                    first_kf = e;
-                } else if i > n - 25 {
-                    // Static frames, after a few to settle.
-                    static_t += e;
-                    static_n += 1;
-                    static_bytes += pkt.data.len();
-                } else if i < n - 30 {
-                    (enc_t, copy_t, view_t) = (enc_t + e, copy_t + c, view_t + v);
-                    enc_cpu += e_cpu;
-                    bytes += pkt.data.len();
-                    psnr_sum += psnr(frame.y(), out.y());
-                }
+                    },
+                )
             }
-            let m = (n - 31) as f64;
-            let sn = static_n as f64;
-            println!(
-                "{desc}: encode {:.2} ms/frame moving ({:.2} CPU), {:.2} static (first IDR \
+        };
+        let still = picture(0);
+        let mut enc = H264Encoder::new(cfg).unwrap();
+        let mut dec_copy = H264Decoder::new().unwrap();
+        let mut dec_view = H264Decoder::new().unwrap();
+        let n = 150;
+        let ms = |t: Instant| t.elapsed().as_secs_f64() * 1e3;
+        let (mut enc_t, mut copy_t, mut view_t, mut bytes, mut first_kf) = (0.0, 0.0, 0.0, 0, 0.0);
+        let (mut static_t, mut static_n, mut static_bytes, mut psnr_sum) = (0.0, 0, 0, 0.0);
+        let fps = f64::from(enc.config().fps);
+        let mut enc_cpu = 0.0;
+        for i in 0..n {
+            // Moves, then holds still for the last 30 frames (a static screen).
+            let moving;
+            let frame = if i >= n - 30 {
+                &still
+            } else {
+                moving = picture(i);
+                &moving
+            };
+            let (t, cpu) = (Instant::now(), thread_cpu_ns());
+            let pkt = encode_one(&mut enc, frame, i, false);
+            let e = ms(t);
+            let e_cpu = (thread_cpu_ns() - cpu) as f64 / 1e6;
+            let t = Instant::now();
+            let out = dec_copy.decode(&pkt.data).unwrap().unwrap();
+            let c = ms(t);
+            let t = Instant::now();
+            let seen = dec_view.decode_with(&pkt.data, |img| img.y[0]).unwrap();
+            let v = ms(t);
+            assert_eq!((out.width, seen), (w, Some(out.data[0])));
+            if i == 0 {
+                first_kf = e;
+            } else if i > n - 25 {
+                // Static frames, after a few to settle.
+                static_t += e;
+                static_n += 1;
+                static_bytes += pkt.data.len();
+            } else if i < n - 30 {
+                (enc_t, copy_t, view_t) = (enc_t + e, copy_t + c, view_t + v);
+                enc_cpu += e_cpu;
+                bytes += pkt.data.len();
+                psnr_sum += psnr(frame.y(), out.y());
+            }
+        }
+        let m = (n - 31) as f64;
+        let sn = static_n as f64;
+        println!(
+            "{desc}: encode {:.2} ms/frame moving ({:.2} CPU), {:.2} static (first IDR \
                  {first_kf:.1} ms); \
                  decode {:.2} ms/frame zero-copy, {:.2} with packed copy; moving {:.0} kbps \
                  at {:.1} dB, static {:.0} kbps",
-                enc_t / m,
-                enc_cpu / m,
-                static_t / sn,
-                view_t / m,
-                copy_t / m,
-                bytes as f64 / m * 8.0 * fps / 1000.0,
-                psnr_sum / m,
-                static_bytes as f64 / sn * 8.0 * fps / 1000.0,
-            );
-        }
+            enc_t / m,
+            enc_cpu / m,
+            static_t / sn,
+            view_t / m,
+            copy_t / m,
+            bytes as f64 / m * 8.0 * fps / 1000.0,
+            psnr_sum / m,
+            static_bytes as f64 / sn * 8.0 * fps / 1000.0,
+        );
     }
 }

@@ -82,39 +82,36 @@ impl<D: Depacketizer> FrameAssembler<D> {
 
     /// The next complete frame, a lost one, or `None` when waiting for packets.
     pub fn pop(&mut self, now: Instant) -> Option<Assembly> {
-        loop {
-            let (&first, (head, arrived)) = self.packets.first_key_value()?;
-            let stale = now.saturating_duration_since(*arrived) > MAX_WAIT;
-            // A frame must start at a partition head right after what was done.
-            let contiguous_start = self.done_up_to.is_none_or(|done| first == done + 1);
-            let timestamp = head.header.timestamp;
-            if !self.depacketizer.is_partition_head(&head.payload) || (!contiguous_start && !stale)
-            {
-                if !stale {
-                    return None;
-                }
-                self.drop_frame(timestamp);
-                return Some(Assembly::Lost);
+        let (&first, (head, arrived)) = self.packets.first_key_value()?;
+        let stale = now.saturating_duration_since(*arrived) > MAX_WAIT;
+        // A frame must start at a partition head right after what was done.
+        let contiguous_start = self.done_up_to.is_none_or(|done| first == done + 1);
+        let timestamp = head.header.timestamp;
+        if !self.depacketizer.is_partition_head(&head.payload) || (!contiguous_start && !stale) {
+            if !stale {
+                return None;
             }
-            let mut seq = first;
-            loop {
-                let Some((p, _)) = self.packets.get(&seq) else {
-                    if stale {
-                        self.drop_frame(timestamp);
-                        return Some(Assembly::Lost);
-                    }
-                    return None; // a gap: wait for the retransmission
-                };
-                if p.header.timestamp != timestamp {
-                    // The next frame began before this one's marker: it is broken.
-                    self.drop_through(seq - 1);
+            self.drop_frame(timestamp);
+            return Some(Assembly::Lost);
+        }
+        let mut seq = first;
+        loop {
+            let Some((p, _)) = self.packets.get(&seq) else {
+                if stale {
+                    self.drop_frame(timestamp);
                     return Some(Assembly::Lost);
                 }
-                if p.header.marker {
-                    return Some(self.assemble(first, seq, timestamp));
-                }
-                seq += 1;
+                return None; // a gap: wait for the retransmission
+            };
+            if p.header.timestamp != timestamp {
+                // The next frame began before this one's marker: it is broken.
+                self.drop_through(seq - 1);
+                return Some(Assembly::Lost);
             }
+            if p.header.marker {
+                return Some(self.assemble(first, seq, timestamp));
+            }
+            seq += 1;
         }
     }
 

@@ -12,11 +12,24 @@
 // Receives: reads the barcode of every remote video frame (requestVideoFrameCallback) and
 // measures each remote audio track's level and dominant frequency (AnalyserNode).
 //
+// Screen sharing (PROTOCOL.md "Screen sharing"), on connections separate from the calls:
+//  - viewer: on sharerStarted / sharerAvailable remembers the sharer and expects its
+//    share:offer; answers it (share:answer) on a receive-only RTCPeerConnection of its own
+//    (a later share:offer on it renegotiates), trickles share:ice both ways, renders the
+//    screen in its own <video> and reads its barcode per frame like a camera stream; closes
+//    it on sharerStopped or the sharer leaving. Stats per sharer: stats().screen[sharerId].
+//  - sharer: startSharing({ at? }) requests startSharing (at = epoch ms to send it at, for
+//    races); on ok draws a 1280×720 canvas (barcode of Date.now() on top, moving content
+//    below), opens one send-only RTCPeerConnection per member with only the screen track and
+//    sends each a share:offer; a viewerJoined newcomer gets one too; applies share:answer and
+//    share:ice. stopSharing() closes them all. A refusal (sharing_conflict ack and the
+//    sharingConflict event) is recorded; shareInfo() tells all of it.
+//
 // Query parameters: server (signaling URL), email, room, name?, mode? (av | video | audio |
 // recv; default av), tone? (oscillator Hz, default 660).
 //
 // window.huddleTest = { joined: Promise<{id, room, participants}>, stats(), leave(),
-//                       renegotiate(id), myId }.
+//                       renegotiate(id), startSharing({at}?), stopSharing(), shareInfo(), myId }.
 
 import { drawBarcode, readBarcodeRGBA, latencyOf } from '/barcode.mjs';
 
@@ -31,6 +44,10 @@ const SEND_AUDIO = MODE === 'av' || MODE === 'audio';
 const SEND_VIDEO = MODE === 'av' || MODE === 'video';
 const W = 640;
 const H = 480;
+const SCREEN_W = 1280;
+const SCREEN_H = 720;
+/** Frames wider than this are read from a scaled-down copy (the barcode layout is relative). */
+const READ_MAX_W = 640;
 const LOOPBACK = '127.0.0.1';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -67,6 +84,10 @@ function setStatus() {
   for (const s of remotes.values()) {
     lines.push(`${s.email || s.id}: ${s.connectionState} video ${s.videoFrames}/${s.barcodes} audio ${s.audioRms.toFixed(3)} @ ${Math.round(s.audioFreq)} Hz`);
   }
+  for (const s of screens.values()) {
+    lines.push(`screen of ${s.email || s.id}: ${s.connectionState} frames ${s.videoFrames}/${s.barcodes} ${s.width}x${s.height}`);
+  }
+  if (share.active) lines.push(`sharing my screen with ${[...shareOut.keys()].length} viewer(s), ${share.framesDrawn} frames drawn`);
   el.textContent = lines.join('\n');
 }
 
@@ -126,56 +147,81 @@ const peers = new Map(); // id -> Peer
 const remotes = new Map(); // id -> stats (kept after the peer closes)
 const earlyCandidates = new Map(); // id -> [candidate] (ice:candidate before any peer exists)
 let myId = null;
+let joinedAt = null; // when the join ack arrived
+let joinSentAt = null; // when the (acknowledged) room:join was sent
+
+// Screen sharing state (see the "Screen sharing" section below).
+const members = new Set(); // ids of the others in the room
+const shareIn = new Map(); // sharer id -> Peer (kind 'share-in'): the screen we view
+const screens = new Map(); // sharer id -> screen stats of the latest share of that sharer
+const screenSessions = []; // every screen stats record, in order
+const earlyShareIce = new Map(); // sharer id -> [candidate] (share:ice before its share:offer)
+const shareOut = new Map(); // viewer id -> Peer (kind 'share-out'): our screen to that viewer
+const shareViewers = []; // stats records of every share-out connection, in order
+const share = {
+  active: false,
+  sessions: 0,
+  startedAt: null, // ack ok of the latest successful startSharing
+  stoppedAt: null,
+  framesDrawn: 0,
+  requests: [], // { what, requestedAt, ackAt, ack }
+  conflicts: [], // sharingConflict events: { at, sharerId }
+  viewerJoined: [], // { at, id, offered }
+};
 
 function remoteStats(id) {
   let s = remotes.get(id);
   if (!s) {
-    s = {
-      id,
-      email: emails.get(id) || null,
-      role: null,
-      createdAt: null,
-      connectedAt: null,
-      connectionState: 'new',
-      iceConnectionState: 'new',
-      signalingState: 'stable',
-      closedAt: null,
-      closeReason: null,
-      negotiations: 0,
-      localCandidatesSent: 0,
-      localCandidatesDropped: 0,
-      localCandidateTypes: [],
-      remoteCandidatesAdded: 0,
-      remoteCandidatesIgnored: 0,
-      remoteCandidateAddrs: [],
-      audioTracks: 0,
-      videoTracks: 0,
-      videoTrackAt: null,
-      audioTrackAt: null,
-      videoFrames: 0,
-      presentedFrames: 0,
-      barcodes: 0,
-      repeats: 0,
-      unreadable: 0,
-      crcFailures: 0,
-      outOfWindow: 0,
-      latencies: [],
-      firstFrameAt: null,
-      firstBarcodeAt: null,
-      lastFrameAt: null,
-      width: 0,
-      height: 0,
-      audioRms: 0,
-      audioRmsMax: 0,
-      audioFreq: 0,
-      audioFreqs: [],
-      audioSamples: 0,
-      audioLoudSamples: 0,
-    };
+    s = newStatsRecord(id);
     remotes.set(id, s);
   }
   if (!s.email && emails.get(id)) s.email = emails.get(id);
   return s;
+}
+
+function newStatsRecord(id) {
+  return {
+    id,
+    email: emails.get(id) || null,
+    role: null,
+    createdAt: null,
+    connectedAt: null,
+    connectionState: 'new',
+    iceConnectionState: 'new',
+    signalingState: 'stable',
+    closedAt: null,
+    closeReason: null,
+    negotiations: 0,
+    localCandidatesSent: 0,
+    localCandidatesDropped: 0,
+    localCandidateTypes: [],
+    remoteCandidatesAdded: 0,
+    remoteCandidatesIgnored: 0,
+    remoteCandidateAddrs: [],
+    audioTracks: 0,
+    videoTracks: 0,
+    videoTrackAt: null,
+    audioTrackAt: null,
+    videoFrames: 0,
+    presentedFrames: 0,
+    barcodes: 0,
+    repeats: 0,
+    unreadable: 0,
+    crcFailures: 0,
+    outOfWindow: 0,
+    latencies: [],
+    firstFrameAt: null,
+    firstBarcodeAt: null,
+    lastFrameAt: null,
+    width: 0,
+    height: 0,
+    audioRms: 0,
+    audioRmsMax: 0,
+    audioFreq: 0,
+    audioFreqs: [],
+    audioSamples: 0,
+    audioLoudSamples: 0,
+  };
 }
 
 function candidateAddress(c) {
@@ -206,13 +252,22 @@ function desc(d) {
 // ---------------------------------------------------------------------------
 
 class Peer {
-  constructor(id, role) {
+  /**
+   * kind: 'call' (camera and microphone, ice:candidate), 'share-in' (viewing `id`'s screen)
+   * or 'share-out' (sending our screen to `id`); the share kinds trickle share:ice and keep
+   * their own stats record, registry and early-candidate queue.
+   */
+  constructor(id, role, { kind = 'call', registry = peers, early = earlyCandidates, stats = null } = {}) {
     this.id = id;
+    this.kind = kind;
+    this.iceEvent = kind === 'call' ? 'ice:candidate' : 'share:ice';
+    this.registry = registry;
+    this.elemKey = kind === 'call' ? id : `${kind}:${id}`;
     this.closed = false;
-    this.pending = earlyCandidates.get(id) || [];
-    earlyCandidates.delete(id);
+    this.pending = early.get(id) || [];
+    early.delete(id);
     this.chain = Promise.resolve();
-    this.stats = remoteStats(id);
+    this.stats = stats || remoteStats(id);
     Object.assign(this.stats, {
       role,
       createdAt: Date.now(),
@@ -233,7 +288,7 @@ class Peer {
       }
       this.stats.localCandidatesSent++;
       this.stats.localCandidateTypes.push(`${c.protocol || '?'}/${c.type || '?'}`);
-      socket.emit('ice:candidate', {
+      socket.emit(this.iceEvent, {
         to: id,
         candidate: { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex },
       });
@@ -251,8 +306,13 @@ class Peer {
     };
     pc.ontrack = (e) => {
       if (this.closed) return;
-      if (e.track.kind === 'video') attachVideo(this, e.track);
-      else if (e.track.kind === 'audio') attachAudio(this, e.track);
+      if (kind === 'share-in') {
+        if (e.track.kind === 'video') attachVideo(this, e.track, 'screens');
+        else this.stats.audioTracks++; // a screen share carries no audio: counted, not played
+      } else if (kind === 'call') {
+        if (e.track.kind === 'video') attachVideo(this, e.track);
+        else if (e.track.kind === 'audio') attachAudio(this, e.track);
+      }
     };
   }
 
@@ -317,13 +377,13 @@ class Peer {
     this.stats.connectionState = this.pc.connectionState; // 'closed'
     this.stats.signalingState = this.pc.signalingState; // 'closed'
     this.stats.iceConnectionState = this.pc.iceConnectionState;
-    for (const el of document.querySelectorAll(`[data-peer="${CSS.escape(this.id)}"]`)) {
+    for (const el of document.querySelectorAll(`[data-peer="${CSS.escape(this.elemKey)}"]`)) {
       try {
         el.srcObject = null;
       } catch {}
       el.remove();
     }
-    if (peers.get(this.id) === this) peers.delete(this.id);
+    if (this.registry.get(this.id) === this) this.registry.delete(this.id);
     setStatus();
   }
 }
@@ -410,20 +470,324 @@ function renegotiate(id) {
 }
 
 // ---------------------------------------------------------------------------
+// Screen sharing: viewer side
+// ---------------------------------------------------------------------------
+
+/** A new screen stats record for a share by `sharer`, announced by `how` at `at`. */
+function newScreen(sharer, how) {
+  const s = newStatsRecord(sharer);
+  Object.assign(s, {
+    sharer,
+    session: screenSessions.length + 1,
+    announcedAt: Date.now(),
+    announcedBy: how, // sharerStarted | sharerAvailable | share:offer (offer without announcement)
+    offers: 0,
+    stoppedAt: null,
+    stoppedBy: null, // sharerStopped | user:left | left
+  });
+  screens.set(sharer, s);
+  screenSessions.push(s);
+  return s;
+}
+
+/** sharerStarted / sharerAvailable: a screen is coming; its share:offer follows. */
+function onShareAnnounced(sharer, how) {
+  if (typeof sharer !== 'string' || sharer === myId) return;
+  const cur = screens.get(sharer);
+  // The same share announced twice (or an offer that came first) keeps its record.
+  if (cur && !cur.stoppedAt && !cur.closedAt) return;
+  newScreen(sharer, how);
+  setStatus();
+}
+
+function onShareOffer({ from, offer }) {
+  if (typeof from !== 'string' || !offer) return fail('share:offer', 'malformed');
+  let s = screens.get(from);
+  if (!s || s.stoppedAt || s.closedAt) s = newScreen(from, 'share:offer');
+  let p = shareIn.get(from);
+  if (!p) {
+    p = new Peer(from, 'viewer', { kind: 'share-in', registry: shareIn, early: earlyShareIce, stats: s });
+    shareIn.set(from, p);
+  }
+  s.offers++; // a second offer on an open share connection renegotiates it
+  p.enqueue('share:offer', async () => {
+    await p.pc.setRemoteDescription(offer);
+    const ans = await p.pc.createAnswer();
+    await p.pc.setLocalDescription(ans);
+    p.stats.negotiations++;
+    socket.emit('share:answer', { to: from, ans: desc(p.pc.localDescription) });
+    await p.flushCandidates();
+  });
+}
+
+/** sharerStopped (or the sharer left): close the screen connection and record it. */
+function onShareStopped(sharer, why) {
+  if (typeof sharer !== 'string' || sharer === myId) return;
+  const s = screens.get(sharer);
+  if (s && !s.stoppedAt) {
+    s.stoppedAt = Date.now();
+    s.stoppedBy = why;
+  }
+  const p = shareIn.get(sharer);
+  if (p) p.close(why);
+  earlyShareIce.delete(sharer);
+  setStatus();
+}
+
+// ---------------------------------------------------------------------------
+// Screen sharing: sharer side
+// ---------------------------------------------------------------------------
+
+let screenCanvas = null;
+let screenStream = null;
+let screenTrack = null;
+let screenTimer = null;
+
+/** The 1280×720 screen: barcode of Date.now() in the top half, moving content below. */
+function startScreenSource() {
+  if (!screenCanvas) {
+    screenCanvas = document.createElement('canvas');
+    screenCanvas.width = SCREEN_W;
+    screenCanvas.height = SCREEN_H;
+    screenCanvas.id = 'screen';
+    document.getElementById('local').appendChild(screenCanvas);
+    screenStream = screenCanvas.captureStream(30);
+    screenTrack = screenStream.getVideoTracks()[0];
+    screenTrack.contentHint = 'detail';
+  }
+  if (screenTimer) return;
+  const ctx = screenCanvas.getContext('2d', { alpha: false });
+  const draw = () => {
+    const n = share.framesDrawn;
+    const t = Date.now();
+    // Bottom half: a "document" with a moving cursor block, a scrolling bar and a counter.
+    ctx.fillStyle = 'rgb(245,245,240)';
+    ctx.fillRect(0, SCREEN_H / 2, SCREEN_W, SCREEN_H / 2);
+    ctx.fillStyle = 'rgb(120,120,130)';
+    for (let i = 0; i < 8; i++) ctx.fillRect(40, SCREEN_H / 2 + 30 + i * 36, 300 + ((i * 97 + n * 4) % 700), 14);
+    ctx.fillStyle = `hsl(${(n * 5) % 360},80%,50%)`;
+    ctx.fillRect((n * 9) % (SCREEN_W - 120), SCREEN_H / 2 + 40 + ((n * 3) % 200), 120, 80);
+    ctx.fillStyle = 'rgb(20,20,20)';
+    ctx.font = '32px monospace';
+    ctx.fillText(`${EMAIL} screen #${n} ${new Date(t).toISOString()}`, 20, SCREEN_H - 20);
+    // Top half: the barcode of T, drawn last so nothing else touches it.
+    drawBarcode(ctx, SCREEN_W, SCREEN_H, t);
+    share.framesDrawn++;
+  };
+  draw();
+  screenTimer = setInterval(draw, 33);
+}
+
+function stopScreenSource() {
+  if (screenTimer) clearInterval(screenTimer);
+  screenTimer = null;
+}
+
+/** Opens a send-only connection carrying only the screen track to `viewer` and offers it. */
+function offerScreen(viewer) {
+  const cur = shareOut.get(viewer);
+  if (cur && !cur.closed) return false;
+  const s = newStatsRecord(viewer);
+  s.session = share.sessions;
+  shareViewers.push(s);
+  const p = new Peer(viewer, 'sharer', { kind: 'share-out', registry: shareOut, early: new Map(), stats: s });
+  shareOut.set(viewer, p);
+  p.enqueue('share:offer', async () => {
+    p.pc.addTransceiver(screenTrack, { direction: 'sendonly', streams: [screenStream] });
+    const offer = await p.pc.createOffer();
+    await p.pc.setLocalDescription(offer);
+    p.stats.negotiations++;
+    socket.emit('share:offer', { to: viewer, offer: desc(p.pc.localDescription) });
+  });
+  setStatus();
+  return true;
+}
+
+function onShareAnswer({ from, ans }) {
+  const p = shareOut.get(from);
+  if (!p) return fail('share:answer', `no share connection to ${from}`);
+  p.enqueue('share:answer', () => p.setRemote(ans));
+}
+
+function onShareIce({ from, candidate }) {
+  // The sharer's candidates belong to the screen we view; a viewer's to the screen we send.
+  const p = shareIn.get(from) || shareOut.get(from);
+  if (p) p.onCandidate(candidate);
+  else {
+    if (!earlyShareIce.has(from)) earlyShareIce.set(from, []);
+    earlyShareIce.get(from).push(candidate);
+  }
+}
+
+function onViewerJoined(id) {
+  const offered = share.active && typeof id === 'string' ? offerScreen(id) : false;
+  share.viewerJoined.push({ at: Date.now(), id, offered });
+}
+
+/** Sends `event` {} and resolves with its ack (or { ok: false, error: { code: 'no_ack' } }). */
+function request(event, payload = {}, ms = 5000) {
+  return new Promise((resolve) => {
+    socket.timeout(ms).emit(event, payload, (err, ack) =>
+      resolve(err ? { ok: false, error: { code: 'no_ack', message: String(err) } } : ack),
+    );
+  });
+}
+
+/** Resolves at epoch ms `at` (a timer, then a short spin for the last milliseconds). */
+async function waitUntil(at) {
+  const early = at - Date.now() - 15;
+  if (early > 0) await sleep(early);
+  while (Date.now() < at) await new Promise((r) => setTimeout(r, 0));
+}
+
+/**
+ * startSharing (request); on ok starts the screen and offers it to every member.
+ * { at }: send the request at that epoch ms. Returns { ok, ack, requestedAt, ackAt, sharerId }.
+ */
+async function startSharing({ at } = {}) {
+  await joined;
+  if (at) await waitUntil(at);
+  const requestedAt = Date.now();
+  const ack = await request('startSharing');
+  const ackAt = Date.now();
+  share.requests.push({ what: 'startSharing', requestedAt, ackAt, ack });
+  if (ack && ack.ok === true) {
+    const fresh = !share.active;
+    share.active = true;
+    if (fresh) {
+      share.sessions++;
+      share.startedAt = ackAt;
+      share.stoppedAt = null;
+    }
+    startScreenSource();
+    for (const id of members) offerScreen(id);
+  }
+  setStatus();
+  return { ok: !!(ack && ack.ok), ack, requestedAt, ackAt, sharerId: ack?.error?.sharerId ?? (ack?.ok ? myId : null) };
+}
+
+/** stopSharing (request); closes every share-out connection. Returns the ack. */
+async function stopSharing() {
+  const requestedAt = Date.now();
+  const ack = await request('stopSharing');
+  share.requests.push({ what: 'stopSharing', requestedAt, ackAt: Date.now(), ack });
+  if (share.active) {
+    share.active = false;
+    share.stoppedAt = Date.now();
+  }
+  for (const p of [...shareOut.values()]) p.close('stopSharing');
+  stopScreenSource();
+  setStatus();
+  return ack;
+}
+
+/** Outbound RTP stats of a share-out connection (frames sent, size, codec). */
+async function outboundVideo(p) {
+  try {
+    const report = await p.pc.getStats();
+    let out = null;
+    const codecs = {};
+    report.forEach((r) => {
+      if (r.type === 'codec') codecs[r.id] = r.mimeType;
+    });
+    report.forEach((r) => {
+      if (r.type === 'outbound-rtp' && r.kind === 'video')
+        out = {
+          framesSent: r.framesSent,
+          framesEncoded: r.framesEncoded,
+          width: r.frameWidth,
+          height: r.frameHeight,
+          fps: r.framesPerSecond,
+          bytesSent: r.bytesSent,
+          codec: codecs[r.codecId] || null,
+          encoder: r.encoderImplementation,
+          qualityLimitation: r.qualityLimitationReason,
+        };
+    });
+    return out;
+  } catch (e) {
+    return { error: String(e) };
+  }
+}
+
+/** Everything about our own sharing: state, requests, conflicts, and every viewer connection. */
+async function shareInfo() {
+  const viewers = [];
+  for (const s of shareViewers) {
+    const p = shareOut.get(s.id);
+    viewers.push({
+      id: s.id,
+      email: s.email || emails.get(s.id) || null,
+      session: s.session,
+      createdAt: s.createdAt,
+      connectedAt: s.connectedAt,
+      connectionState: s.connectionState,
+      iceConnectionState: s.iceConnectionState,
+      signalingState: s.signalingState,
+      closedAt: s.closedAt,
+      closeReason: s.closeReason,
+      negotiations: s.negotiations,
+      localCandidatesSent: s.localCandidatesSent,
+      remoteCandidateAddrs: [...s.remoteCandidateAddrs],
+      outbound: p && p.stats === s && !p.closed ? await outboundVideo(p) : null,
+    });
+  }
+  return {
+    myId,
+    active: share.active,
+    sessions: share.sessions,
+    startedAt: share.startedAt,
+    stoppedAt: share.stoppedAt,
+    framesDrawn: share.framesDrawn,
+    requests: share.requests.map((r) => ({ ...r })),
+    conflicts: share.conflicts.map((c) => ({ ...c })),
+    viewerJoined: share.viewerJoined.map((v) => ({ ...v })),
+    open: [...shareOut.keys()],
+    viewers,
+  };
+}
+
+function copyStats(s) {
+  return {
+    ...s,
+    latencies: [...s.latencies],
+    audioFreqs: [...s.audioFreqs],
+    localCandidateTypes: [...s.localCandidateTypes],
+    remoteCandidateAddrs: [...s.remoteCandidateAddrs],
+  };
+}
+
+/** A screen stats record with the derived times (ms; null until known). */
+function screenStats(s) {
+  const since = (a, b) => (a && b ? a - b : null);
+  return {
+    ...copyStats(s),
+    email: s.email || emails.get(s.id) || null,
+    joinedAt,
+    joinSentAt,
+    firstFrameFromAnnounceMs: since(s.firstFrameAt, s.announcedAt),
+    // From sending room:join (as Huddle's time_to_first_frame_from_join_ms).
+    firstFrameFromJoinMs: since(s.firstFrameAt, joinSentAt),
+    firstBarcodeFromAnnounceMs: since(s.firstBarcodeAt, s.announcedAt),
+    firstFrameFromOfferMs: since(s.firstFrameAt, s.createdAt),
+  };
+}
+
+// ---------------------------------------------------------------------------
 // Receiving: barcode reader and audio analyser
 // ---------------------------------------------------------------------------
 
-function attachVideo(peer, track) {
+function attachVideo(peer, track, container = 'remote') {
   const s = peer.stats;
   s.videoTracks++;
   if (!s.videoTrackAt) s.videoTrackAt = Date.now();
   const v = document.createElement('video');
-  v.dataset.peer = peer.id;
+  v.dataset.peer = peer.elemKey;
   v.muted = true;
   v.autoplay = true;
   v.playsInline = true;
   v.srcObject = new MediaStream([track]);
-  document.getElementById('remote').appendChild(v);
+  document.getElementById(container).appendChild(v);
   v.play().catch((e) => fail('video.play', e));
   const cv = document.createElement('canvas');
   const cx = cv.getContext('2d', { willReadFrequently: true, alpha: false });
@@ -441,13 +805,17 @@ function attachVideo(peer, track) {
     s.width = w;
     s.height = h;
     if (w >= 16 && h >= 8) {
-      if (cv.width !== w || cv.height !== h) {
-        cv.width = w;
-        cv.height = h;
+      // Large frames (screens) are read from a scaled-down copy: the cells stay ≥ 40 px wide.
+      const k = w > READ_MAX_W ? READ_MAX_W / w : 1;
+      const rw = Math.round(w * k);
+      const rh = Math.round(h * k);
+      if (cv.width !== rw || cv.height !== rh) {
+        cv.width = rw;
+        cv.height = rh;
       }
-      cx.drawImage(v, 0, 0, w, h);
-      const img = cx.getImageData(0, 0, w, Math.ceil(h / 2));
-      const r = readBarcodeRGBA(img.data, w, h);
+      cx.drawImage(v, 0, 0, rw, rh);
+      const img = cx.getImageData(0, 0, rw, Math.ceil(rh / 2));
+      const r = readBarcodeRGBA(img.data, rw, rh);
       if (r.t === null) {
         if (r.reason === 'crc') s.crcFailures++;
         else s.unreadable++;
@@ -553,6 +921,7 @@ socket.on('error', (e) => note('error', e));
 socket.on('user:joined', (d) => {
   if (d && d.id) {
     emails.set(d.id, d.email);
+    members.add(d.id);
     if (remotes.has(d.id)) remotes.get(d.id).email = d.email;
   }
 });
@@ -566,9 +935,22 @@ socket.on('call:ended', (d) => {
   if (p) p.close('call:ended');
 });
 socket.on('user:left', (d) => {
-  const p = d && peers.get(d.id);
+  if (!d) return;
+  members.delete(d.id);
+  const p = peers.get(d.id);
   if (p) p.close('user:left');
+  if (shareIn.has(d.id) || (screens.get(d.id) && !screens.get(d.id).stoppedAt)) onShareStopped(d.id, 'user:left');
+  const o = shareOut.get(d.id);
+  if (o) o.close('user:left');
 });
+socket.on('sharerStarted', (id) => onShareAnnounced(id, 'sharerStarted'));
+socket.on('sharerAvailable', (id) => onShareAnnounced(id, 'sharerAvailable'));
+socket.on('sharerStopped', (id) => onShareStopped(id, 'sharerStopped'));
+socket.on('share:offer', onShareOffer);
+socket.on('share:answer', onShareAnswer);
+socket.on('share:ice', onShareIce);
+socket.on('viewerJoined', onViewerJoined);
+socket.on('sharingConflict', (id) => share.conflicts.push({ at: Date.now(), sharerId: id }));
 
 function requestJoin() {
   const payload = { email: EMAIL, room: ROOM };
@@ -588,6 +970,7 @@ const joined = new Promise((resolve, reject) => {
     let ack = null;
     for (let attempt = 1; attempt <= 4 && !ack; attempt++) {
       try {
+        joinSentAt = Date.now();
         ack = await requestJoin();
       } catch (e) {
         fail(`room:join attempt ${attempt}`, e);
@@ -598,10 +981,16 @@ const joined = new Promise((resolve, reject) => {
       return;
     }
     myId = ack.id;
-    for (const p of ack.participants || []) emails.set(p.id, p.email);
+    joinedAt = Date.now();
+    for (const p of ack.participants || []) {
+      emails.set(p.id, p.email);
+      members.add(p.id);
+    }
+    // A share on already: sharerAvailable follows (the ack's sharerId says so too).
+    if (ack.sharerId) note('ack.sharerId', ack.sharerId);
     for (const p of ack.participants || []) call(p.id);
     setStatus();
-    resolve({ id: ack.id, room: ack.room, participants: ack.participants || [], at: Date.now() });
+    resolve({ id: ack.id, room: ack.room, participants: ack.participants || [], sharerId: ack.sharerId ?? null, at: joinedAt });
   });
 });
 joined.catch((e) => fail('join', e));
@@ -611,6 +1000,10 @@ async function leave() {
     socket.emit('call:end', { to: id });
     p.close('left');
   }
+  for (const p of [...shareOut.values()]) p.close('left');
+  for (const id of [...shareIn.keys()]) onShareStopped(id, 'left');
+  share.active = false;
+  stopScreenSource();
   let ack = null;
   if (socket.connected) {
     try {
@@ -625,17 +1018,12 @@ async function leave() {
   return ack;
 }
 
+/** Per-remote call stats by id, plus `screen`: the screens viewed, by sharer id (latest share). */
 function stats() {
   const out = {};
-  for (const [id, s] of remotes) {
-    out[id] = {
-      ...s,
-      latencies: [...s.latencies],
-      audioFreqs: [...s.audioFreqs],
-      localCandidateTypes: [...s.localCandidateTypes],
-      remoteCandidateAddrs: [...s.remoteCandidateAddrs],
-    };
-  }
+  for (const [id, s] of remotes) out[id] = copyStats(s);
+  out.screen = {};
+  for (const [id, s] of screens) out.screen[id] = screenStats(s);
   return out;
 }
 
@@ -644,6 +1032,10 @@ window.huddleTest = {
   stats,
   leave,
   renegotiate,
+  startSharing,
+  stopSharing,
+  shareInfo,
+  screenSessions: () => screenSessions.map(screenStats),
   get myId() {
     return myId;
   },
@@ -658,6 +1050,10 @@ window.huddleTest = {
     audioContextState: audioCtx.state,
     connected: socket.connected,
     peers: [...peers.keys()],
+    sharing: share.active,
+    screenFramesDrawn: share.framesDrawn,
+    shareOut: [...shareOut.keys()],
+    shareIn: [...shareIn.keys()],
     errors: [...errors],
     events: events.map((e) => ({ ...e })),
   }),

@@ -420,57 +420,90 @@ impl PlaneScaler {
     }
 
     fn scale(&mut self, src: &[u8], dst: &mut [u8]) {
-        let (sw, dw) = (self.src_w, self.dst_w);
-        if sw == 0 || dw == 0 || self.src_h == 0 {
+        if self.src_w == 0 || self.dst_w == 0 || self.src_h == 0 {
             return;
         }
-        for (oy, out) in dst.chunks_exact_mut(dw).take(self.dst_h).enumerate() {
-            let n = self.v.n;
-            let first = self.v.first[oy];
-            let weights = &self.v.weights[oy * n..(oy + 1) * n];
-            self.acc.fill(0);
-            for (k, &w) in weights.iter().enumerate() {
-                if w == 0 {
-                    continue;
-                }
-                let line = &src[(first + k) * sw..][..sw];
-                for (a, &p) in self.acc.iter_mut().zip(line) {
-                    *a += u32::from(p) * w;
-                }
-            }
-            // Keep 8 fractional bits between the passes.
-            for a in self.acc.iter_mut() {
-                *a = (*a + (1 << (WEIGHT_BITS - 9))) >> (WEIGHT_BITS - 8);
-            }
-            match self.h.n {
-                1 => horizontal::<1>(&self.acc, &self.h, out),
-                2 => horizontal::<2>(&self.acc, &self.h, out),
-                3 => horizontal::<3>(&self.acc, &self.h, out),
-                4 => horizontal::<4>(&self.acc, &self.h, out),
-                _ => horizontal_any(&self.acc, &self.h, out),
-            }
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is all `scale_avx2` requires of the CPU, and it was just detected.
+            unsafe { self.scale_avx2(src, dst) };
+            return;
+        }
+        self.scale_any_cpu(src, dst);
+    }
+
+    /// The same code compiled for AVX2 (the vertical pass's 32-bit multiplies need it).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn scale_avx2(&mut self, src: &[u8], dst: &mut [u8]) {
+        self.scale_any_cpu(src, dst);
+    }
+
+    #[inline(always)]
+    fn scale_any_cpu(&mut self, src: &[u8], dst: &mut [u8]) {
+        match self.h.n {
+            1 => self.rows::<1>(src, dst),
+            2 => self.rows::<2>(src, dst),
+            3 => self.rows::<3>(src, dst),
+            4 => self.rows::<4>(src, dst),
+            _ => self.rows_any(src, dst),
         }
     }
-}
 
-const H_SHIFT: u32 = WEIGHT_BITS + 8;
+    /// Vertical taps into `self.acc` for output line `oy`, keeping 8 fractional bits.
+    #[inline(always)]
+    fn vertical(&mut self, src: &[u8], oy: usize) {
+        let (sw, n) = (self.src_w, self.v.n);
+        let first = self.v.first[oy];
+        self.acc.fill(0);
+        for (k, &w) in self.v.weights[oy * n..(oy + 1) * n].iter().enumerate() {
+            if w == 0 {
+                continue;
+            }
+            let line = &src[(first + k) * sw..][..sw];
+            for (a, &p) in self.acc.iter_mut().zip(line) {
+                *a += u32::from(p) * w;
+            }
+        }
+        for a in self.acc.iter_mut() {
+            *a = (*a + (1 << (WEIGHT_BITS - 9))) >> (WEIGHT_BITS - 8);
+        }
+    }
 
-#[inline(always)]
-fn h_round(sum: u32) -> u8 {
-    ((sum + (1 << (H_SHIFT - 1))) >> H_SHIFT).min(255) as u8
-}
-
-/// The horizontal pass with a fixed tap count, so the inner loop unrolls: the periodic part
-/// by pattern, the rest (and ratios without a short pattern) by the per-output table.
-fn horizontal<const N: usize>(mid: &[u32], taps: &Taps, out: &mut [u8]) {
-    let (p, q) = (taps.p, taps.q);
-    let done = taps.periodic_chunks * p;
-    if done > 0 {
-        let pattern = taps.first[..p].iter().zip(taps.weights.chunks_exact(N));
-        for (c, chunk) in out[..done].chunks_exact_mut(p).enumerate() {
-            let window = &mid[c * q..c * q + q + N];
-            for (o, (&f, w)) in chunk.iter_mut().zip(pattern.clone()) {
-                let s = &window[f..f + N];
+    /// All output lines with `N` horizontal taps, so the inner loops unroll. Where the ratio
+    /// has a short pattern, outputs go chunk by chunk with the pattern's fixed offsets and
+    /// weights (no per-output table reads); the rest goes by the per-output table.
+    #[inline(always)]
+    fn rows<const N: usize>(&mut self, src: &[u8], dst: &mut [u8]) {
+        let (p, q, dw) = (self.h.p, self.h.q, self.dst_w);
+        let done = self.h.periodic_chunks * p;
+        let pattern: Vec<(usize, [u32; N])> = (0..if done > 0 { p } else { 0 })
+            .map(|k| {
+                (
+                    self.h.first[k],
+                    std::array::from_fn(|t| self.h.weights[k * N + t]),
+                )
+            })
+            .collect();
+        for (oy, out) in dst.chunks_exact_mut(dw).take(self.dst_h).enumerate() {
+            self.vertical(src, oy);
+            let mid = &self.acc;
+            let windows = mid.windows(q + N).step_by(q.max(1));
+            for (chunk, window) in out[..done].chunks_exact_mut(p.max(1)).zip(windows) {
+                for (o, (f, w)) in chunk.iter_mut().zip(&pattern) {
+                    let mut sum = 0u32;
+                    for k in 0..N {
+                        sum += window[f + k] * w[k];
+                    }
+                    *o = h_round(sum);
+                }
+            }
+            let rest = out[done..]
+                .iter_mut()
+                .zip(&self.h.first[done..])
+                .zip(self.h.weights[done * N..].chunks_exact(N));
+            for ((o, &first), w) in rest {
+                let s = &mid[first..first + N];
                 let mut sum = 0u32;
                 for k in 0..N {
                     sum += s[k] * w[k];
@@ -479,18 +512,26 @@ fn horizontal<const N: usize>(mid: &[u32], taps: &Taps, out: &mut [u8]) {
             }
         }
     }
-    let rest = out[done..]
-        .iter_mut()
-        .zip(&taps.first[done..])
-        .zip(taps.weights[done * N..].chunks_exact(N));
-    for ((o, &first), w) in rest {
-        let s = &mid[first..first + N];
-        let mut sum = 0u32;
-        for k in 0..N {
-            sum += s[k] * w[k];
+
+    /// Any number of taps (extreme downscales).
+    fn rows_any(&mut self, src: &[u8], dst: &mut [u8]) {
+        for (oy, out) in dst
+            .chunks_exact_mut(self.dst_w)
+            .take(self.dst_h)
+            .enumerate()
+        {
+            self.vertical(src, oy);
+            horizontal_any(&self.acc, &self.h, out);
         }
-        *o = h_round(sum);
     }
+}
+
+const H_SHIFT: u32 = WEIGHT_BITS + 8;
+
+/// Weights sum to 1 and `mid` ≤ 255·256, so the result fits a byte.
+#[inline(always)]
+fn h_round(sum: u32) -> u8 {
+    ((sum + (1 << (H_SHIFT - 1))) >> H_SHIFT) as u8
 }
 
 fn horizontal_any(mid: &[u32], taps: &Taps, out: &mut [u8]) {
