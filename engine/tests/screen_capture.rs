@@ -27,6 +27,7 @@ static X_LOCK: Mutex<()> = Mutex::new(());
 
 const T_FULL: u64 = 1_763_950_000_123;
 const T_PARTIAL: u64 = 0x0123_4567_89AB;
+const T_LATER: u64 = 1_700_000_000_001;
 /// RGB of the bottom half of the test windows; its limited-range luma.
 const GREY: u32 = 0x80_8080;
 const GREY_Y: u8 = 126;
@@ -93,6 +94,17 @@ impl Xvfb {
 
 impl Drop for Xvfb {
     fn drop(&mut self) {
+        // SIGTERM first so Xvfb removes its socket and lock file; SIGKILL if it lingers.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -124,6 +136,14 @@ impl Painter {
 
     /// A mapped window at (x, y), titled, showing the barcode of `t` (bottom half grey).
     fn window(&self, title: &str, x: i16, y: i16, w: u16, h: u16, t: u64) -> Window {
+        let win = self.unmapped_window(title, x, y, w, h);
+        self.conn.map_window(win).unwrap();
+        self.paint(win, w, h, t);
+        win
+    }
+
+    /// A titled window at (x, y), not mapped yet.
+    fn unmapped_window(&self, title: &str, x: i16, y: i16, w: u16, h: u16) -> Window {
         let c = &self.conn;
         let win = c.generate_id().unwrap();
         c.create_window(
@@ -148,8 +168,7 @@ impl Painter {
             title.as_bytes(),
         )
         .unwrap();
-        c.map_window(win).unwrap();
-        self.paint(win, w, h, t);
+        self.sync();
         win
     }
 
@@ -318,6 +337,19 @@ fn captures_screens_and_windows_under_xvfb() {
         pc.describe()
     );
     // The screen still shows the full window on top.
+    assert_eq!(read(&cap.capture().unwrap().frame), Some(T_FULL));
+
+    // A window not shown yet: black at its size, then its picture once it is mapped (in the
+    // grey half of the screen, so the screen's barcode stays readable).
+    let later = p.unmapped_window("huddle later", 1200, 560, 640, 480);
+    let mut lc =
+        X11Capture::window(Some(display), &format!("0x{later:x}"), 1920, 1080, 30).unwrap();
+    let f = lc.capture().unwrap().frame;
+    assert_eq!((f.width, f.height), (640, 480));
+    assert!(f.y().iter().all(|&y| y == 16), "not black while unmapped");
+    p.conn.map_window(later).unwrap();
+    p.paint(later, 640, 480, T_LATER);
+    assert_eq!(read(&lc.capture().unwrap().frame), Some(T_LATER));
     assert_eq!(read(&cap.capture().unwrap().frame), Some(T_FULL));
 
     // Listing windows with no window manager: QueryTree finds both.

@@ -4,7 +4,7 @@
 // server, the page server, browsers, pages and huddle processes — and tears all of it down in
 // t.after(), whether the test passed or not.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -158,6 +158,14 @@ export function startHuddle({ server, email, room, name, duration = 8, chat = []
   const startedAt = Date.now();
   const exited = new Promise((resolve) => {
     proc.on('exit', (code, signal) => {
+      // HUDDLE_TEST_LOG_DIR=dir keeps every huddle's stdout and stderr for a post-mortem.
+      if (process.env.HUDDLE_TEST_LOG_DIR) {
+        try {
+          const base = path.join(process.env.HUDDLE_TEST_LOG_DIR, `${path.basename(dir)}-${email.replace(/[^A-Za-z0-9]/g, '_')}`);
+          writeFileSync(`${base}.stdout.log`, out);
+          writeFileSync(`${base}.stderr.log`, err);
+        } catch {}
+      }
       for (const w of lineWaiters) w.reject(new Error(`huddle exited (code ${code}, signal ${signal}) before printing ${w.re}`));
       lineWaiters.clear();
       resolve({ code, signal, at: Date.now() });

@@ -10,7 +10,7 @@ use rtc::interceptor::{Registry, Slot};
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::media_engine::{
-    MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine,
+    MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine,
 };
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::transport::RTCIceCandidateInit;
@@ -158,6 +158,16 @@ pub fn vp8_codec() -> RTCRtpCodec {
     }
 }
 
+/// H.264 constrained baseline, as browsers offer it: we receive it from peers that
+/// prefer it, and send VP8 (both are mandatory to implement in WebRTC).
+pub fn h264_codec() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_H264.to_owned(),
+        sdp_fmtp_line: crate::codec::h264::H264_FMTP.to_string(),
+        ..vp8_codec()
+    }
+}
+
 pub fn opus_codec() -> RTCRtpCodec {
     RTCRtpCodec {
         mime_type: MIME_TYPE_OPUS.to_owned(),
@@ -184,6 +194,13 @@ pub async fn connect(
         RTCRtpCodecParameters {
             rtp_codec: vp8_codec(),
             payload_type: 96,
+        },
+        RtpCodecKind::Video,
+    )?;
+    media.register_codec(
+        RTCRtpCodecParameters {
+            rtp_codec: h264_codec(),
+            payload_type: 102,
         },
         RtpCodecKind::Video,
     )?;

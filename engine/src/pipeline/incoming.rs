@@ -4,13 +4,18 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use rtc::peer_connection::configuration::media_engine::MIME_TYPE_H264;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp::codec::h264::H264Packet;
 use rtc::rtp::codec::vp8::Vp8Packet;
+use rtc::rtp::packetizer::Depacketizer;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use super::assembler::{Assembly, FrameAssembler};
+use crate::codec::h264::H264Decoder;
 use crate::codec::opus::OpusDecoder;
-use crate::codec::vp8::Vp8Decoder;
+use crate::codec::vp8::{DecodedImage, Vp8Decoder};
 use crate::media::frame::{CHUNK_SAMPLES, VideoFrame};
 use crate::media::testsignal;
 use crate::stats::{ReceivedStream, StreamKind};
@@ -47,7 +52,70 @@ fn with_stats(stats: &ReceivedStats, id: &StreamId, f: impl FnOnce(&mut Received
     }
 }
 
-/// Receives a remote video track until it ends: reassembles VP8 frames, decodes them,
+/// A decoder for whichever video codec the remote sends.
+enum VideoDecoder {
+    Vp8(Vp8Decoder),
+    H264(H264Decoder),
+}
+
+impl VideoDecoder {
+    fn new(h264: bool) -> Result<Self, String> {
+        Ok(if h264 {
+            VideoDecoder::H264(H264Decoder::new().map_err(|e| e.to_string())?)
+        } else {
+            VideoDecoder::Vp8(Vp8Decoder::new().map_err(|e| e.to_string())?)
+        })
+    }
+
+    fn decode_with<R>(
+        &mut self,
+        data: &[u8],
+        f: impl FnOnce(&DecodedImage<'_>) -> R,
+    ) -> Result<Option<R>, String> {
+        match self {
+            VideoDecoder::Vp8(d) => d.decode_with(data, f).map_err(|e| e.to_string()),
+            VideoDecoder::H264(d) => d.decode_with(data, f).map_err(|e| e.to_string()),
+        }
+    }
+
+    fn last_frame_corrupted(&mut self) -> bool {
+        match self {
+            VideoDecoder::Vp8(d) => d.last_frame_corrupted(),
+            VideoDecoder::H264(d) => d.last_frame_corrupted(),
+        }
+    }
+}
+
+/// The RTP payload format of that codec.
+enum VideoDepacketizer {
+    Vp8(Vp8Packet),
+    H264(H264Packet),
+}
+
+impl Depacketizer for VideoDepacketizer {
+    fn depacketize(&mut self, b: &Bytes) -> rtc::shared::error::Result<Bytes> {
+        match self {
+            VideoDepacketizer::Vp8(d) => d.depacketize(b),
+            VideoDepacketizer::H264(d) => d.depacketize(b),
+        }
+    }
+
+    fn is_partition_head(&self, payload: &Bytes) -> bool {
+        match self {
+            VideoDepacketizer::Vp8(d) => d.is_partition_head(payload),
+            VideoDepacketizer::H264(d) => d.is_partition_head(payload),
+        }
+    }
+
+    fn is_partition_tail(&self, marker: bool, payload: &Bytes) -> bool {
+        match self {
+            VideoDepacketizer::Vp8(d) => d.is_partition_tail(marker, payload),
+            VideoDepacketizer::H264(d) => d.is_partition_tail(marker, payload),
+        }
+    }
+}
+
+/// Receives a remote video track until it ends: reassembles VP8 or H.264 frames, decodes them,
 /// reads the barcode and hands the picture to the sink. Asks for a keyframe (PLI) at
 /// the start and whenever the picture is broken.
 pub async fn receive_video(
@@ -57,14 +125,22 @@ pub async fn receive_video(
     sink: Arc<dyn FrameSink>,
 ) {
     let media_ssrc = track.ssrcs().await.first().copied().unwrap_or(0);
-    let mut decoder = match Vp8Decoder::new() {
+    let h264 = match track.codec(media_ssrc).await {
+        Some(codec) => codec.mime_type.eq_ignore_ascii_case(MIME_TYPE_H264),
+        None => false,
+    };
+    let mut decoder = match VideoDecoder::new(h264) {
         Ok(d) => d,
         Err(err) => {
-            tracing::error!(%err, "cannot start the VP8 decoder");
+            tracing::error!(%err, "cannot start the video decoder");
             return;
         }
     };
-    let mut assembler = FrameAssembler::new(Vp8Packet::default());
+    let mut assembler = FrameAssembler::new(if h264 {
+        VideoDepacketizer::H264(H264Packet::default())
+    } else {
+        VideoDepacketizer::Vp8(Vp8Packet::default())
+    });
     let mut last_pli: Option<Instant> = None;
     let mut have_picture = false;
     let wants_frames = sink.wants_frames();

@@ -314,10 +314,17 @@ impl State {
     pub async fn on_remote_track(&mut self, key: &LinkKey, track: Arc<dyn TrackRemote>) {
         let kind = track.kind().await;
         let email = self.email_of(&key.remote);
-        let (stream_kind, codec) = match (key.kind, kind) {
-            (LinkKind::ShareIn, _) => (StreamKind::Screen, "VP8"),
-            (_, RtpCodecKind::Audio) => (StreamKind::Audio, "opus"),
-            _ => (StreamKind::Video, "VP8"),
+        let ssrc = track.ssrcs().await.first().copied().unwrap_or(0);
+        let mime = track
+            .codec(ssrc)
+            .await
+            .map(|c| c.mime_type)
+            .unwrap_or_default();
+        let codec = mime.rsplit('/').next().unwrap_or("unknown").to_string();
+        let stream_kind = match (key.kind, kind) {
+            (LinkKind::ShareIn, _) => StreamKind::Screen,
+            (_, RtpCodecKind::Audio) => StreamKind::Audio,
+            _ => StreamKind::Video,
         };
         // A screen's first frame is timed from its announcement, a camera's from the
         // connection being made.
@@ -330,7 +337,7 @@ impl State {
             kind: stream_kind,
         };
         if let Ok(mut map) = self.stats.lock() {
-            let mut stream = ReceivedStream::new(&key.remote, &email, stream_kind, codec, since);
+            let mut stream = ReceivedStream::new(&key.remote, &email, stream_kind, &codec, since);
             stream.joined_at = Some(self.joined_at);
             map.insert(id.clone(), stream);
         }

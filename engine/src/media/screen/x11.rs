@@ -299,7 +299,8 @@ enum Target {
 enum Grab {
     Image,
     /// The window exists but is not viewable (unmapped, minimised): nothing new to show.
-    Hidden,
+    /// Its size, for a black stand-in when nothing was ever captured.
+    Hidden(Rect),
 }
 
 /// Captures an X11 screen or window as paced, scaled I420 frames. See the module docs.
@@ -520,7 +521,9 @@ impl X11Capture {
 
     /// The last captured image: BGRX, `4 × width` bytes per line.
     pub fn bgra(&self) -> &[u8] {
-        &self.bgra[..self.width * self.height * 4]
+        self.bgra
+            .get(..self.width * self.height * 4)
+            .unwrap_or_default()
     }
 
     fn drop_shm(&mut self) {
@@ -621,7 +624,7 @@ impl X11Capture {
                     {
                         Ok(()) => {}
                         Err(ReplyError::X11Error(e)) if e.error_kind == ErrorKind::Match => {
-                            return Ok(Grab::Hidden);
+                            return Ok(Grab::Hidden(rect));
                         }
                         Err(e) => return Err(window_err(e)),
                     }
@@ -639,7 +642,7 @@ impl X11Capture {
             cookie.ignore_error();
         }
         match result? {
-            Grab::Hidden => Ok(Grab::Hidden),
+            Grab::Hidden(r) => Ok(Grab::Hidden(r)),
             Grab::Image => {
                 if self.draw_cursor && self.cursor_available {
                     self.overlay_cursor(rect)?;
@@ -660,14 +663,14 @@ impl X11Capture {
         let (w, h) = (usize::from(rect.width), usize::from(rect.height));
         let bytes = w * h * 4;
         if bytes == 0 {
-            return Ok(Grab::Hidden);
+            return Ok(Grab::Hidden(rect));
         }
         self.ensure_shm(bytes)?;
         let is_window = matches!(self.target, Target::Window { .. });
         let classify = |e: ReplyError| match e {
             // A window gone or unmapped between the geometry and the image.
             ReplyError::X11Error(ref x) if is_window && x.error_kind == ErrorKind::Match => {
-                Ok(Grab::Hidden)
+                Ok(Grab::Hidden(rect))
             }
             e if is_window => Err(window_err(e)),
             e => Err(reply_err("GetImage", e)),
@@ -764,9 +767,12 @@ impl X11Capture {
                 }
                 self.have_full = true;
             }
-            Grab::Hidden if self.have_full => {}
-            // Hidden from the start: black until it shows up.
-            Grab::Hidden => self.full = VideoFrame::black(2, 2),
+            Grab::Hidden(_) if self.have_full => {}
+            // Hidden from the start: black at its size until it shows up.
+            Grab::Hidden(r) => {
+                let even = |v: u16| (usize::from(v) & !1).max(2);
+                self.full = VideoFrame::black(even(r.width), even(r.height));
+            }
         }
         let frame = self.scaled()?;
         Ok(CapturedFrame { frame, captured_at })
