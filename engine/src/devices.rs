@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::media::audio_device::{self, CpalMicrophone, CpalSpeaker};
 use crate::media::camera::{self, NokhwaCamera};
-use crate::media::echo::AudioProcessing;
+use crate::media::echo::{AudioProcessing, EchoReference};
 use crate::media::source::{
     AudioSource, CameraChoice, MicChoice, SineMicrophone, SourceError, SpeakerChoice,
     SyntheticCamera, VideoSource,
@@ -39,10 +39,54 @@ pub fn list() -> Listing {
 /// Opened local media, ready for a session.
 pub struct OpenedMedia {
     pub local: LocalMedia,
-    /// What remote audio is mixed into (and played from, when there is a speaker).
+    pub playback: Playback,
+}
+
+/// Where remote audio goes: the mixer every remote stream feeds, and the speaker
+/// playing it (which also feeds the echo canceller its reference).
+pub struct Playback {
     pub mixer: Arc<Mixer>,
-    /// Keeps the speaker playing while it lives.
-    pub speaker: Option<CpalSpeaker>,
+    speaker: Option<CpalSpeaker>,
+    reference: Option<EchoReference>,
+}
+
+impl Playback {
+    fn open(
+        choice: &SpeakerChoice,
+        mixer: Arc<Mixer>,
+        reference: Option<EchoReference>,
+    ) -> Result<Self, SourceError> {
+        let speaker = match choice {
+            SpeakerChoice::None => None,
+            SpeakerChoice::Default => {
+                Some(CpalSpeaker::open(None, mixer.clone(), reference.clone())?)
+            }
+            SpeakerChoice::Device(id) => Some(CpalSpeaker::open(
+                Some(id),
+                mixer.clone(),
+                reference.clone(),
+            )?),
+        };
+        Ok(Playback {
+            mixer,
+            speaker,
+            reference,
+        })
+    }
+
+    /// Plays through another speaker from now on; the calls are not touched. On failure
+    /// the current speaker keeps playing.
+    pub fn switch(&mut self, choice: &SpeakerChoice) -> Result<(), SourceError> {
+        let next = Playback::open(choice, self.mixer.clone(), self.reference.clone())?;
+        self.speaker = next.speaker;
+        Ok(())
+    }
+
+    pub fn describe(&self) -> String {
+        self.speaker
+            .as_ref()
+            .map_or_else(|| "none".to_string(), CpalSpeaker::describe)
+    }
 }
 
 pub fn open_camera(choice: &CameraChoice) -> Result<Option<Box<dyn VideoSource>>, SourceError> {
@@ -98,11 +142,6 @@ pub fn open(
         }
         _ => (None, None),
     };
-    let speaker = match speaker {
-        SpeakerChoice::None => None,
-        SpeakerChoice::Default => Some(CpalSpeaker::open(None, mixer.clone(), reference)?),
-        SpeakerChoice::Device(id) => Some(CpalSpeaker::open(Some(id), mixer.clone(), reference)?),
-    };
     Ok(OpenedMedia {
         local: LocalMedia {
             camera,
@@ -110,7 +149,6 @@ pub fn open(
             capture_processor: processor,
             video: VideoSendConfig::default(),
         },
-        mixer,
-        speaker,
+        playback: Playback::open(speaker, mixer, reference)?,
     })
 }

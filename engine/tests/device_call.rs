@@ -131,6 +131,32 @@ fn a_tone_from_a_real_microphone_is_heard_by_the_other_participant() {
         .iter()
         .find(|s| s["kind"] == "audio" && s["remote_email"] == "ada@example.com")
         .unwrap_or_else(|| panic!("no audio from ada: {report:#}"));
+    // Switching the speaker mid-call opens the new one on the same mixer.
+    pulse.use_in_this_process();
+    let mut opened = huddle_engine::devices::open(
+        &huddle_engine::media::source::CameraChoice::None,
+        &huddle_engine::media::source::MicChoice::None,
+        &huddle_engine::media::source::SpeakerChoice::Default,
+    )
+    .expect("open the default speaker");
+    opened
+        .playback
+        .switch(&huddle_engine::media::source::SpeakerChoice::Device(
+            "huddle_bob".into(),
+        ))
+        .expect("switch speakers");
+    assert_ne!(opened.playback.describe(), "none");
+    let missing = huddle_engine::media::source::SpeakerChoice::Device("no-such-speaker".into());
+    assert!(
+        opened.playback.switch(&missing).is_err(),
+        "a missing speaker is an error"
+    );
+    assert_ne!(
+        opened.playback.describe(),
+        "none",
+        "and the current one keeps playing"
+    );
+
     let level = audio["audio_level"].as_f64().unwrap_or(0.0);
     let hz = audio["audio_frequency_hz"].as_f64().unwrap_or(0.0);
     assert!(level > 0.01, "bob hears ada too quietly: {audio:#}");

@@ -100,3 +100,47 @@ async fn two_sessions_exchange_video_and_audio() {
         assert_eq!(report.peers_connected, 1);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_switch_and_mute_mid_call_without_renegotiating() {
+    let url = start_server().await;
+    let a = join(&url, "a@example.com").await;
+    let mut b = join(&url, "b@example.com").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let video = |s: &Session| {
+        s.received()
+            .into_iter()
+            .find(|r| r.kind == StreamKind::Video)
+            .map(|r| (r.width, r.height, r.frames_decoded))
+            .unwrap_or_default()
+    };
+    let (w, h, before) = video(&b);
+    assert_eq!((w, h), (640, 480));
+    a.switch_camera(Box::new(SyntheticCamera::new(320, 240, 30)));
+    a.set_muted(true);
+    let muted = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(e) = b.events.recv().await {
+            if let huddle_engine::session::SessionEvent::MediaState { audio, .. } = e {
+                return audio;
+            }
+        }
+        true
+    })
+    .await
+    .expect("media:state arrives");
+    assert!(!muted, "bob learns that ada muted");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (w, h, after) = video(&b);
+    assert_eq!(
+        (w, h),
+        (320, 240),
+        "the new camera's frames arrive on the same call"
+    );
+    assert!(
+        after > before + 30,
+        "video kept flowing: {before} -> {after}"
+    );
+    a.leave().await.unwrap();
+    let report = b.leave().await.unwrap();
+    assert_eq!(report.errors.len(), 0, "{:?}", report.errors);
+}

@@ -304,6 +304,8 @@ export async function openParticipant(browser, pageServer, { server, email, room
     /** startSharing (at: epoch ms to send the request at); resolves { ok, ack, requestedAt, ackAt, sharerId }. */
     startSharing: (at) => page.evaluate((a) => window.huddleTest.startSharing({ at: a }), at ?? null),
     stopSharing: () => page.evaluate(() => window.huddleTest.stopSharing()),
+    /** A fresh share:offer over the open share connection to `id`. */
+    renegotiateShare: (id) => page.evaluate((x) => window.huddleTest.renegotiateShare(x), id),
     shareInfo: () => page.evaluate(() => window.huddleTest.shareInfo()),
     async close() {
       if (p.closed) return;

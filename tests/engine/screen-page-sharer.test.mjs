@@ -2,7 +2,9 @@
 // viewers: one in the room when the share starts (sharerStarted, then the page's share:offer)
 // and one that joins while it is on (sharerAvailable; the page gets viewerJoined and offers).
 // Both Huddle reports show a `screen` stream from the page's email with ≥ 60 barcodes read;
-// when the page stops, both print "screen share stopped by <page id>" and the calls go on.
+// Midway the page sends the first viewer a second share:offer on the open share connection
+// (a renegotiation): Huddle answers it and the screen keeps flowing. When the page stops,
+// both print "screen share stopped by <page id>" and the calls go on.
 import { test } from 'node:test';
 import {
   startHarness,
@@ -69,7 +71,26 @@ test('Chromium shares its screen with two Huddle viewers (one late), then stops'
     problems.push(e.message);
     shareDuring = await page.shareInfo();
   }
-  await sleep(LATE_WATCH_S * 1000);
+  // Renegotiate the first viewer's share connection: a second share:offer, answered with
+  // share:answer, the connection stays up and keeps carrying the screen.
+  await sleep((LATE_WATCH_S * 1000) / 3);
+  const before = (await page.shareInfo()).viewers.find((v) => v.id === viewerId && v.connectionState !== 'closed');
+  let reneg = null;
+  try {
+    await page.renegotiateShare(viewerId);
+    reneg = await pollUntil(
+      async () => (await page.shareInfo()).viewers.find((v) => v.id === viewerId && v.connectionState !== 'closed'),
+      (v) => v && v.answers >= 2 && v.signalingState === 'stable',
+      { timeoutMs: 10000, what: "Huddle's share:answer to the renegotiation" },
+    );
+  } catch (e) {
+    problems.push(`renegotiation: ${e.message}`);
+  }
+  await sleep((LATE_WATCH_S * 2000) / 3);
+  const after = (await page.shareInfo()).viewers.find((v) => v.id === viewerId && v.connectionState !== 'closed');
+  const sentAfterReneg = (after?.outbound?.framesSent ?? 0) - (reneg?.outbound?.framesSent ?? before?.outbound?.framesSent ?? 0);
+  if (!after || after.connectionState !== 'connected') problems.push(`after the renegotiation the share connection to the viewer is ${after?.connectionState}`);
+  if (sentAfterReneg < 60) problems.push(`the page sent the viewer only ${sentAfterReneg} screen frames after the renegotiation`);
 
   // Stop: both viewers are told, the page's share connections close.
   const stopAck = await page.stopSharing();
@@ -109,6 +130,8 @@ test('Chromium shares its screen with two Huddle viewers (one late), then stops'
   }
   if (info.errors.length) problems.push(`page errors: ${JSON.stringify(info.errors)}`);
 
+  // The screen kept flowing to the renegotiated viewer: it decoded most of what was sent.
+  const sentToViewer = after?.outbound?.framesSent ?? null;
   // --- the Huddle viewers ---
   const screens = {};
   for (const [key, who] of [
@@ -120,6 +143,8 @@ test('Chromium shares its screen with two Huddle viewers (one late), then stops'
     screens[key] = r.screen;
     problems.push(...huddleExitProblems(exits[who], reports[key], { who, peersConnected: 2 }));
   }
+  if (screens.viewer && sentToViewer && screens.viewer.frames_decoded < 0.8 * sentToViewer)
+    problems.push(`viewer decoded ${screens.viewer.frames_decoded} screen frames of ≥ ${sentToViewer} sent (the renegotiation stalled it?)`);
   if (screens.late && !(screens.late.time_to_first_frame_from_join_ms > 0))
     problems.push(`late viewer: time_to_first_frame_from_join_ms ${screens.late.time_to_first_frame_from_join_ms}`);
 
@@ -134,6 +159,7 @@ test('Chromium shares its screen with two Huddle viewers (one late), then stops'
       `first frame: viewer ${screens.viewer?.time_to_first_frame_ms?.toFixed?.(0)} ms from sharerStarted; ` +
       `late viewer ${screens.late?.time_to_first_frame_ms?.toFixed?.(0)} ms from sharerAvailable, ${screens.late?.time_to_first_frame_from_join_ms?.toFixed?.(0)} ms from its join`,
   );
+  console.log(`[page sharer] renegotiation: answers ${reneg?.answers}, ${sentAfterReneg} frames sent after it, viewer decoded ${screens.viewer?.frames_decoded} of ${sentToViewer}+ sent`);
   console.log(`[page sharer] ids: page ${page.id}, viewer ${viewerId}, late ${lateId}; page drew ${shareAfter.framesDrawn} screen frames`);
   await assertNoProblems(h, problems, 'Chromium sharer → 2 Huddle viewers');
 });

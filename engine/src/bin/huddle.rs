@@ -219,11 +219,7 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
         .map(|s| parse_ice_server(s))
         .collect::<anyhow::Result<_>>()?;
 
-    let OpenedMedia {
-        local,
-        mixer,
-        speaker: _speaker_playing,
-    } = devices::open(
+    let OpenedMedia { local, playback } = devices::open(
         &CameraChoice::parse(&args.camera),
         &MicChoice::parse(&args.mic),
         &SpeakerChoice::parse(&args.speaker),
@@ -250,9 +246,16 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
         room: args.room.clone(),
         name: args.name.clone(),
     };
-    let mut session = Session::join(identity, local, mixer, Arc::new(DiscardFrames), setup)
-        .await
-        .context("cannot join")?;
+    println!("speaker: {}", playback.describe());
+    let mut session = Session::join(
+        identity,
+        local,
+        playback.mixer.clone(),
+        Arc::new(DiscardFrames),
+        setup,
+    )
+    .await
+    .context("cannot join")?;
     let others: Vec<String> = session
         .joined
         .participants

@@ -29,7 +29,8 @@
 // recv; default av), tone? (oscillator Hz, default 660).
 //
 // window.huddleTest = { joined: Promise<{id, room, participants}>, stats(), leave(),
-//                       renegotiate(id), startSharing({at}?), stopSharing(), shareInfo(), myId }.
+//                       renegotiate(id), startSharing({at}?), stopSharing(), renegotiateShare(id),
+//                       shareInfo(), screenSessions(), myId }.
 
 import { drawBarcode, readBarcodeRGBA, latencyOf } from '/barcode.mjs';
 
@@ -603,10 +604,26 @@ function offerScreen(viewer) {
   return true;
 }
 
+/** A fresh share:offer over an open share connection to `viewer` (renegotiation). */
+function renegotiateShare(viewer) {
+  const p = shareOut.get(viewer);
+  if (!p) throw new Error(`no share connection to ${viewer}`);
+  return p.enqueue('share:offer (renegotiation)', async () => {
+    const offer = await p.pc.createOffer();
+    await p.pc.setLocalDescription(offer);
+    p.stats.negotiations++;
+    socket.emit('share:offer', { to: viewer, offer: desc(p.pc.localDescription) });
+  });
+}
+
 function onShareAnswer({ from, ans }) {
   const p = shareOut.get(from);
   if (!p) return fail('share:answer', `no share connection to ${from}`);
-  p.enqueue('share:answer', () => p.setRemote(ans));
+  p.enqueue('share:answer', async () => {
+    await p.setRemote(ans);
+    p.stats.answers = (p.stats.answers || 0) + 1;
+    p.stats.lastAnswerAt = Date.now();
+  });
 }
 
 function onShareIce({ from, candidate }) {
@@ -727,6 +744,8 @@ async function shareInfo() {
       closedAt: s.closedAt,
       closeReason: s.closeReason,
       negotiations: s.negotiations,
+      answers: s.answers || 0,
+      lastAnswerAt: s.lastAnswerAt || null,
       localCandidatesSent: s.localCandidatesSent,
       remoteCandidateAddrs: [...s.remoteCandidateAddrs],
       outbound: p && p.stats === s && !p.closed ? await outboundVideo(p) : null,
@@ -1034,6 +1053,7 @@ window.huddleTest = {
   renegotiate,
   startSharing,
   stopSharing,
+  renegotiateShare,
   shareInfo,
   screenSessions: () => screenSessions.map(screenStats),
   get myId() {

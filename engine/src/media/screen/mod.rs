@@ -136,27 +136,12 @@ pub struct WindowInfo {
 
 /// The screens of this desktop (on X11: the X screens of `$DISPLAY` and their RandR monitors).
 pub fn list_screens() -> Result<Vec<ScreenInfo>, SourceError> {
-    #[cfg(all(unix, not(target_os = "macos")))]
-    return x11::list_screens(None);
-    #[cfg(any(target_os = "macos", target_os = "windows"))]
-    return scap_backend::list_screens();
-    #[allow(unreachable_code)]
-    Err(unsupported())
+    backend::list_screens()
 }
 
 /// The top-level windows of this desktop.
 pub fn list_windows() -> Result<Vec<WindowInfo>, SourceError> {
-    #[cfg(all(unix, not(target_os = "macos")))]
-    return x11::list_windows(None);
-    #[cfg(any(target_os = "macos", target_os = "windows"))]
-    return scap_backend::list_windows();
-    #[allow(unreachable_code)]
-    Err(unsupported())
-}
-
-#[allow(dead_code)] // only reached on platforms without a capture backend
-fn unsupported() -> SourceError {
-    SourceError::Device("screen capture is not supported on this platform".into())
+    backend::list_windows()
 }
 
 /// Opens the source for `choice`, scaled down to fit `max_width × max_height` and paced at
@@ -168,6 +153,7 @@ pub fn open_share(
     fps: u32,
 ) -> Result<Option<Box<dyn VideoSource>>, SourceError> {
     let fps = effective_fps(fps);
+    let max = (max_width, max_height);
     match choice {
         ShareChoice::None => Ok(None),
         ShareChoice::Test { width, height } => {
@@ -175,48 +161,100 @@ pub fn open_share(
             let (w, h) = scale::fit_size(*width, *height, max_width, max_height);
             Ok(Some(Box::new(SyntheticScreen::new(w, h, fps))))
         }
-        ShareChoice::Screen(id) => {
-            open_native(Target::Screen(id.as_deref()), max_width, max_height, fps)
-        }
-        ShareChoice::Window(id) => open_native(Target::Window(id), max_width, max_height, fps),
+        ShareChoice::Screen(id) => backend::open_screen(id.as_deref(), max, fps).map(Some),
+        ShareChoice::Window(id) => backend::open_window(id, max, fps).map(Some),
     }
 }
 
-#[allow(dead_code)] // unused where no native backend exists
-enum Target<'a> {
-    Screen(Option<&'a str>),
-    Window(&'a str),
+/// X11 on Linux and the BSDs.
+#[cfg(all(unix, not(target_os = "macos")))]
+mod backend {
+    use super::*;
+
+    pub fn list_screens() -> Result<Vec<ScreenInfo>, SourceError> {
+        x11::list_screens(None)
+    }
+
+    pub fn list_windows() -> Result<Vec<WindowInfo>, SourceError> {
+        x11::list_windows(None)
+    }
+
+    pub fn open_screen(
+        id: Option<&str>,
+        max: (usize, usize),
+        fps: u32,
+    ) -> Result<Box<dyn VideoSource>, SourceError> {
+        Ok(Box::new(X11Capture::screen(None, id, max.0, max.1, fps)?))
+    }
+
+    pub fn open_window(
+        id: &str,
+        max: (usize, usize),
+        fps: u32,
+    ) -> Result<Box<dyn VideoSource>, SourceError> {
+        Ok(Box::new(X11Capture::window(None, id, max.0, max.1, fps)?))
+    }
 }
 
-#[allow(unused_variables)]
-fn open_native(
-    target: Target<'_>,
-    max_width: usize,
-    max_height: usize,
-    fps: u32,
-) -> Result<Option<Box<dyn VideoSource>>, SourceError> {
-    #[cfg(all(unix, not(target_os = "macos")))]
-    {
-        let capture = match target {
-            Target::Screen(id) => X11Capture::screen(None, id, max_width, max_height, fps)?,
-            Target::Window(id) => X11Capture::window(None, id, max_width, max_height, fps)?,
-        };
-        return Ok(Some(Box::new(capture)));
+/// ScreenCaptureKit / Windows Graphics Capture through scap.
+#[cfg(any(target_os = "macos", target_os = "windows"))]
+mod backend {
+    use super::*;
+
+    pub use super::scap_backend::{list_screens, list_windows};
+
+    pub fn open_screen(
+        id: Option<&str>,
+        max: (usize, usize),
+        fps: u32,
+    ) -> Result<Box<dyn VideoSource>, SourceError> {
+        let capture = scap_backend::ScapCapture::screen(id, max.0, max.1, fps)?;
+        Ok(Box::new(capture))
     }
-    #[cfg(any(target_os = "macos", target_os = "windows"))]
-    {
-        let capture = match target {
-            Target::Screen(id) => {
-                scap_backend::ScapCapture::screen(id, max_width, max_height, fps)?
-            }
-            Target::Window(id) => {
-                scap_backend::ScapCapture::window(id, max_width, max_height, fps)?
-            }
-        };
-        return Ok(Some(Box::new(capture)));
+
+    pub fn open_window(
+        id: &str,
+        max: (usize, usize),
+        fps: u32,
+    ) -> Result<Box<dyn VideoSource>, SourceError> {
+        Ok(Box::new(scap_backend::ScapCapture::window(
+            id, max.0, max.1, fps,
+        )?))
     }
-    #[allow(unreachable_code)]
-    Err(unsupported())
+}
+
+/// Anything else: the synthetic screen only.
+#[cfg(not(any(unix, target_os = "windows")))]
+mod backend {
+    use super::*;
+
+    fn unsupported() -> SourceError {
+        SourceError::Device("screen capture is not supported on this platform".into())
+    }
+
+    pub fn list_screens() -> Result<Vec<ScreenInfo>, SourceError> {
+        Err(unsupported())
+    }
+
+    pub fn list_windows() -> Result<Vec<WindowInfo>, SourceError> {
+        Err(unsupported())
+    }
+
+    pub fn open_screen(
+        _: Option<&str>,
+        _: (usize, usize),
+        _: u32,
+    ) -> Result<Box<dyn VideoSource>, SourceError> {
+        Err(unsupported())
+    }
+
+    pub fn open_window(
+        _: &str,
+        _: (usize, usize),
+        _: u32,
+    ) -> Result<Box<dyn VideoSource>, SourceError> {
+        Err(unsupported())
+    }
 }
 
 /// 0 → [`DEFAULT_FPS`]; otherwise clamped to 1..=[`MAX_FPS`].

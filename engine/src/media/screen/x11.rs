@@ -352,34 +352,23 @@ impl X11Capture {
                 (s.root, rect)
             })
             .collect();
-        let target = match id {
+        // (root window, rectangle on it, whether it is the whole root)
+        let (root, rect, follow_root) = match id {
             None => {
                 let (root, rect) = *roots.get(default_screen).ok_or_else(|| {
                     SourceError::Device(format!("X screen {default_screen} does not exist"))
                 })?;
-                Target::Screen {
-                    root,
-                    rect,
-                    follow_root: true,
-                }
+                (root, rect, true)
             }
             Some(id) => match id.trim().parse::<usize>().ok().and_then(|n| roots.get(n)) {
-                Some(&(root, rect)) => Target::Screen {
-                    root,
-                    rect,
-                    follow_root: true,
-                },
+                Some(&(root, rect)) => (root, rect, true),
                 None => {
                     let mut found = None;
                     let mut known = Vec::new();
                     for &(root, _) in &roots {
                         for (mname, _, rect) in monitors(&conn, root)? {
                             if mname.eq_ignore_ascii_case(id.trim()) && found.is_none() {
-                                found = Some(Target::Screen {
-                                    root,
-                                    rect,
-                                    follow_root: false,
-                                });
+                                found = Some((root, rect, false));
                             }
                             known.push(mname);
                         }
@@ -394,9 +383,10 @@ impl X11Capture {
                 }
             },
         };
-        let root = match target {
-            Target::Screen { root, .. } => root,
-            Target::Window { .. } => unreachable!("a screen target was just built"),
+        let target = Target::Screen {
+            root,
+            rect,
+            follow_root,
         };
         Self::finish(conn, name, root, target, max_width, max_height, fps)
     }
@@ -411,6 +401,17 @@ impl X11Capture {
     ) -> Result<Self, SourceError> {
         let win = parse_window_id(id)?;
         let (conn, _, name) = connect(display)?;
+        // A root window is a whole screen (and cannot be redirected).
+        if let Some(n) = conn.setup().roots.iter().position(|s| s.root == win) {
+            drop(conn);
+            return Self::screen(
+                Some(&name),
+                Some(&n.to_string()),
+                max_width,
+                max_height,
+                fps,
+            );
+        }
         let geom = conn
             .get_geometry(win)
             .map_err(conn_err)?
