@@ -31,7 +31,7 @@ enum Command {
     /// List cameras, microphones and speakers with the ids to pass to `join`.
     Devices,
     /// Join a room and take part: send and receive audio and video, chat.
-    Join(JoinArgs),
+    Join(Box<JoinArgs>),
 }
 
 #[derive(Args)]
@@ -110,7 +110,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Devices => list_devices(),
-        Command::Join(args) => join(args).await,
+        Command::Join(args) => join(*args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -313,10 +313,10 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
             _ = term.recv() => { println!("terminated: leaving"); break; }
             _ = &mut share_start => {
                 share_start.as_mut().reset(tokio::time::Instant::now() + far);
-                if start_sharing(&session, &share, share_max_w, share_max_h, args.share_fps).await {
-                    if let Some(secs) = args.share_for {
-                        share_stop.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs_f64(secs));
-                    }
+                if start_sharing(&session, &share, share_max_w, share_max_h, args.share_fps).await
+                    && let Some(secs) = args.share_for
+                {
+                    share_stop.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs_f64(secs));
                 }
             }
             _ = &mut share_stop => {
