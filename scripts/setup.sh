@@ -11,7 +11,7 @@ packages=(
   libssl-dev libclang-dev cmake nasm libvpx-dev libopus-dev libasound2-dev
   libwebrtc-audio-processing-dev
   # tests: a sound server with a null sink, and Chromium as the browser peer
-  pulseaudio pulseaudio-utils chromium
+  pulseaudio pulseaudio-utils chromium xvfb xauth
 )
 
 missing=()

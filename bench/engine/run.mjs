@@ -36,8 +36,9 @@ const REPO = path.resolve(here, '..', '..');
 // The test helpers read these at import time: point them at the release binaries.
 process.env.HUDDLE_BIN ||= path.join(REPO, 'target', 'release', 'huddle');
 process.env.HUDDLE_SERVER_BIN ||= path.join(REPO, 'target', 'release', 'huddle-server');
-// The binary's own default filter (the test helper would otherwise turn on info for every crate).
-process.env.RUST_LOG ||= 'warn,huddle_engine=info,huddle=info';
+// The binary's own default filter without rtc_dtls's per-handshake warnings (the test helper
+// would otherwise turn on info for every crate).
+process.env.RUST_LOG ||= 'warn,rtc_dtls=error,huddle_engine=info,huddle=info';
 
 const H = await import('../../tests/engine/helpers.mjs');
 const { startServer } = await import('../../tests/server/helpers.mjs');
@@ -359,15 +360,16 @@ async function runTrial(shared, dirCode, rep) {
   const t0 = Date.now();
   try {
     // Sender first.
-    const sender =
-      senderKind === 'huddle' ? startHuddleSender(env, { email: senderEmail }) : await startPage(env, { email: senderEmail, mode: 'av' });
+    env.parts = {};
+    const sender = (env.parts.sender =
+      senderKind === 'huddle' ? startHuddleSender(env, { email: senderEmail }) : await startPage(env, { email: senderEmail, mode: 'av' }));
     if (senderKind === 'huddle') await sender.hp.waitForLine(/joined room \S+ as \S+/, 20000);
     await sleep(opt.senderSettle * 1000);
 
     // The receiver is the newcomer.
     const rStart = Date.now();
-    const receiver =
-      receiverKind === 'huddle' ? startHuddleReceiver(env, { email: receiverEmail }) : await startPage(env, { email: receiverEmail, mode: 'recv' });
+    const receiver = (env.parts.receiver =
+      receiverKind === 'huddle' ? startHuddleReceiver(env, { email: receiverEmail }) : await startPage(env, { email: receiverEmail, mode: 'recv' }));
     // Until the first video frame arrives (polling stops before the CPU window).
     if (receiverKind === 'huddle') await receiver.hp.waitForLine(/receiving video from/, 20000);
     else
@@ -508,6 +510,24 @@ async function runTrial(shared, dirCode, rep) {
   } catch (e) {
     res.problems.push(`run failed: ${e.stack || e}`);
   } finally {
+    // Logs of both sides, for looking into outliers afterwards.
+    for (const [role, part] of [['sender', env.parts?.sender], ['receiver', env.parts?.receiver]]) {
+      if (!part) continue;
+      const file = path.join(shared.logDir, `${String(shared.seq).padStart(2, '0')}-${dirCode}-rep${rep}-${role}-${part.kind}.log`);
+      try {
+        if (part.kind === 'huddle') writeFileSync(file, `$ huddle ${part.hp.args.join(' ')}\n--- stdout ---\n${part.hp.stdout()}\n--- stderr ---\n${part.hp.stderr()}`);
+        else {
+          let extra = '';
+          try {
+            const stats = await part.p.stats();
+            const info = await part.p.info();
+            extra = `--- remotes ---\n${JSON.stringify(Object.values(stats).map(H.summarizeRemote), null, 1)}\n--- events ---\n${info.events.map((e) => `${new Date(e.at).toISOString()} ${e.name}${e.from ? ` from ${e.from}` : ''}`).join('\n')}\n`;
+            res[`${role}PageRemote`] = H.summarizeRemote(remoteByEmail(stats, role === 'sender' ? receiverEmail : senderEmail) || {});
+          } catch {}
+          writeFileSync(file, `page ${part.email} (${part.mode}), browser marker ${part.marker}\n--- console ---\n${part.p?.console.join('\n')}\n${extra}`);
+        }
+      } catch {}
+    }
     for (const c of env.cleanups.reverse()) {
       try {
         await c();
@@ -646,12 +666,15 @@ async function main() {
   console.log(`plan: ${opt.reps} reps × ${opt.directions.join(',')}, ${opt.duration} s each; results in ${out}`);
   const server = await startServer();
   const pages = await H.startPageServer();
-  const shared = { server, pages, dir };
+  const logDir = path.join(out, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const shared = { server, pages, dir, logDir, seq: 0 };
   const results = [];
   try {
     for (let rep = 1; rep <= opt.reps; rep++) {
       const order = rep % 2 === 1 ? opt.directions : [...opt.directions].reverse();
       for (const d of order) {
+        shared.seq += 1;
         const r = await runTrial(shared, d, rep);
         results.push(r);
         const v = r.recv || {};

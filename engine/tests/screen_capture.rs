@@ -444,12 +444,21 @@ fn captures_screens_and_windows_under_xvfb() {
     assert!(cap.capture().is_err());
 }
 
-/// Runs `f` in 10 batches of 20 and prints the mean and the best batch's mean in ms: the
-/// best batch shows the cost on an idle machine, the mean what others' load made of it.
+/// This thread's CPU time in ns (Linux schedstat): unlike wall time, not inflated by waiting
+/// for a core on a busy machine.
+fn thread_cpu_ns() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
+/// Runs `f` in 10 batches of 20 and prints, in ms per call: the best batch's wall time (the
+/// cost on an idle machine), the mean wall time (what others' load made of it), and this
+/// thread's CPU time (for capture it leaves out the X server's share of the work).
 fn bench(label: &str, mut f: impl FnMut()) {
     let (batches, per_batch) = (10u32, 20u32);
     f(); // warm up
     let mut best = f64::MAX;
+    let cpu0 = thread_cpu_ns();
     let start = Instant::now();
     for _ in 0..batches {
         let t = Instant::now();
@@ -458,8 +467,13 @@ fn bench(label: &str, mut f: impl FnMut()) {
         }
         best = best.min(t.elapsed().as_secs_f64() * 1000.0 / f64::from(per_batch));
     }
-    let mean = start.elapsed().as_secs_f64() * 1000.0 / f64::from(batches * per_batch);
-    println!("{label}: best {best:.2} ms, mean {mean:.2} ms");
+    let n = f64::from(batches * per_batch);
+    let mean = start.elapsed().as_secs_f64() * 1000.0 / n;
+    let cpu = match (cpu0, thread_cpu_ns()) {
+        (Some(a), Some(b)) => format!("{:.2}", (b - a) as f64 / 1e6 / n),
+        _ => "?".into(),
+    };
+    println!("{label}: best {best:.2} ms, mean {mean:.2} ms, cpu {cpu} ms");
 }
 
 /// `cargo test --release -p huddle-engine --test screen_capture -- --ignored --nocapture`

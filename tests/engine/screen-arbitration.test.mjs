@@ -42,7 +42,7 @@ for (const [title, pageOffsetMs] of [
   ['at the same instant', 0],
   ['Huddle 250 ms first', 250],
 ]) {
-  test(`Page and Huddle start sharing ${title}: exactly one wins, the other can share after it stops`, { timeout: 120000 }, async (t) => {
+  test(`Page and Huddle start sharing ${title}: exactly one wins, the other can share after it stops`, { timeout: 90000 }, async (t) => {
     await runRace(t, title, pageOffsetMs);
   });
 }

@@ -29,8 +29,17 @@ const PAGE = 'chromium@example.com';
 const MIN_BARCODES = 60;
 const SHARE_AT = 3; // s after the sharer joined
 const SHARE_FOR = 16; // s
+/**
+ * Known Huddle problem (not asserted unless HUDDLE_STRICT_RTP_CLOCK=1): Huddle advances each
+ * video frame's RTP timestamp by a fixed 1/fps instead of following the capture clock, so when
+ * fewer than fps frames a second come out (a busy machine), its RTP clock falls behind and
+ * Chromium's playout delay grows (frames arrive in ~20 ms but are shown hundreds of ms later).
+ * Chromium's own canvas sender stays within ~1% (screen-page.test.mjs).
+ */
+const STRICT_RTP_CLOCK = process.env.HUDDLE_STRICT_RTP_CLOCK === '1';
+const MAX_RTP_CLOCK_ERROR = 0.03;
 
-test('Huddle shares its screen with a Chromium page and two Huddle viewers (one late), then stops', { timeout: 120000 }, async (t) => {
+test('Huddle shares its screen with a Chromium page and two Huddle viewers (one late), then stops', { timeout: 90000 }, async (t) => {
   const h = await startHarness(t);
   const browser = await h.browser();
   const problems = [];
@@ -79,7 +88,7 @@ test('Huddle shares its screen with a Chromium page and two Huddle viewers (one 
   // The sharer stops after SHARE_FOR s: every viewer sees sharerStopped, and its share
   // connection closes.
   try {
-    await sharer.waitForLine(/^stopped sharing$/m, (SHARE_AT + SHARE_FOR + 30) * 1000);
+    await sharer.waitForLine(/^stopped sharing$/m, (SHARE_FOR + 15) * 1000);
   } catch (e) {
     problems.push(e.message);
   }
@@ -185,6 +194,25 @@ test('Huddle shares its screen with a Chromium page and two Huddle viewers (one 
       `late viewer: ${hv.late?.time_to_first_frame_ms?.toFixed?.(0)} ms from sharerAvailable, ${hv.late?.time_to_first_frame_from_join_ms?.toFixed?.(0)} ms from its join`,
   );
   console.log(`[huddle sharer] page screen summary: ${JSON.stringify(summarizeScreen(pageScreen))}`);
+  const thirds = (xs) => {
+    const n = Math.floor((xs?.length ?? 0) / 3);
+    return n ? [xs.slice(0, n), xs.slice(n, 2 * n), xs.slice(2 * n)].map((x) => latencySummary(x).p50).join(' → ') : '-';
+  };
+  const clock = (k) => (k ? `RTP/capture clock ${k.ratio?.toFixed(4)}, drift ${k.driftMs} ms over ${k.n} frames` : 'no RTP timestamps');
+  console.log(
+    `[huddle sharer] page latency p50 by thirds: screen ${thirds(pageScreen?.latencies)} (to the last packet's arrival: ${thirds(pageScreen?.receiveLatencies)}; ${clock(pageScreen?.rtpClock)}); ` +
+      `the sharer's camera in the call: ${thirds(call?.latencies)} (arrival: ${thirds(call?.receiveLatencies)}; ${clock(call?.rtpClock)})`,
+  );
+  for (const [k, what] of [
+    [pageScreen?.rtpClock, "the sharer's screen"],
+    [call?.rtpClock, "the sharer's camera"],
+  ]) {
+    if (k && k.n >= 60 && Math.abs(k.ratio - 1) > MAX_RTP_CLOCK_ERROR) {
+      const msg = `${what} at the page: RTP clock runs at ${k.ratio.toFixed(3)}× the capture clock (${k.driftMs} ms over ${k.n} frames; playout delay grows)`;
+      if (STRICT_RTP_CLOCK) problems.push(msg);
+      else console.log(`[huddle sharer] known problem: ${msg}`);
+    }
+  }
   console.log(`[huddle sharer] ids: sharer ${sharerId}, viewer ${viewerId}, late ${lateId}, page ${page.id}; page call with sharer: ${call?.connectionState}, ${receivedFrom(reports.viewer, SHARER, 'video').length} video stream(s) at the viewer`);
   await assertNoProblems(h, problems, 'Huddle sharer → Chromium + 2 Huddle viewers');
 });

@@ -24,7 +24,7 @@ const MIN_BARCODES = 60;
 /** How long the late viewer watches before the page stops (s); ≥ 60 barcodes at ≥ 10 fps. */
 const LATE_WATCH_S = 9;
 
-test('Chromium shares its screen with two Huddle viewers (one late), then stops', { timeout: 120000 }, async (t) => {
+test('Chromium shares its screen with two Huddle viewers (one late), then stops', { timeout: 90000 }, async (t) => {
   const h = await startHarness(t);
   const browser = await h.browser();
   const problems = [];

@@ -25,7 +25,7 @@ const VIEWER = 'viewer@example.com';
 
 const esc = (s) => s.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
 
-test('A sharer leaving mid-share (Huddle, then a page closed abruptly) ends the share for its viewers', { timeout: 120000 }, async (t) => {
+test('A sharer leaving mid-share (Huddle, then a page closed abruptly) ends the share for its viewers', { timeout: 90000 }, async (t) => {
   const h = await startHarness(t);
   const browser = await h.browser();
   const problems = [];

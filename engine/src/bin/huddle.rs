@@ -32,6 +32,18 @@ enum Command {
     Devices,
     /// Join a room and take part: send and receive audio and video, chat.
     Join(Box<JoinArgs>),
+    /// Cover an X11 screen with the live timestamp barcode, for measuring screen
+    /// sharing end to end (capture included).
+    ShowBarcode {
+        /// X display, e.g. :99 (default: $DISPLAY).
+        #[arg(long)]
+        display: Option<String>,
+        #[arg(long, default_value_t = 30)]
+        fps: u32,
+        /// Stop after this many seconds (default: until killed).
+        #[arg(long)]
+        duration: Option<f64>,
+    },
 }
 
 #[derive(Args)]
@@ -95,7 +107,10 @@ struct JoinArgs {
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("warn,huddle_engine=info,huddle=info")
+        tracing_subscriber::EnvFilter::new(
+            // webrtc-rs warns about routine ICE and DTLS events: only its errors matter here.
+            "warn,rtc=error,rtc_ice=error,rtc_dtls=error,rtc_srtp=error,rtc_sctp=error,webrtc=error,huddle_engine=info,huddle=info",
+        )
     });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -111,6 +126,16 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Devices => list_devices(),
         Command::Join(args) => join(*args).await,
+        Command::ShowBarcode {
+            display,
+            fps,
+            duration,
+        } => huddle_engine::media::barcode_window::show(
+            display.as_deref(),
+            fps,
+            duration.map(Duration::from_secs_f64),
+        )
+        .map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,7 @@
 //! Media sources and the raw frames they produce.
 
 pub mod audio_device;
+pub mod barcode_window;
 pub mod camera;
 pub mod echo;
 pub mod frame;

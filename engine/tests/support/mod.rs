@@ -1,5 +1,10 @@
 //! Shared by the integration tests: a private PulseAudio daemon with a null sink.
 
+#[allow(dead_code)] // not every test binary needs a display
+mod xvfb;
+#[allow(unused_imports)]
+pub use xvfb::Xvfb;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -769,6 +769,8 @@ async function shareInfo() {
 function copyStats(s) {
   return {
     ...s,
+    receiveLatencies: s.receiveLatencies ? [...s.receiveLatencies] : [],
+    rtpClock: s.rtpClock ? { ...s.rtpClock } : null,
     latencies: [...s.latencies],
     audioFreqs: [...s.audioFreqs],
     localCandidateTypes: [...s.localCandidateTypes],
@@ -795,6 +797,39 @@ function screenStats(s) {
 // ---------------------------------------------------------------------------
 // Receiving: barcode reader and audio analyser
 // ---------------------------------------------------------------------------
+
+/**
+ * Diagnostics from the frame's metadata (requestVideoFrameCallback): the latency up to the
+ * arrival of the frame's last packet (receiveTime; the rest is Chromium's jitter buffer,
+ * decode and render), and the sender's RTP clock against the barcode's capture time (90 kHz
+ * RTP timestamps that advance slower or faster than the capture clock make the receiver's
+ * playout delay drift).
+ */
+function noteRtpTiming(s, t, md) {
+  if (!md) return;
+  if (typeof md.receiveTime === 'number' && md.receiveTime > 0) {
+    const recv = performance.timeOrigin + md.receiveTime - t;
+    if (recv > -50 && recv < 60000) {
+      if (!s.receiveLatencies) s.receiveLatencies = [];
+      s.receiveLatencies.push(Math.round(recv));
+    }
+  }
+  if (typeof md.rtpTimestamp === 'number') {
+    const k = s.rtpClock || (s.rtpClock = { firstT: t, firstRtp: md.rtpTimestamp, lastT: t, rtp: 0, lastRaw: md.rtpTimestamp, n: 0 });
+    // Unwrap the 32-bit timestamp.
+    let d = md.rtpTimestamp - k.lastRaw;
+    if (d < -2147483648) d += 4294967296;
+    else if (d > 2147483648) d -= 4294967296;
+    k.rtp += d;
+    k.lastRaw = md.rtpTimestamp;
+    k.lastT = t;
+    k.n++;
+    // RTP ms per capture ms (1.0 when the sender's RTP clock follows its capture clock).
+    k.ratio = k.lastT > k.firstT ? k.rtp / 90 / (k.lastT - k.firstT) : null;
+    // How far the RTP clock fell behind (−) or ran ahead (+) of the capture clock, ms.
+    k.driftMs = Math.round(k.rtp / 90 - (k.lastT - k.firstT));
+  }
+}
 
 function attachVideo(peer, track, container = 'remote') {
   const s = peer.stats;
@@ -850,6 +885,7 @@ function attachVideo(peer, track, container = 'remote') {
           s.barcodes++;
           if (!s.firstBarcodeAt) s.firstBarcodeAt = at;
           s.latencies.push(lat);
+          noteRtpTiming(s, r.t, md);
         }
       }
     }

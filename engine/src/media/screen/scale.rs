@@ -76,17 +76,13 @@ fn load_px(p: &[u8]) -> u32 {
 }
 
 /// U and V of the 2×2 block of pixels `p0 p1` over `p2 p3`. B and R are summed together in
-/// the two 16-bit halves of a `u32` (4 × 255 fits), G on its own; the division by 4 is
-/// folded into the final shift.
+/// the two 16-bit halves of a `u32` (4 × 255 fits), G on its own.
 #[inline(always)]
 fn chroma_px(p0: u32, p1: u32, p2: u32, p3: u32) -> (u8, u8) {
     const BR: u32 = 0x00FF_00FF;
     let br = (p0 & BR) + (p1 & BR) + (p2 & BR) + (p3 & BR);
     let g = ((p0 >> 8) & 0xFF) + ((p1 >> 8) & 0xFF) + ((p2 >> 8) & 0xFF) + ((p3 >> 8) & 0xFF);
-    let (sb, sg, sr) = ((br & 0xFFFF) as i32, g as i32, (br >> 16) as i32);
-    let u = ((-38 * sr - 74 * sg + 112 * sb + 512) >> 10) + 128;
-    let v = ((112 * sr - 94 * sg - 18 * sb + 512) >> 10) + 128;
-    (u as u8, v as u8)
+    chroma_of_sums((br & 0xFFFF) as i32, g as i32, (br >> 16) as i32)
 }
 
 /// Converts a BGRA (or BGRX: the 4th byte is ignored) picture with `stride` bytes per line
@@ -184,18 +180,34 @@ fn convert<const SPLIT: bool>(p: &Bgra<'_>, dst: &mut VideoFrame) {
 
 #[inline(always)]
 fn luma_line(src: &[u8], y: &mut [u8]) {
-    for (px, out) in src.chunks_exact(4).zip(y.iter_mut()) {
-        *out = luma_px(load_px(px));
+    for (&px, out) in src.as_chunks::<4>().0.iter().zip(y.iter_mut()) {
+        *out = luma_px(u32::from_le_bytes(px));
     }
 }
 
+/// U and V from the sums of four pixels' B, G and R; the division by 4 is folded into the
+/// final shift.
+#[inline(always)]
+fn chroma_of_sums(sb: i32, sg: i32, sr: i32) -> (u8, u8) {
+    let u = ((-38 * sr - 74 * sg + 112 * sb + 512) >> 10) + 128;
+    let v = ((112 * sr - 94 * sg - 18 * sb + 512) >> 10) + 128;
+    (u as u8, v as u8)
+}
+
+/// One chroma line from two BGRA lines, two pixels per `u64` load: B and R land in 16-bit
+/// lanes of one word, G in another, so the 2×2 sums take a few adds (this vectorises far
+/// better than byte loads).
 #[inline(always)]
 fn chroma_line(a: &[u8], b: &[u8], u: &mut [u8], v: &mut [u8]) {
-    let blocks = a.chunks_exact(8).zip(b.chunks_exact(8));
-    for ((pa, pb), (ou, ov)) in blocks.zip(u.iter_mut().zip(v.iter_mut())) {
-        let (p0, p1) = (load_px(pa), load_px(&pa[4..]));
-        let (p2, p3) = (load_px(pb), load_px(&pb[4..]));
-        (*ou, *ov) = chroma_px(p0, p1, p2, p3);
+    const M: u64 = 0x00FF_00FF_00FF_00FF;
+    let blocks = a.as_chunks::<8>().0.iter().zip(b.as_chunks::<8>().0);
+    for ((&pa, &pb), (ou, ov)) in blocks.zip(u.iter_mut().zip(v.iter_mut())) {
+        let (xa, xb) = (u64::from_le_bytes(pa), u64::from_le_bytes(pb));
+        let br = (xa & M) + (xb & M); // lanes: b₀ r₀ b₁ r₁ (column sums)
+        let ga = ((xa >> 8) & M) + ((xb >> 8) & M); // lanes: g₀ a₀ g₁ a₁
+        let (br, ga) = (br + (br >> 32), ga + (ga >> 32)); // lane 0/1: the 2×2 sums
+        let (sb, sr, sg) = (br & 0xFFFF, (br >> 16) & 0xFFFF, ga & 0xFFFF);
+        (*ou, *ov) = chroma_of_sums(sb as i32, sg as i32, sr as i32);
     }
 }
 
@@ -208,8 +220,10 @@ fn pair_line(a: &[u8], b: &[u8], ya: &mut [u8], yb: &mut [u8], u: &mut [u8], v: 
         return;
     }
     let blocks = a
-        .chunks_exact(8)
-        .zip(b.chunks_exact(8))
+        .as_chunks::<8>()
+        .0
+        .iter()
+        .zip(b.as_chunks::<8>().0)
         .zip(ya.chunks_exact_mut(2).zip(yb.chunks_exact_mut(2)))
         .zip(u.iter_mut().zip(v.iter_mut()));
     for (((pa, pb), (oa, ob)), (ou, ov)) in blocks {
@@ -307,8 +321,18 @@ impl Taps {
     /// Area averaging when shrinking (every source pixel counts, so thin lines and text do not
     /// vanish), bilinear when growing.
     fn new(src: usize, dst: usize) -> Self {
+        if src == 0 || dst == 0 {
+            return Taps {
+                n: 1,
+                first: vec![0; dst],
+                weights: vec![0; dst],
+                p: 1,
+                q: 1,
+                periodic_chunks: 0,
+            };
+        }
         let one = 1u64 << WEIGHT_BITS;
-        let g = gcd(src, dst).max(1);
+        let g = gcd(src, dst);
         let (p, q) = (dst / g, src / g);
         let mut per_output: Vec<(usize, Vec<u32>)> = Vec::with_capacity(dst);
         for i in 0..dst {
@@ -339,16 +363,16 @@ impl Taps {
         let n = per_output.iter().map(|(_, w)| w.len()).max().unwrap_or(1);
         let mut first = Vec::with_capacity(dst);
         let mut weights = Vec::with_capacity(dst * n);
-        for (f, mut q) in per_output {
+        for (f, mut w) in per_output {
             // Rounding may leave the sum a little off: settle it on the heaviest tap.
-            let sum: u32 = q.iter().sum();
-            if let Some(big) = (0..q.len()).max_by_key(|&k| q[k]) {
-                q[big] = (q[big] + one as u32).saturating_sub(sum);
+            let sum: u32 = w.iter().sum();
+            if let Some(big) = (0..w.len()).max_by_key(|&k| w[k]) {
+                w[big] = (w[big] + one as u32).saturating_sub(sum);
             }
             // Keep `first + n` inside the source by sliding the window left, padding with 0.
             let start = f.min(src.saturating_sub(n));
             let mut row = vec![0u32; n];
-            for (k, wk) in q.into_iter().enumerate() {
+            for (k, wk) in w.into_iter().enumerate() {
                 row[f - start + k] = wk;
             }
             first.push(start);
@@ -385,8 +409,8 @@ impl Taps {
                 }
             }
         }
-        // The first chunk's taps must also stay within its window.
-        if (0..p).any(|k| self.first[k] + n > q + n) {
+        // The first chunk's taps must also stay within its window of `q + n` inputs.
+        if self.first[..p].iter().any(|&f| f > q) {
             return 0;
         }
         chunks
@@ -485,20 +509,27 @@ impl PlaneScaler {
                 )
             })
             .collect();
+        // Common ratios get a chunk loop with compile-time sizes and offsets, which compilers
+        // vectorise (about 3× faster with AVX2). Area taps start at `k·q/p` in each chunk;
+        // the fixed loop also needs them to end inside it.
+        let within = pattern
+            .iter()
+            .enumerate()
+            .all(|(k, &(f, _))| f == k * q / p && f + N <= q);
         for (oy, out) in dst.chunks_exact_mut(dw).take(self.dst_h).enumerate() {
             self.vertical(src, oy);
             let mid = &self.acc;
-            let windows = mid.windows(q + N).step_by(q.max(1));
-            for (chunk, window) in out[..done].chunks_exact_mut(p.max(1)).zip(windows) {
-                for (o, (f, w)) in chunk.iter_mut().zip(&pattern) {
-                    let mut sum = 0u32;
-                    for k in 0..N {
-                        sum += window[f + k] * w[k];
-                    }
-                    *o = h_round(sum);
-                }
+            let (periodic, rest) = out.split_at_mut(done);
+            match (p, q) {
+                _ if done == 0 => {}
+                (1, 2) if within => chunks_fixed::<1, 2, N>(mid, periodic, &pattern),
+                (2, 3) if within => chunks_fixed::<2, 3, N>(mid, periodic, &pattern),
+                (3, 4) if within => chunks_fixed::<3, 4, N>(mid, periodic, &pattern),
+                (1, 3) if within => chunks_fixed::<1, 3, N>(mid, periodic, &pattern),
+                (4, 5) if within => chunks_fixed::<4, 5, N>(mid, periodic, &pattern),
+                _ => chunks_any::<N>(mid, periodic, &pattern, p, q),
             }
-            let rest = out[done..]
+            let rest = rest
                 .iter_mut()
                 .zip(&self.h.first[done..])
                 .zip(self.h.weights[done * N..].chunks_exact(N));
@@ -522,6 +553,52 @@ impl PlaneScaler {
         {
             self.vertical(src, oy);
             horizontal_any(&self.acc, &self.h, out);
+        }
+    }
+}
+
+/// The periodic part of a line for a `Q:P` shrink known at compile time: `P` outputs from
+/// each chunk of `Q` inputs, output `k`'s taps starting at `k·Q/P` (a constant here) and
+/// ending inside the chunk.
+#[inline(always)]
+fn chunks_fixed<const P: usize, const Q: usize, const N: usize>(
+    mid: &[u32],
+    out: &mut [u8],
+    pattern: &[(usize, [u32; N])],
+) {
+    let Ok(pattern) = <&[(usize, [u32; N]); P]>::try_from(pattern) else {
+        return chunks_any::<N>(mid, out, pattern, P, Q);
+    };
+    let weights: [[u32; N]; P] = std::array::from_fn(|k| pattern[k].1);
+    for (chunk, window) in out.chunks_exact_mut(P).zip(mid.chunks_exact(Q)) {
+        for k in 0..P {
+            let f = k * Q / P;
+            let mut sum = 0u32;
+            for t in 0..N {
+                sum += window[(f + t).min(Q - 1)] * weights[k][t];
+            }
+            chunk[k] = h_round(sum);
+        }
+    }
+}
+
+/// The periodic part of a line for any short pattern: windows of `q + N` inputs, step `q`.
+#[inline(always)]
+fn chunks_any<const N: usize>(
+    mid: &[u32],
+    out: &mut [u8],
+    pattern: &[(usize, [u32; N])],
+    p: usize,
+    q: usize,
+) {
+    let windows = mid.windows(q + N).step_by(q.max(1));
+    for (chunk, window) in out.chunks_exact_mut(p.max(1)).zip(windows) {
+        for (o, (f, w)) in chunk.iter_mut().zip(pattern) {
+            let mut sum = 0u32;
+            for k in 0..N {
+                sum += window[f + k] * w[k];
+            }
+            *o = h_round(sum);
         }
     }
 }
@@ -823,6 +900,7 @@ mod tests {
             (1920, 1080, 960, 540),
             (2560, 1440, 1920, 1080),
             (3840, 2160, 1280, 720),
+            (1440, 900, 1152, 720),
             (1366, 768, 1280, 720),
             (1000, 600, 998, 598),
             (101, 57, 34, 20),
@@ -855,6 +933,10 @@ mod tests {
             s.scale(&VideoFrame::black(64, 36)).unwrap().data.len(),
             VideoFrame::byte_len(32, 18)
         );
+        // Degenerate sizes neither panic nor write out of bounds.
+        for (sw, sh, dw, dh) in [(0, 0, 4, 2), (4, 2, 0, 0), (1, 1, 2, 2), (2, 2, 1, 1)] {
+            let _ = Scaler::new(sw, sh, dw, dh).scale(&VideoFrame::black(sw, sh));
+        }
         let same = Scaler::new(5, 3, 5, 3)
             .scale(&VideoFrame::black(5, 3))
             .unwrap();
