@@ -159,6 +159,10 @@ pub fn spawn_video_writer(
         // Start on a keyframe, or the receiver waits for the next one.
         control.request_keyframe();
         let mut started = false;
+        // The RTP clock must follow capture time: a frame's duration is the time since
+        // the previous frame written here (skipped ones included), not a nominal 1/fps,
+        // or timestamps fall behind real time whenever fewer frames come out.
+        let mut last_written: Option<Instant> = None;
         loop {
             let frame = match frames.recv().await {
                 Ok(f) => f,
@@ -174,9 +178,14 @@ pub fn spawn_video_writer(
                 continue;
             }
             started = true;
+            let duration = last_written
+                .map(|t| frame.captured_at.saturating_duration_since(t))
+                .filter(|d| !d.is_zero())
+                .unwrap_or(frame.duration);
+            last_written = Some(frame.captured_at);
             let sample = Sample {
                 data: frame.data.clone(),
-                duration: frame.duration,
+                duration,
                 ..Sample::new(frame.captured_at)
             };
             if let Err(err) = track.sample_writer(ssrc, pt).write_sample(&sample).await {

@@ -141,7 +141,9 @@ impl State {
 
     /// `sharerStarted` / `sharerAvailable`: a screen is coming; its offer follows.
     pub fn on_share_announced(&mut self, sharer: &str) {
-        if sharer == self.my_id {
+        // Our own share, or one we already know of (a late joiner hears of it twice:
+        // in its join ack and as `sharerAvailable`).
+        if sharer == self.my_id || self.viewing.as_ref().is_some_and(|v| v.sharer == sharer) {
             return;
         }
         tracing::info!(sharer = %self.email_of(sharer), "screen share announced");
