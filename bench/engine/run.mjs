@@ -459,6 +459,9 @@ async function runTrial(shared, dirCode, rep) {
         frames: r.videoFrames,
         barcodes: r.barcodes,
         latency: latencySummary(r.latencies),
+        // Diagnostic, where the page provides it: last packet of the frame received − T
+        // (requestVideoFrameCallback's receiveTime), i.e. before Chromium's jitter buffer and decoder.
+        arrivalLatency: Array.isArray(r.receiveLatencies) && r.receiveLatencies.length ? latencySummary(r.receiveLatencies) : null,
         ttffFromJoinMs: r.firstFrameAt && joinAt ? r.firstFrameAt - joinAt : null,
         ttffFromPcMs: r.firstFrameAt && r.createdAt ? r.firstFrameAt - r.createdAt : null,
         fps: dt ? (inB.framesDecoded - inA.framesDecoded) / dt : null,
@@ -596,6 +599,7 @@ function tables(results, by) {
     if (r.sent?.qualityLimitation && r.sent.qualityLimitation !== 'none') notes.push(`quality limited: ${r.sent.qualityLimitation}`);
     if (r.sent?.targetKbps) notes.push(`target ${fmt(r.sent.targetKbps)} kbps`);
     if (v.decoder) notes.push(`dec ${v.decoder}`);
+    if (v.arrivalLatency) notes.push(`packet arrival − T p50 ${fmt(v.arrivalLatency.p50)} p95 ${fmt(v.arrivalLatency.p95)} ms`);
     if (v.jitterBufferMs != null) notes.push(`recv jitter buffer ${fmt(v.jitterBufferMs, 1)} ms (target ${fmt(v.jitterTargetMs, 1)})`);
     if (v.decodeMsPerFrame != null) notes.push(`decode ${fmt(v.decodeMsPerFrame, 2)} ms`);
     if (v.processingMs != null) notes.push(`recv→decoded ${fmt(v.processingMs, 1)} ms`);

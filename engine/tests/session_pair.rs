@@ -1,28 +1,17 @@
 //! Two engine sessions in one room, through a real signaling server on loopback:
 //! video and audio flow both ways and the barcodes are read.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use huddle_engine::media::source::{SineMicrophone, SyntheticCamera};
-use huddle_engine::peer::PeerSetup;
 use huddle_engine::pipeline::incoming::{DiscardFrames, Mixer};
 use huddle_engine::pipeline::outgoing::VideoSendConfig;
 use huddle_engine::session::{Identity, LocalMedia, Session};
 use huddle_engine::stats::StreamKind;
-use huddle_server::Server;
-use huddle_server::config::ServerConfig;
-
-async fn start_server() -> String {
-    let config = ServerConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..ServerConfig::default()
-    };
-    let server = Server::bind(config).await.unwrap();
-    let url = format!("http://{}", server.local_addr());
-    tokio::spawn(server.run(std::future::pending()));
-    url
-}
+use support::inprocess::{loopback, start_server};
 
 fn media() -> LocalMedia {
     LocalMedia {
@@ -30,13 +19,6 @@ fn media() -> LocalMedia {
         microphone: Some(Box::new(SineMicrophone::default())),
         capture_processor: None,
         video: VideoSendConfig::default(),
-    }
-}
-
-fn loopback() -> PeerSetup {
-    PeerSetup {
-        udp_addrs: vec!["127.0.0.1:0".into()],
-        ..PeerSetup::default()
     }
 }
 

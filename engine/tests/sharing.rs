@@ -1,28 +1,17 @@
 //! Screen sharing between engine sessions through a real signaling server: one sharer,
 //! viewers (one joining late), stop, and arbitration seen from the client side.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use huddle_engine::media::source::SyntheticCamera;
-use huddle_engine::peer::PeerSetup;
 use huddle_engine::pipeline::incoming::{DiscardFrames, Mixer};
 use huddle_engine::pipeline::outgoing::VideoSendConfig;
 use huddle_engine::session::{Identity, LocalMedia, Session, SessionError, SessionEvent};
 use huddle_engine::stats::StreamKind;
-use huddle_server::Server;
-use huddle_server::config::ServerConfig;
-
-async fn start_server() -> String {
-    let config = ServerConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..ServerConfig::default()
-    };
-    let server = Server::bind(config).await.unwrap();
-    let url = format!("http://{}", server.local_addr());
-    tokio::spawn(server.run(std::future::pending()));
-    url
-}
+use support::inprocess::{loopback, start_server};
 
 /// A participant without camera or microphone: only the screen moves.
 async fn join(url: &str, email: &str, room: &str) -> Session {
@@ -38,16 +27,12 @@ async fn join(url: &str, email: &str, room: &str) -> Session {
         capture_processor: None,
         video: VideoSendConfig::default(),
     };
-    let setup = PeerSetup {
-        udp_addrs: vec!["127.0.0.1:0".into()],
-        ..PeerSetup::default()
-    };
     Session::join(
         identity,
         media,
         Arc::new(Mixer::new()),
         Arc::new(DiscardFrames),
-        setup,
+        loopback(),
     )
     .await
     .expect("join")

@@ -270,9 +270,10 @@ export async function launchBrowser() {
 
 /**
  * Open a participant page in its own browser context and wait until it has joined.
+ * codec: 'h264' makes the page prefer H.264 for the video it sends (default: Chromium's order).
  * Returns { page, context, email, id, joined, stats(), info(), leave(), close(), console }.
  */
-export async function openParticipant(browser, pageServer, { server, email, room, name, mode = 'av', tone = 660, waitJoined = true }) {
+export async function openParticipant(browser, pageServer, { server, email, room, name, mode = 'av', tone = 660, codec, waitJoined = true }) {
   const context = await browser.newContext({ viewport: { width: 800, height: 600 } });
   const page = await context.newPage();
   const consoleLines = [];
@@ -283,6 +284,7 @@ export async function openParticipant(browser, pageServer, { server, email, room
   page.on('pageerror', (e) => consoleLines.push(`[pageerror] ${e.message}`));
   const qs = new URLSearchParams({ server, email, room, mode, tone: String(tone) });
   if (name) qs.set('name', name);
+  if (codec) qs.set('codec', codec);
   await page.goto(`${pageServer.url}/participant.html?${qs}`, { timeout: 30000 });
   await page.waitForFunction(() => window.huddleTest, null, { timeout: 20000 });
   const p = {
@@ -373,6 +375,12 @@ export function summarizeRemote(s) {
     audioFreq: round(s.audioFreq, 1),
     audioFreqMedian: percentile(s.audioFreqs, 50),
     candidates: { sent: s.localCandidatesSent, dropped: s.localCandidatesDropped, remote: s.remoteCandidateAddrs },
+    sends: s.outbound ? `${s.outbound.codec} (pt ${s.outbound.payloadType}) ${s.outbound.framesEncoded} frames ${s.outbound.width}x${s.outbound.height}` : null,
+    sendCodecs: s.outboundCodecs,
+    receives: s.inbound ? `${s.inbound.codec} (pt ${s.inbound.payloadType}) ${s.inbound.packetsReceived} packets ${s.inbound.framesDecoded} frames decoded` : null,
+    codecPreference: s.codecPreference ? { first: s.codecPreference.first, applied: s.codecPreference.applied, errors: s.codecPreference.errors } : undefined,
+    localVideoCodecs: s.localVideoCodecs,
+    remoteVideoCodecs: s.remoteVideoCodecs,
   };
 }
 
@@ -587,8 +595,8 @@ export function pageReceivedProblems(stats, email, { who, minBarcodes, tone }) {
   return problems;
 }
 
-/** Problems with what a Huddle report says it received from `email`. */
-export function huddleReceivedProblems(report, email, { who, minFrames, minBarcodes, minAudioPackets }) {
+/** Problems with what a Huddle report says it received from `email` (video in `videoCodec`, default VP8). */
+export function huddleReceivedProblems(report, email, { who, minFrames, minBarcodes, minAudioPackets, videoCodec = 'VP8' }) {
   if (!report) return [`${who}: no report written`];
   const problems = [];
   const video = receivedFrom(report, email, 'video');
@@ -599,7 +607,7 @@ export function huddleReceivedProblems(report, email, { who, minFrames, minBarco
   if (v) {
     if (!(v.frames_decoded >= minFrames)) problems.push(`${who}: video frames_decoded ${v.frames_decoded} (< ${minFrames})`);
     if (!(v.barcodes_read >= minBarcodes)) problems.push(`${who}: video barcodes_read ${v.barcodes_read} (< ${minBarcodes})`);
-    if (v.codec && !/vp8/i.test(v.codec)) problems.push(`${who}: video codec ${v.codec} (expected VP8)`);
+    if (v.codec && v.codec.replace(/^video\//i, '').toLowerCase() !== videoCodec.toLowerCase()) problems.push(`${who}: video codec ${v.codec} (expected ${videoCodec})`);
     const p50 = v.latency_ms?.p50;
     if (p50 !== null && p50 !== undefined && !(p50 < 1000)) problems.push(`${who}: video latency p50 ${p50} ms (≥ 1000)`);
   }

@@ -84,7 +84,7 @@ pub fn show(
         // Something that moves below, as on a real desktop.
         let half = h / 2;
         let box_w = w / 8;
-        let x = ((u32::from(frame) * 8) % u32::from(w - box_w)) as i16;
+        let x = ((frame * 8) % u32::from(w - box_w)) as i16;
         let bottom = Rectangle {
             x: 0,
             y: half as i16,

@@ -99,14 +99,14 @@ pub trait AudioSource: Send {
 }
 
 /// Sleeps until `start + n × period`, so pacing does not drift.
-struct Pacer {
+pub(crate) struct Pacer {
     start: Instant,
     period: Duration,
     n: u32,
 }
 
 impl Pacer {
-    fn new(period: Duration) -> Self {
+    pub(crate) fn new(period: Duration) -> Self {
         Pacer {
             start: Instant::now(),
             period,
@@ -114,7 +114,11 @@ impl Pacer {
         }
     }
 
-    fn wait(&mut self) {
+    pub(crate) fn at_fps(fps: u32) -> Self {
+        Pacer::new(Duration::from_secs(1) / fps.max(1))
+    }
+
+    pub(crate) fn wait(&mut self) {
         let due = self.start + self.period * self.n;
         let now = Instant::now();
         if due > now {

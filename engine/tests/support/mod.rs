@@ -1,8 +1,9 @@
-//! Shared by the integration tests: a private PulseAudio daemon with a null sink.
+//! Shared by the integration tests: a private PulseAudio daemon with a null sink, a
+//! private Xvfb, an in-process signaling server. Each test binary uses some of it.
+#![allow(dead_code, unused_imports)]
 
-#[allow(dead_code)] // not every test binary needs a display
+pub mod inprocess;
 mod xvfb;
-#[allow(unused_imports)]
 pub use xvfb::Xvfb;
 
 use std::path::{Path, PathBuf};
@@ -100,7 +101,6 @@ impl PulseDaemon {
     }
 
     /// Points this process (cpal's PulseAudio client) at the daemon.
-    #[allow(dead_code)] // not every test binary plays in-process
     pub fn use_in_this_process(&self) {
         // SAFETY: the only test in this binary sets these before any audio thread exists
         // and nothing else in the process reads the environment concurrently.

@@ -26,11 +26,20 @@
 //    sharingConflict event) is recorded; shareInfo() tells all of it.
 //
 // Query parameters: server (signaling URL), email, room, name?, mode? (av | video | audio |
-// recv; default av), tone? (oscillator Hz, default 660).
+// recv; default av), tone? (oscillator Hz, default 660), codec? (h264: prefer H.264
+// constrained baseline, packetization-mode=1, for the video we send — setCodecPreferences on
+// every video transceiver before each offer and answer; default: Chromium's own order, VP8
+// first).
 //
-// window.huddleTest = { joined: Promise<{id, room, participants}>, stats(), leave(),
+// Codecs really used are read from getStats() once a second, per connection: stats()[id]
+// .outbound / .outboundCodecs (what we send), .inbound / .inboundCodecs (what we receive),
+// .localVideoCodecs / .remoteVideoCodecs (the video codecs of the last local and remote SDP,
+// in their order), .codecPreference (what setCodecPreferences was given); info().sendCodecs
+// sums the outbound video codec per remote.
+//
+// window.huddleTest = { joined: Promise<{id, room, participants}>, stats(), info(), leave(),
 //                       renegotiate(id), startSharing({at}?), stopSharing(), renegotiateShare(id),
-//                       shareInfo(), screenSessions(), myId }.
+//                       shareInfo(), screenSessions(), sdp(id), rawStats(id, types?), myId }.
 
 import { drawBarcode, readBarcodeRGBA, latencyOf } from '/barcode.mjs';
 
@@ -41,6 +50,8 @@ const ROOM = q.get('room');
 const NAME = q.get('name') || undefined;
 const MODE = q.get('mode') || 'av';
 const TONE = Number(q.get('tone') || 660);
+const CODEC = (q.get('codec') || '').toLowerCase(); // '' (default) | 'h264'
+if (CODEC && CODEC !== 'h264') throw new Error(`codec=${CODEC}: only h264 is known`);
 const SEND_AUDIO = MODE === 'av' || MODE === 'audio';
 const SEND_VIDEO = MODE === 'av' || MODE === 'video';
 const W = 640;
@@ -222,6 +233,14 @@ function newStatsRecord(id) {
     audioFreqs: [],
     audioSamples: 0,
     audioLoudSamples: 0,
+    // Codecs (see "Codecs" below).
+    codecPreference: null,
+    localVideoCodecs: [],
+    remoteVideoCodecs: [],
+    outbound: null,
+    outboundCodecs: [],
+    inbound: null,
+    inboundCodecs: [],
   };
 }
 
@@ -247,6 +266,175 @@ function loopbackOnlySdp(sdp) {
 function desc(d) {
   return { type: d.type, sdp: loopbackOnlySdp(d.sdp) };
 }
+
+// ---------------------------------------------------------------------------
+// Codecs: preference (codec=h264) and what is really sent and received
+// ---------------------------------------------------------------------------
+
+/** H.264 constrained baseline with packetization-mode=1 (42e01f first: Huddle offers it). */
+function h264Rank(c) {
+  if (!/^video\/h264$/i.test(c.mimeType)) return -1;
+  const fmtp = (c.sdpFmtpLine || '').toLowerCase();
+  if (!/(^|;)\s*packetization-mode=1(;|$)/.test(fmtp)) return -1;
+  const m = fmtp.match(/profile-level-id=([0-9a-f]{6})/);
+  if (!m) return -1;
+  if (m[1] === '42e01f') return 0;
+  if (m[1] === '42001f') return 1;
+  return -1;
+}
+
+const codecName = (c) => `${c.mimeType}${c.sdpFmtpLine ? ` ${c.sdpFmtpLine}` : ''}`;
+
+/**
+ * `codecs` with the preferred H.264 entries first (42e01f, then 42001f), the rest in
+ * their order (rtx, red and ulpfec stay: they follow whatever is chosen).
+ */
+function h264First(codecs) {
+  const first = codecs.filter((c) => h264Rank(c) >= 0).sort((a, b) => h264Rank(a) - h264Rank(b));
+  return [...first, ...codecs.filter((c) => h264Rank(c) < 0)];
+}
+
+/** Video capabilities for setCodecPreferences: the receiver's, then sender-only ones. */
+function videoCapabilities() {
+  const recv = RTCRtpReceiver.getCapabilities('video')?.codecs || [];
+  const send = RTCRtpSender.getCapabilities('video')?.codecs || [];
+  const seen = new Set(recv.map(codecName));
+  return [...recv, ...send.filter((c) => !seen.has(codecName(c)))];
+}
+
+/**
+ * codec=h264: puts H.264 first on every video transceiver of `peer` (before an offer or an
+ * answer). Chromium checks the list against its capabilities; on refusal retry with only
+ * the receiver's (older rule) and record the error.
+ */
+function applyCodecPreferences(peer) {
+  if (CODEC !== 'h264') return;
+  const pref = peer.stats.codecPreference || (peer.stats.codecPreference = { codec: CODEC, applied: 0, transceivers: 0, first: null, errors: [] });
+  for (const t of peer.pc.getTransceivers()) {
+    if (t.stopped || t.currentDirection === 'stopped') continue;
+    const kind = t.receiver?.track?.kind || t.sender?.track?.kind;
+    if (kind !== 'video') continue;
+    pref.transceivers++;
+    const lists = [h264First(videoCapabilities()), h264First(RTCRtpReceiver.getCapabilities('video')?.codecs || [])];
+    let done = false;
+    for (const list of lists) {
+      if (h264Rank(list[0] || {}) < 0) {
+        pref.errors.push('no H.264 (packetization-mode=1, 42e01f/42001f) in the capabilities');
+        break;
+      }
+      try {
+        t.setCodecPreferences(list);
+        pref.applied++;
+        pref.first = codecName(list[0]);
+        pref.order = list.slice(0, 4).map(codecName);
+        done = true;
+        break;
+      } catch (e) {
+        pref.errors.push(String(e && e.message ? e.message : e));
+      }
+    }
+    if (!done) fail('setCodecPreferences', pref.errors[pref.errors.length - 1] || 'not applied');
+  }
+}
+
+/** The video codecs of an SDP's video sections, in their order: "H264/90000 <fmtp> (pt)". */
+function sdpVideoCodecs(sdp) {
+  const out = [];
+  if (!sdp) return out;
+  for (const section of sdp.split(/\r?\nm=/).slice(1)) {
+    if (!section.startsWith('video')) continue;
+    const lines = section.split(/\r?\n/);
+    const pts = lines[0].split(' ').slice(3);
+    const rtpmap = {};
+    const fmtp = {};
+    for (const l of lines) {
+      let m = l.match(/^a=rtpmap:(\d+) (\S+)/);
+      if (m) rtpmap[m[1]] = m[2];
+      m = l.match(/^a=fmtp:(\d+) (.*)$/);
+      if (m) fmtp[m[1]] = m[2];
+    }
+    for (const pt of pts) {
+      const name = rtpmap[pt];
+      if (!name || /^(rtx|red|ulpfec|flexfec)/i.test(name)) continue;
+      out.push(`${name}${fmtp[pt] ? ` ${fmtp[pt]}` : ''} (${pt})`);
+    }
+  }
+  return out;
+}
+
+/** Records the video codecs of the current local and remote descriptions. */
+function noteSdpCodecs(peer) {
+  peer.stats.localVideoCodecs = sdpVideoCodecs(peer.pc.localDescription?.sdp);
+  peer.stats.remoteVideoCodecs = sdpVideoCodecs(peer.pc.remoteDescription?.sdp);
+}
+
+/** Outbound and inbound video RTP of a connection, from getStats(), with the codec used. */
+async function videoRtpStats(pc) {
+  const report = await pc.getStats();
+  const codecs = {};
+  report.forEach((r) => {
+    if (r.type === 'codec') codecs[r.id] = { mimeType: r.mimeType, payloadType: r.payloadType, sdpFmtpLine: r.sdpFmtpLine || '' };
+  });
+  let outbound = null;
+  let inbound = null;
+  report.forEach((r) => {
+    if (r.kind !== 'video') return;
+    const c = codecs[r.codecId] || null;
+    if (r.type === 'outbound-rtp' && (!outbound || (r.bytesSent || 0) > (outbound.bytesSent || 0)))
+      outbound = {
+        codec: c ? c.mimeType : null,
+        payloadType: c ? c.payloadType : null,
+        fmtp: c ? c.sdpFmtpLine : null,
+        framesSent: r.framesSent,
+        framesEncoded: r.framesEncoded,
+        keyFramesEncoded: r.keyFramesEncoded,
+        width: r.frameWidth,
+        height: r.frameHeight,
+        fps: r.framesPerSecond,
+        bytesSent: r.bytesSent,
+        encoder: r.encoderImplementation || null,
+        powerEfficientEncoder: r.powerEfficientEncoder ?? null,
+        qualityLimitation: r.qualityLimitationReason,
+      };
+    if (r.type === 'inbound-rtp' && (!inbound || (r.bytesReceived || 0) > (inbound.bytesReceived || 0)))
+      inbound = {
+        codec: c ? c.mimeType : null,
+        payloadType: c ? c.payloadType : null,
+        fmtp: c ? c.sdpFmtpLine : null,
+        packetsReceived: r.packetsReceived,
+        framesDecoded: r.framesDecoded,
+        framesReceived: r.framesReceived,
+        bytesReceived: r.bytesReceived,
+        decoder: r.decoderImplementation || null,
+      };
+  });
+  return { outbound, inbound };
+}
+
+/** Samples the video codecs of every open connection (once a second). */
+async function sampleCodecs() {
+  const open = [...peers.values(), ...shareOut.values(), ...shareIn.values()].filter((p) => !p.closed);
+  for (const p of open) {
+    try {
+      const { outbound, inbound } = await videoRtpStats(p.pc);
+      if (p.closed) continue;
+      const s = p.stats;
+      if (outbound) {
+        s.outbound = { at: Date.now(), ...outbound };
+        if (outbound.codec && outbound.framesEncoded > 0 && s.outboundCodecs[s.outboundCodecs.length - 1] !== outbound.codec) s.outboundCodecs.push(outbound.codec);
+      }
+      if (inbound) {
+        s.inbound = { at: Date.now(), ...inbound };
+        if (inbound.codec && inbound.framesDecoded > 0 && s.inboundCodecs[s.inboundCodecs.length - 1] !== inbound.codec) s.inboundCodecs.push(inbound.codec);
+      }
+    } catch (e) {
+      if (!p.closed) fail('getStats (codecs)', e);
+    }
+  }
+}
+setInterval(() => {
+  sampleCodecs().catch((e) => fail('sampleCodecs', e));
+}, 1000);
 
 // ---------------------------------------------------------------------------
 // Peer connections
@@ -362,6 +550,7 @@ class Peer {
 
   async setRemote(d) {
     await this.pc.setRemoteDescription(d);
+    noteSdpCodecs(this);
     await this.flushCandidates();
   }
 
@@ -404,8 +593,10 @@ function call(id) {
     if (localTracks.length) p.addLocalTracks();
     if (!SEND_AUDIO) p.pc.addTransceiver('audio', { direction: 'recvonly' });
     if (!SEND_VIDEO) p.pc.addTransceiver('video', { direction: 'recvonly' });
+    applyCodecPreferences(p);
     const offer = await p.pc.createOffer();
     await p.pc.setLocalDescription(offer);
+    noteSdpCodecs(p);
     p.stats.negotiations++;
     socket.emit('user:call', { to: id, offer: desc(p.pc.localDescription) });
   });
@@ -416,8 +607,10 @@ function onIncomingCall({ from, offer }) {
   p.enqueue('answer', async () => {
     await p.pc.setRemoteDescription(offer);
     if (localTracks.length) p.addLocalTracks();
+    applyCodecPreferences(p);
     const ans = await p.pc.createAnswer();
     await p.pc.setLocalDescription(ans);
+    noteSdpCodecs(p);
     p.stats.negotiations++;
     socket.emit('call:accepted', { to: from, ans: desc(p.pc.localDescription) });
     await p.flushCandidates();
@@ -435,8 +628,10 @@ function onNegoNeeded({ from, offer }) {
   if (!p) return fail('peer:nego:needed', `no peer ${from}`);
   p.enqueue('peer:nego:needed', async () => {
     await p.pc.setRemoteDescription(offer);
+    applyCodecPreferences(p);
     const ans = await p.pc.createAnswer();
     await p.pc.setLocalDescription(ans);
+    noteSdpCodecs(p);
     p.stats.negotiations++;
     socket.emit('peer:nego:done', { to: from, ans: desc(p.pc.localDescription) });
     await p.flushCandidates();
@@ -463,8 +658,10 @@ function renegotiate(id) {
   const p = peers.get(id);
   if (!p) throw new Error(`no peer ${id}`);
   return p.enqueue('renegotiate', async () => {
+    applyCodecPreferences(p);
     const offer = await p.pc.createOffer();
     await p.pc.setLocalDescription(offer);
+    noteSdpCodecs(p);
     p.stats.negotiations++;
     socket.emit('peer:nego:needed', { to: id, offer: desc(p.pc.localDescription) });
   });
@@ -513,8 +710,10 @@ function onShareOffer({ from, offer }) {
   s.offers++; // a second offer on an open share connection renegotiates it
   p.enqueue('share:offer', async () => {
     await p.pc.setRemoteDescription(offer);
+    applyCodecPreferences(p);
     const ans = await p.pc.createAnswer();
     await p.pc.setLocalDescription(ans);
+    noteSdpCodecs(p);
     p.stats.negotiations++;
     socket.emit('share:answer', { to: from, ans: desc(p.pc.localDescription) });
     await p.flushCandidates();
@@ -595,8 +794,10 @@ function offerScreen(viewer) {
   shareOut.set(viewer, p);
   p.enqueue('share:offer', async () => {
     p.pc.addTransceiver(screenTrack, { direction: 'sendonly', streams: [screenStream] });
+    applyCodecPreferences(p);
     const offer = await p.pc.createOffer();
     await p.pc.setLocalDescription(offer);
+    noteSdpCodecs(p);
     p.stats.negotiations++;
     socket.emit('share:offer', { to: viewer, offer: desc(p.pc.localDescription) });
   });
@@ -609,8 +810,10 @@ function renegotiateShare(viewer) {
   const p = shareOut.get(viewer);
   if (!p) throw new Error(`no share connection to ${viewer}`);
   return p.enqueue('share:offer (renegotiation)', async () => {
+    applyCodecPreferences(p);
     const offer = await p.pc.createOffer();
     await p.pc.setLocalDescription(offer);
+    noteSdpCodecs(p);
     p.stats.negotiations++;
     socket.emit('share:offer', { to: viewer, offer: desc(p.pc.localDescription) });
   });
@@ -775,6 +978,10 @@ function copyStats(s) {
     audioFreqs: [...s.audioFreqs],
     localCandidateTypes: [...s.localCandidateTypes],
     remoteCandidateAddrs: [...s.remoteCandidateAddrs],
+    outboundCodecs: [...s.outboundCodecs],
+    inboundCodecs: [...s.inboundCodecs],
+    localVideoCodecs: [...s.localVideoCodecs],
+    remoteVideoCodecs: [...s.remoteVideoCodecs],
   };
 }
 
@@ -1092,6 +1299,21 @@ window.huddleTest = {
   renegotiateShare,
   shareInfo,
   screenSessions: () => screenSessions.map(screenStats),
+  /** Diagnostics: the current local and remote SDP of the call with `id`. */
+  sdp(id) {
+    const p = peers.get(id);
+    return p ? { local: p.pc.localDescription?.sdp ?? null, remote: p.pc.remoteDescription?.sdp ?? null } : null;
+  },
+  /** Diagnostics: every getStats() entry of the call with `id` (types filtered if given). */
+  async rawStats(id, types = null) {
+    const p = peers.get(id);
+    if (!p) return null;
+    const out = [];
+    (await p.pc.getStats()).forEach((r) => {
+      if (!types || types.includes(r.type)) out.push({ ...r });
+    });
+    return out;
+  },
   get myId() {
     return myId;
   },
@@ -1101,6 +1323,12 @@ window.huddleTest = {
     room: ROOM,
     mode: MODE,
     tone: TONE,
+    codec: CODEC || 'default',
+    // The video codec we really send to each call remote (getStats, sampled once a second).
+    sendCodecs: Object.fromEntries(
+      [...remotes.values()].map((s) => [s.email || s.id, { codec: s.outbound?.codec ?? null, history: [...s.outboundCodecs], framesEncoded: s.outbound?.framesEncoded ?? 0 }]),
+    ),
+    videoSendCapabilities: (RTCRtpSender.getCapabilities('video')?.codecs || []).map(codecName),
     startedAt,
     framesDrawn,
     audioContextState: audioCtx.state,

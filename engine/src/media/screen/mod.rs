@@ -7,7 +7,6 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::time::{Duration, Instant};
 
 use super::source::{SourceError, VideoSource};
 
@@ -266,36 +265,7 @@ pub fn effective_fps(fps: u32) -> u32 {
     }
 }
 
-/// Sleeps until `start + n × period`, so pacing does not drift (as the camera's pacer).
-#[derive(Debug)]
-pub(crate) struct Pacer {
-    start: Instant,
-    period: Duration,
-    n: u32,
-}
-
-impl Pacer {
-    pub(crate) fn new(fps: u32) -> Self {
-        Pacer {
-            start: Instant::now(),
-            period: Duration::from_secs(1) / fps.max(1),
-            n: 0,
-        }
-    }
-
-    pub(crate) fn wait(&mut self) {
-        let due = self.start + self.period * self.n;
-        let now = Instant::now();
-        if due > now {
-            std::thread::sleep(due - now);
-        } else if now - due > self.period * 5 {
-            // Far behind (a slow capture or a stalled machine): restart instead of bursting.
-            self.start = now;
-            self.n = 0;
-        }
-        self.n += 1;
-    }
-}
+pub(crate) use crate::media::source::Pacer;
 
 #[cfg(test)]
 mod tests {

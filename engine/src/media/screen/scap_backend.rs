@@ -253,7 +253,7 @@ impl ScapCapture {
             scaler: None,
             max: (max_width, max_height),
             fps,
-            pacer: Pacer::new(fps),
+            pacer: Pacer::at_fps(fps),
         })
     }
 }

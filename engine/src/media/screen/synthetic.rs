@@ -72,7 +72,7 @@ impl SyntheticScreen {
             desktop,
             frame_index: 0,
             layout,
-            pacer: Pacer::new(fps),
+            pacer: Pacer::at_fps(fps),
         }
     }
 

@@ -486,7 +486,7 @@ impl X11Capture {
             scaler: None,
             max: (max_width, max_height),
             fps,
-            pacer: Pacer::new(fps),
+            pacer: Pacer::at_fps(fps),
         };
         // Fail now, not on the first frame, if the target cannot be captured at all.
         capture.grab()?;

@@ -1,0 +1,25 @@
+//! A signaling server inside the test process, and peer settings for loopback.
+
+use huddle_engine::peer::PeerSetup;
+use huddle_server::Server;
+use huddle_server::config::ServerConfig;
+
+/// Starts a server on a free loopback port; returns its URL.
+pub async fn start_server() -> String {
+    let config = ServerConfig {
+        listen: "127.0.0.1:0".parse().expect("an address"),
+        ..ServerConfig::default()
+    };
+    let server = Server::bind(config).await.expect("bind");
+    let url = format!("http://{}", server.local_addr());
+    tokio::spawn(server.run(std::future::pending()));
+    url
+}
+
+/// ICE candidates on loopback only.
+pub fn loopback() -> PeerSetup {
+    PeerSetup {
+        udp_addrs: vec!["127.0.0.1:0".into()],
+        ..PeerSetup::default()
+    }
+}
