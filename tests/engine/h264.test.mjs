@@ -122,7 +122,7 @@ for (const order of ['page first, huddle calls the page', 'huddle first, the pag
     console.log(`[h264 ${order}] Chromium → huddle: ${describeReceived(hv)}; decode errors ${hv?.decode_errors}; ${describeReceived(ha)}`);
     console.log(`[h264 ${order}] huddle → Chromium: ${JSON.stringify(r ? summarizeRemote(r) : null)}`);
     console.log(
-      `[h264 ${order}] latency p50/p95 ms: page→huddle (H.264) ${hv?.latency_ms?.p50}/${hv?.latency_ms?.p95} (n ${hv?.latency_ms?.n}); huddle→page (VP8) ${pageLat.p50}/${pageLat.p95} (n ${pageLat.n}); ` +
+      `[h264 ${order}] latency p50/p95 ms: page→huddle (${hv?.codec}) ${hv?.latency_ms?.p50}/${hv?.latency_ms?.p95} (n ${hv?.latency_ms?.n}); huddle→page (${inbound?.codec ?? '?'}) ${pageLat.p50}/${pageLat.p95} (n ${pageLat.n}); ` +
         `first frame at huddle ${hv?.time_to_first_frame_ms} ms`,
     );
 
