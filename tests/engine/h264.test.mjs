@@ -1,6 +1,7 @@
 // Chromium sends H.264 to Huddle; Huddle sends VP8 back. One call, both join orders:
 //  - page first, then huddle: huddle (the newcomer) calls; Huddle's offer lists VP8 (96) and
-//    H.264 (102), the page (codec=h264) answers with H.264 first and sends H.264;
+//    H.264 (102), VP8 first: the page answers with both and, as JSEP lets the offerer's
+//    preference win, sends VP8 — the offer carrying H.264 is what is checked;
 //  - huddle first, then page: the page calls with H.264 first in its offer; Huddle's answer
 //    keeps H.264 and the page sends it.
 // Huddle always sends VP8 (it receives and decodes either), so the page must still read
@@ -92,7 +93,8 @@ for (const order of ['page first, huddle calls the page', 'huddle first, the pag
       problems.push(`Huddle's ${pageFirst ? 'offer' : 'answer'} has no H.264 42e01f packetization-mode=1: ${JSON.stringify(huddleSdp)}`);
 
     // What the page really sent, and what Huddle decoded.
-    const sentCodec = canSendH264 ? 'H264' : 'VP8';
+    // The offerer's codec order wins: H.264 flows when the page offers it first.
+    const sentCodec = canSendH264 && !pageFirst ? 'H264' : 'VP8';
     if (!out) problems.push('page: no outbound video stats');
     else {
       if (out.codec !== `video/${sentCodec}`) problems.push(`page: sends ${out.codec} (pt ${out.payloadType}), expected video/${sentCodec}`);
@@ -100,7 +102,7 @@ for (const order of ['page first, huddle calls the page', 'huddle first, the pag
     }
     const history = r?.outboundCodecs || [];
     if (history.length !== 1 || history[0] !== `video/${sentCodec}`) problems.push(`page: sent codecs over the call ${JSON.stringify(history)}, expected only video/${sentCodec}`);
-    if (canSendH264 && !(r?.codecPreference?.applied > 0 && isWantedH264(r.codecPreference.first || '')))
+    if (canSendH264 && !pageFirst && !(r?.codecPreference?.applied > 0 && isWantedH264(r.codecPreference.first || '')))
       problems.push(`page: H.264 preference not applied: ${JSON.stringify(r?.codecPreference)}`);
     problems.push(
       ...huddleReceivedProblems(report, PAGE, { who: 'huddle ← page', minFrames: MIN, minBarcodes: MIN, minAudioPackets: 200, videoCodec: sentCodec }),

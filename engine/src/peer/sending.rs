@@ -13,7 +13,8 @@ use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication
 use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
 use rtc::rtcp::receiver_report::ReceiverReport;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
+    RtpCodecKind,
 };
 use rtc::rtp_transceiver::{PayloadType, RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use tokio::sync::{broadcast, watch};
@@ -24,13 +25,15 @@ use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::peer_connection::PeerConnection;
 use webrtc::rtp_transceiver::RtpSender;
 
-use super::connection::PeerError;
+use super::connection::{PeerError, h264_codec, vp8_codec};
 use crate::pipeline::outgoing::{EncodedAudio, EncodedVideo, VideoControl};
 
 /// A local track on one connection.
 pub struct LocalTrack {
     pub track: Arc<TrackLocalStaticSample>,
     pub sender: Arc<dyn RtpSender>,
+    /// The codec our encoder produces for it (e.g. `video/VP8`).
+    pub mime: String,
 }
 
 /// Which way media flows on a transceiver.
@@ -62,6 +65,7 @@ pub async fn add_local_track(
         .await?;
         return Ok(None);
     }
+    let codec_mime = codec.mime_type.clone();
     let ssrc = rand_ssrc();
     let track = Arc::new(TrackLocalStaticSample::new(
         Instant::now(),
@@ -97,7 +101,43 @@ pub async fn add_local_track(
     } else {
         pc.add_track(track.clone() as Arc<dyn TrackLocal>).await?
     };
-    Ok(Some(LocalTrack { track, sender }))
+    if kind == RtpCodecKind::Video {
+        offer_every_video_codec(pc, &sender).await?;
+    }
+    Ok(Some(LocalTrack {
+        track,
+        sender,
+        mime: codec_mime,
+    }))
+}
+
+/// webrtc-rs narrows a track's transceiver to the track's own codec (VP8), so our
+/// offers would not list H.264; list both again: we receive either, and send VP8.
+async fn offer_every_video_codec(
+    pc: &Arc<dyn PeerConnection>,
+    sender: &Arc<dyn RtpSender>,
+) -> Result<(), PeerError> {
+    for transceiver in pc.get_transceivers().await {
+        if transceiver
+            .sender()
+            .await?
+            .is_some_and(|s| Arc::ptr_eq(&s, sender))
+        {
+            transceiver
+                .set_codec_preferences(vec![
+                    RTCRtpCodecParameters {
+                        rtp_codec: vp8_codec(),
+                        payload_type: 96,
+                    },
+                    RTCRtpCodecParameters {
+                        rtp_codec: h264_codec(),
+                        payload_type: 102,
+                    },
+                ])
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 fn rand_ssrc() -> u32 {
@@ -110,15 +150,17 @@ fn rand_ssrc() -> u32 {
     nanos.rotate_left(13) ^ COUNTER.fetch_add(0x9E37_79B9, Ordering::Relaxed) | 1
 }
 
-/// The payload type the connection negotiated for this sender, once it has.
-async fn negotiated_payload_type(sender: &Arc<dyn RtpSender>) -> Option<PayloadType> {
+/// The payload type negotiated for our codec on this sender, once it is. Not simply
+/// the first codec: a peer that prefers H.264 lists it first, and we send VP8.
+async fn negotiated_payload_type(sender: &Arc<dyn RtpSender>, mime: &str) -> Option<PayloadType> {
     sender
         .get_parameters()
         .await
         .ok()?
         .rtp_parameters
         .codecs
-        .first()
+        .iter()
+        .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(mime))
         .map(|c| c.payload_type)
 }
 
@@ -126,11 +168,12 @@ async fn negotiated_payload_type(sender: &Arc<dyn RtpSender>) -> Option<PayloadT
 /// for the negotiated payload type.
 async fn wait_until_sendable(
     sender: &Arc<dyn RtpSender>,
+    mime: &str,
     mut connected: watch::Receiver<bool>,
 ) -> Option<PayloadType> {
     connected.wait_for(|up| *up).await.ok()?;
     for _ in 0..200 {
-        if let Some(pt) = negotiated_payload_type(sender).await {
+        if let Some(pt) = negotiated_payload_type(sender, mime).await {
             return Some(pt);
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -146,12 +189,16 @@ pub fn spawn_video_writer(
     control: Arc<VideoControl>,
     connected: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    let (track, sender) = (local.track.clone(), local.sender.clone());
+    let (track, sender, mime) = (
+        local.track.clone(),
+        local.sender.clone(),
+        local.mime.clone(),
+    );
     tokio::spawn(async move {
         let Some(ssrc) = track.ssrcs().await.first().copied() else {
             return;
         };
-        let Some(pt) = wait_until_sendable(&sender, connected).await else {
+        let Some(pt) = wait_until_sendable(&sender, &mime, connected).await else {
             tracing::warn!("video was never negotiated");
             return;
         };
@@ -200,12 +247,16 @@ pub fn spawn_audio_writer(
     mut packets: broadcast::Receiver<Arc<EncodedAudio>>,
     connected: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    let (track, sender) = (local.track.clone(), local.sender.clone());
+    let (track, sender, mime) = (
+        local.track.clone(),
+        local.sender.clone(),
+        local.mime.clone(),
+    );
     tokio::spawn(async move {
         let Some(ssrc) = track.ssrcs().await.first().copied() else {
             return;
         };
-        let Some(pt) = wait_until_sendable(&sender, connected).await else {
+        let Some(pt) = wait_until_sendable(&sender, &mime, connected).await else {
             tracing::warn!("audio was never negotiated");
             return;
         };
