@@ -42,7 +42,6 @@ process.env.RUST_LOG ||= 'warn,rtc_dtls=error,huddle_engine=info,huddle=info';
 
 const H = await import('../../tests/engine/helpers.mjs');
 const { startServer } = await import('../../tests/server/helpers.mjs');
-const { percentile } = await import('../../tests/engine/barcode.mjs');
 const { chromium } = await import(pathToFileURL(path.join(REPO, 'tests', 'node_modules', 'playwright-core', 'index.mjs')).href);
 const { sleep, uniqName, latencySummary, remoteByEmail, receivedFrom, CHROMIUM, CHROMIUM_ARGS, HUDDLE_BIN } = H;
 
@@ -524,7 +523,7 @@ async function runTrial(shared, dirCode, rep) {
           try {
             const stats = await part.p.stats();
             const info = await part.p.info();
-            extra = `--- remotes ---\n${JSON.stringify(Object.values(stats).map(H.summarizeRemote), null, 1)}\n--- events ---\n${info.events.map((e) => `${new Date(e.at).toISOString()} ${e.name}${e.from ? ` from ${e.from}` : ''}`).join('\n')}\n`;
+            extra = `--- remotes ---\n${JSON.stringify(Object.values(stats).filter((x) => x && 'videoFrames' in x).map((x) => H.summarizeRemote(x)), null, 1)}\n--- events ---\n${info.events.map((e) => `${new Date(e.at).toISOString()} ${e.name}${e.from ? ` from ${e.from}` : ''}`).join('\n')}\n`;
             res[`${role}PageRemote`] = H.summarizeRemote(remoteByEmail(stats, role === 'sender' ? receiverEmail : senderEmail) || {});
           } catch {}
           writeFileSync(file, `page ${part.email} (${part.mode}), browser marker ${part.marker}\n--- console ---\n${part.p?.console.join('\n')}\n${extra}`);

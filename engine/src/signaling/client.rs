@@ -117,6 +117,7 @@ impl SignalingClient {
                 url: url.to_string(),
                 reason: e.to_string(),
             })?;
+        disable_nagle_towards(url);
         // An emit sent before the namespace's connect packet arrives can be lost.
         match tokio::time::timeout(REQUEST_TIMEOUT, first_connect_rx).await {
             Ok(Ok(())) => {}
@@ -205,6 +206,53 @@ impl SignalingClient {
             tracing::debug!(%err, "disconnect");
         }
     }
+}
+
+/// rust_socketio opens its WebSocket without TCP_NODELAY, and a small request then
+/// waits for the server's delayed ACK: measured, every `room:join` took 40–48 ms on
+/// loopback instead of under 1 ms. Signaling is small latency-bound messages, so turn
+/// Nagle off on our own TCP connections to the server, found among this process's
+/// file descriptors (Linux only; elsewhere nothing changes).
+fn disable_nagle_towards(url: &str) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::{AsRawFd, BorrowedFd};
+        let Some(server) = url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.socket_addrs(|| None).ok())
+        else {
+            return;
+        };
+        let Ok(fds) = std::fs::read_dir("/proc/self/fd") else {
+            return;
+        };
+        for entry in fds.flatten() {
+            let Some(fd) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            // SAFETY: the fd is open (listed just now) and only borrowed for these calls;
+            // getsockopt/setsockopt on a non-socket fail harmlessly.
+            let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+            let sock = socket2::SockRef::from(&borrowed);
+            let ours = sock
+                .peer_addr()
+                .ok()
+                .and_then(|a| a.as_socket())
+                .is_some_and(|a| server.contains(&a));
+            if ours
+                && sock.r#type().is_ok_and(|t| t == socket2::Type::STREAM)
+                && let Err(err) = sock.set_tcp_nodelay(true)
+            {
+                tracing::debug!(%err, fd = borrowed.as_raw_fd(), "TCP_NODELAY not set");
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = url;
 }
 
 /// The first argument of an event or ack. Acks arrive wrapped once more than events.
