@@ -5,12 +5,19 @@
 //   join   connect N clients, then fire all `room:join`s at once (burst) into R rooms;
 //          join-ack latency p50/p99; checks every client ends up seeing exactly the
 //          other members of its room (ack participants + user:joined) and the echo.
+//          Then everyone leaves and re-joins paced at --join-rate joins/s (default 1000),
+//          a second join-ack latency that is not dominated by the load generator's own
+//          event loop (emitting 1,000 joins back to back takes it ~60 ms).
 //   relay  pairs in the same room ping-pong `ice:candidate`: the receiver sends one back
 //          to `from`; every client waits for its previous ack before the next send
 //          (closed loop). Ack and one-way delivery latency, msg/s, and the server's CPU
 //          over exactly the window (first send .. last ack/delivery) per relayed message.
 //   chat   every client sends M `chat:send`s (closed loop on the ack); each must reach
-//          the other members of its room exactly once; server CPU per delivery.
+//          the other members of its room exactly once; server CPU per delivery. Also
+//          observed (not failed): deliveries out of id order, and rooms whose members
+//          saw the messages in different orders.
+//   relay and chat run --rounds times (default 3); the round with the median server CPU
+//   per message is reported, with the range; losses are summed over all rounds.
 //   idle   a fresh server; RSS before any connection, then K connections joined in
 //          rooms of 10, held for S seconds (covers an Engine.IO heartbeat); all must
 //          stay connected; RSS per joined idle connection.

@@ -68,6 +68,9 @@ pub(super) struct Link {
     pub offerer: bool,
     pub remote_description_set: bool,
     pub pending_candidates: Vec<RTCIceCandidateInit>,
+    /// Our candidates held back until the answer to our offer is applied (see
+    /// [`State::send_candidate`]).
+    pub held_local_candidates: Vec<RTCIceCandidateInit>,
     pub first_mid: Option<String>,
     pub created: Instant,
     pub making_offer: bool,
@@ -106,6 +109,7 @@ impl State {
             offerer,
             remote_description_set: false,
             pending_candidates: self.early_candidates.remove(key).unwrap_or_default(),
+            held_local_candidates: Vec::new(),
             first_mid: None,
             created: Instant::now(),
             making_offer: false,
@@ -194,6 +198,14 @@ impl State {
             let who = self.email_of(&key.remote);
             self.note_error(format!("bad answer from {who}: {err}"));
         }
+        let held = self
+            .links
+            .get_mut(&key)
+            .map(|l| std::mem::take(&mut l.held_local_candidates))
+            .unwrap_or_default();
+        for c in &held {
+            self.relay_candidate(&key, c).await;
+        }
     }
 
     pub async fn add_candidate(&mut self, key: LinkKey, candidate: &IceCandidate) {
@@ -209,7 +221,22 @@ impl State {
         }
     }
 
-    pub async fn send_candidate(&self, key: &LinkKey, c: &RTCIceCandidateInit) {
+    /// Trickles a local candidate, except while our offer is unanswered: a peer that
+    /// learns our address before we know its ICE credentials sends checks we must drop
+    /// ("password is empty"), and a browser then backs off for ~1.6 s before trying
+    /// again. Held candidates go out as soon as the answer is applied.
+    pub async fn send_candidate(&mut self, key: &LinkKey, c: &RTCIceCandidateInit) {
+        if let Some(link) = self.links.get_mut(key)
+            && link.offerer
+            && !link.remote_description_set
+        {
+            link.held_local_candidates.push(c.clone());
+            return;
+        }
+        self.relay_candidate(key, c).await;
+    }
+
+    async fn relay_candidate(&self, key: &LinkKey, c: &RTCIceCandidateInit) {
         let mid = self.links.get(key).and_then(|l| l.first_mid.clone());
         let candidate = from_rtc_candidate(c, mid.as_deref());
         self.relay(
