@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rtc::media::Sample;
+use rtc::rtp::codec::vp8::Vp8Payloader;
+use rtc::rtp::packetizer::Payloader;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
@@ -27,6 +29,9 @@ use webrtc::rtp_transceiver::RtpSender;
 
 use super::connection::{PeerError, h264_codec, vp8_codec};
 use crate::pipeline::outgoing::{EncodedAudio, EncodedVideo, VideoControl};
+
+/// Largest RTP payload we send (as webrtc-rs's own packetizer).
+const RTP_MTU: usize = 1200;
 
 /// A local track on one connection.
 pub struct LocalTrack {
@@ -206,10 +211,13 @@ pub fn spawn_video_writer(
         // Start on a keyframe, or the receiver waits for the next one.
         control.request_keyframe();
         let mut started = false;
-        // The RTP clock must follow capture time: a frame's duration is the time since
-        // the previous frame written here (skipped ones included), not a nominal 1/fps,
-        // or timestamps fall behind real time whenever fewer frames come out.
-        let mut last_written: Option<Instant> = None;
+        // We packetize ourselves so that every frame's RTP timestamp is its capture time
+        // (a sample writer can only advance by a duration given one frame ahead, which
+        // adds a frame of timing jitter a browser's jitter buffer then waits out).
+        let mut payloader = Vp8Payloader::default();
+        payloader.enable_picture_id = true;
+        let mut sequence: u16 = (rand_ssrc() & 0x7FFF) as u16;
+        let mut clock: Option<(Instant, u32)> = None;
         loop {
             let frame = match frames.recv().await {
                 Ok(f) => f,
@@ -225,18 +233,35 @@ pub fn spawn_video_writer(
                 continue;
             }
             started = true;
-            let duration = last_written
-                .map(|t| frame.captured_at.saturating_duration_since(t))
-                .filter(|d| !d.is_zero())
-                .unwrap_or(frame.duration);
-            last_written = Some(frame.captured_at);
-            let sample = Sample {
-                data: frame.data.clone(),
-                duration,
-                ..Sample::new(frame.captured_at)
+            let (start, base) = *clock.get_or_insert((frame.captured_at, rand_ssrc()));
+            let elapsed = frame.captured_at.saturating_duration_since(start);
+            let timestamp = base.wrapping_add((elapsed.as_micros() * 9 / 100) as u32);
+            let payloads = match payloader.payload(RTP_MTU, &frame.data) {
+                Ok(p) => p,
+                Err(err) => {
+                    tracing::debug!(%err, "frame not packetized");
+                    continue;
+                }
             };
-            if let Err(err) = track.sample_writer(ssrc, pt).write_sample(&sample).await {
-                tracing::debug!(%err, "video write failed");
+            let last = payloads.len().saturating_sub(1);
+            for (i, payload) in payloads.into_iter().enumerate() {
+                let packet = rtc::rtp::packet::Packet {
+                    header: rtc::rtp::header::Header {
+                        version: 2,
+                        marker: i == last,
+                        payload_type: pt,
+                        sequence_number: sequence,
+                        timestamp,
+                        ssrc,
+                        ..Default::default()
+                    },
+                    payload,
+                };
+                sequence = sequence.wrapping_add(1);
+                if let Err(err) = track.write_rtp(packet).await {
+                    tracing::debug!(%err, "video write failed");
+                    break;
+                }
             }
         }
     })
