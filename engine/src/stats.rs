@@ -87,6 +87,10 @@ pub struct ReceivedStream {
     crossing_side: i8,
     pub packets_lost: u64,
     pub last_seq: Option<u16>,
+    /// Round-trip time of the connection carrying it (ICE), ms.
+    pub rtt_ms: Option<f64>,
+    /// Interarrival jitter (RFC 3550) as webrtc-rs measures it, ms.
+    pub jitter_ms: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -131,6 +135,8 @@ impl ReceivedStream {
             crossing_side: 0,
             packets_lost: 0,
             last_seq: None,
+            rtt_ms: None,
+            jitter_ms: None,
         }
     }
 
@@ -250,6 +256,8 @@ impl ReceivedStream {
             height: self.height,
             audio_level: (self.frames_decoded > 0 && self.kind == StreamKind::Audio)
                 .then(|| self.audio_level_sum / self.frames_decoded as f64),
+            rtt_ms: self.rtt_ms,
+            jitter_ms: self.jitter_ms,
             audio_frequency_hz: (self.audio_samples > 0).then(|| {
                 self.zero_crossings as f64
                     / 2.0
@@ -301,6 +309,10 @@ pub struct ReceivedStreamReport {
     pub audio_level: Option<f64>,
     /// Zero-crossing frequency estimate of decoded audio (a tone's pitch).
     pub audio_frequency_hz: Option<f64>,
+    /// Round-trip time of the connection, ms (ICE).
+    pub rtt_ms: Option<f64>,
+    /// Interarrival jitter, ms.
+    pub jitter_ms: Option<f64>,
 }
 
 /// What we measure about a stream we send (encoded once, for every peer).

@@ -159,6 +159,15 @@ fn check_received_everyone(report: &Value, others: &[&str], who: &str) {
             .as_i64()
             .expect("latency measured");
         assert!((0..1000).contains(&p50), "{who} ← {email}: p50 {p50}");
+        // Connection figures from webrtc-rs's stats: loopback RTT is small but measured.
+        let rtt = video["rtt_ms"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{who} ← {email}: no RTT: {video:#}"));
+        assert!((0.0..1000.0).contains(&rtt), "{who} ← {email}: rtt {rtt}");
+        assert!(
+            video["jitter_ms"].as_f64().is_some(),
+            "{who} ← {email}: no jitter: {video:#}"
+        );
         let audio = streams(report, "audio")
             .into_iter()
             .find(|s| s["remote_email"] == *email)

@@ -464,7 +464,7 @@ fn print_summary(report: &SessionReport) {
     for s in &report.received {
         let lat = &s.latency_ms;
         println!(
-            "received {} from {}: {} frames, {} barcodes, latency p50 {} ms p95 {} ms, {:.1} fps, {:.0} kbps, {} lost",
+            "received {} from {}: {} frames, {} barcodes, latency p50 {} ms p95 {} ms, {:.1} fps, {:.0} kbps, {} lost, rtt {} ms, jitter {} ms",
             kind_name(s.kind),
             s.remote_email,
             s.frames_decoded,
@@ -473,7 +473,9 @@ fn print_summary(report: &SessionReport) {
             lat.p95.map_or("-".into(), |v| v.to_string()),
             s.fps,
             s.kbps,
-            s.packets_lost
+            s.packets_lost,
+            s.rtt_ms.map_or("-".into(), |v| format!("{v:.1}")),
+            s.jitter_ms.map_or("-".into(), |v| format!("{v:.1}")),
         );
     }
     for s in &report.sent {

@@ -158,8 +158,10 @@ impl State {
         mut notices: mpsc::UnboundedReceiver<PeerNotice>,
         mut commands: mpsc::UnboundedReceiver<Command>,
     ) {
+        let mut stats_tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
+                _ = stats_tick.tick() => self.poll_connection_stats().await,
                 Some(event) = server.recv() => self.on_server_event(event).await,
                 Some(notice) = notices.recv() => self.on_peer_notice(notice).await,
                 command = commands.recv() => match command {
@@ -263,6 +265,53 @@ impl State {
                     code: e.code,
                     message: e.message,
                 });
+            }
+        }
+    }
+
+    /// RTT (the nominated ICE pair) and jitter (inbound RTP) of every connection, into
+    /// the figures of the streams it carries.
+    async fn poll_connection_stats(&mut self) {
+        use rtc::statistics::report::RTCStatsReportEntry as Entry;
+        for (key, link) in &self.links {
+            let report = link
+                .pc
+                .get_stats(Instant::now(), webrtc::peer_connection::StatsSelector::None)
+                .await;
+            let mut rtt = None;
+            let mut jitter = Vec::new();
+            for entry in report.iter() {
+                match entry {
+                    Entry::IceCandidatePair(pair)
+                        if pair.nominated && pair.current_round_trip_time > 0.0 =>
+                    {
+                        rtt = Some(pair.current_round_trip_time * 1000.0);
+                    }
+                    Entry::InboundRtp(inbound) => {
+                        let r = &inbound.received_rtp_stream_stats;
+                        jitter.push((r.rtp_stream_stats.kind, r.jitter * 1000.0));
+                    }
+                    _ => {}
+                }
+            }
+            let Ok(mut map) = self.stats.lock() else {
+                continue;
+            };
+            for (id, stream) in map.iter_mut().filter(|(id, _)| id.remote_id == key.remote) {
+                let matches_link =
+                    (id.kind == StreamKind::Screen) == (key.kind == LinkKind::ShareIn);
+                if !matches_link {
+                    continue;
+                }
+                stream.rtt_ms = rtt.or(stream.rtt_ms);
+                let kind = if id.kind == StreamKind::Audio {
+                    rtc::rtp_transceiver::rtp_sender::RtpCodecKind::Audio
+                } else {
+                    rtc::rtp_transceiver::rtp_sender::RtpCodecKind::Video
+                };
+                if let Some((_, j)) = jitter.iter().find(|(k, _)| *k == kind) {
+                    stream.jitter_ms = Some(*j);
+                }
             }
         }
     }
