@@ -34,6 +34,7 @@ use crate::pipeline::outgoing::{EncodedAudio, EncodedVideo, VideoControl};
 const RTP_MTU: usize = 1200;
 
 /// A local track on one connection.
+#[derive(Clone)]
 pub struct LocalTrack {
     pub track: Arc<TrackLocalStaticSample>,
     pub sender: Arc<dyn RtpSender>,
@@ -49,6 +50,24 @@ pub enum Direction {
     SendOnly,
     /// We have no such device, but still want theirs.
     RecvOnly,
+}
+
+impl LocalTrack {
+    /// Waits until media can be sent: the track's SSRC and our codec's negotiated
+    /// payload type, once the connection is up.
+    async fn ready(
+        self,
+        connected: watch::Receiver<bool>,
+    ) -> Option<(Arc<TrackLocalStaticSample>, u32, PayloadType)> {
+        let ssrc = self.track.ssrcs().await.first().copied()?;
+        match wait_until_sendable(&self.sender, &self.mime, connected).await {
+            Some(pt) => Some((self.track, ssrc, pt)),
+            None => {
+                tracing::warn!(codec = %self.mime, "never negotiated");
+                None
+            }
+        }
+    }
 }
 
 /// Adds a track of `kind` in the given direction; `None` for receive-only.
@@ -194,17 +213,9 @@ pub fn spawn_video_writer(
     control: Arc<VideoControl>,
     connected: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    let (track, sender, mime) = (
-        local.track.clone(),
-        local.sender.clone(),
-        local.mime.clone(),
-    );
+    let local = local.clone();
     tokio::spawn(async move {
-        let Some(ssrc) = track.ssrcs().await.first().copied() else {
-            return;
-        };
-        let Some(pt) = wait_until_sendable(&sender, &mime, connected).await else {
-            tracing::warn!("video was never negotiated");
+        let Some((track, ssrc, pt)) = local.ready(connected).await else {
             return;
         };
         frames = frames.resubscribe();
@@ -272,17 +283,9 @@ pub fn spawn_audio_writer(
     mut packets: broadcast::Receiver<Arc<EncodedAudio>>,
     connected: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    let (track, sender, mime) = (
-        local.track.clone(),
-        local.sender.clone(),
-        local.mime.clone(),
-    );
+    let local = local.clone();
     tokio::spawn(async move {
-        let Some(ssrc) = track.ssrcs().await.first().copied() else {
-            return;
-        };
-        let Some(pt) = wait_until_sendable(&sender, &mime, connected).await else {
-            tracing::warn!("audio was never negotiated");
+        let Some((track, ssrc, pt)) = local.ready(connected).await else {
             return;
         };
         packets = packets.resubscribe();
