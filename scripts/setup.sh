@@ -10,6 +10,8 @@ packages=(
   # engine: TLS for the signaling client, bindgen, codecs, audio, echo cancellation
   libssl-dev libclang-dev cmake nasm libvpx-dev libopus-dev libasound2-dev
   libwebrtc-audio-processing-dev
+  # desktop app: the webview, its icons; WebDriver for its end-to-end tests
+  libwebkit2gtk-4.1-dev librsvg2-dev webkit2gtk-driver
   # tests: a sound server with a null sink, and Chromium as the browser peer
   pulseaudio pulseaudio-utils chromium xvfb xauth
 )
@@ -36,7 +38,13 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 
-for dir in tests bench/server; do
+# WebDriver for Tauri windows (the app's end-to-end tests).
+if ! command -v tauri-driver >/dev/null && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
+  echo "setup: installing tauri-driver"
+  cargo install tauri-driver --version 2.1.0 --locked
+fi
+
+for dir in ui tests bench/server; do
   if [ -f "$dir/package-lock.json" ]; then
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi

@@ -8,6 +8,10 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/huddle-target}"
 
 bash scripts/setup.sh
 
+echo "== UI: lint, type-check, unit tests, build"
+# Built first: the app embeds ui/dist.
+(cd ui && npm run lint && npm run typecheck && npm test && npm run build)
+
 echo "== cargo fmt"
 cargo fmt --all -- --check
 echo "== cargo clippy"
@@ -16,7 +20,10 @@ echo "== cargo test"
 # The CLI tests run the real binaries: build them all first.
 cargo build --workspace --locked
 cargo test --workspace --locked
-echo "== interop tests (socket.io-client and Chromium against the real binaries)"
+# The app with its UI inside, as installers ship it, for the end-to-end tests.
+cargo build -p huddle-app --features custom-protocol --locked
+echo "== interop and end-to-end tests (socket.io-client, Chromium, the app under Xvfb)"
 export HUDDLE_SERVER_BIN="$CARGO_TARGET_DIR/debug/huddle-server"
 export HUDDLE_BIN="$CARGO_TARGET_DIR/debug/huddle"
+export HUDDLE_APP_BIN="$CARGO_TARGET_DIR/debug/huddle-app"
 (cd tests && npm test)

@@ -128,8 +128,16 @@ pub fn open(
     mic: &MicChoice,
     speaker: &SpeakerChoice,
 ) -> Result<OpenedMedia, SourceError> {
-    let camera = open_camera(camera)?;
-    let microphone = open_microphone(mic)?;
+    assemble(open_camera(camera)?, open_microphone(mic)?, speaker)
+}
+
+/// Local media from sources that are already open (an app's preview hands its devices
+/// over), plus the chosen speaker.
+pub fn assemble(
+    camera: Option<Box<dyn VideoSource>>,
+    microphone: Option<Box<dyn AudioSource>>,
+    speaker: &SpeakerChoice,
+) -> Result<OpenedMedia, SourceError> {
     let mixer = Arc::new(Mixer::new());
     let (processor, reference) = match &microphone {
         Some(m) if m.is_device() => {

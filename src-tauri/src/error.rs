@@ -1,0 +1,133 @@
+//! Errors the window sees: a stable `code` the UI turns into words, and a message.
+
+use huddle_engine::session::SessionError;
+use huddle_engine::signaling::SignalingError;
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The server refused a request with one of PROTOCOL.md's codes.
+    #[error("{message}")]
+    Server {
+        code: String,
+        message: String,
+        sharer_id: Option<String>,
+    },
+    #[error("{0}")]
+    Unreachable(String),
+    #[error("{0}")]
+    Device(String),
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("not in a room")]
+    NotJoined,
+    #[error("already in a room: leave it first")]
+    AlreadyJoined,
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl CommandError {
+    pub fn code(&self) -> &str {
+        match self {
+            CommandError::Server { code, .. } => code,
+            CommandError::Unreachable(_) => "unreachable",
+            CommandError::Device(_) => "device",
+            CommandError::InvalidInput(_) => "invalid_input",
+            CommandError::NotJoined => "not_joined",
+            CommandError::AlreadyJoined => "already_joined",
+            CommandError::Internal(_) => "internal",
+        }
+    }
+}
+
+/// What `invoke` rejects with: `{ code, message, sharerId? }`.
+impl Serialize for CommandError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let sharer = match self {
+            CommandError::Server { sharer_id, .. } => sharer_id.as_deref(),
+            _ => None,
+        };
+        let mut s = serializer.serialize_struct("CommandError", 3)?;
+        s.serialize_field("code", self.code())?;
+        s.serialize_field("message", &self.to_string())?;
+        if let Some(id) = sharer {
+            s.serialize_field("sharerId", id)?;
+        }
+        s.end()
+    }
+}
+
+impl From<SignalingError> for CommandError {
+    fn from(e: SignalingError) -> Self {
+        match e {
+            SignalingError::Unreachable { .. } | SignalingError::Timeout(_) => {
+                CommandError::Unreachable(e.to_string())
+            }
+            SignalingError::Refused {
+                code,
+                message,
+                sharer_id,
+                ..
+            } => CommandError::Server {
+                code,
+                message,
+                sharer_id,
+            },
+            other => CommandError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<SessionError> for CommandError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Signaling(s) => s.into(),
+            SessionError::SharingConflict { sharer_id } => CommandError::Server {
+                code: "sharing_conflict".into(),
+                message: format!("{sharer_id} is already sharing in this room"),
+                sharer_id: Some(sharer_id),
+            },
+            SessionError::Ended => CommandError::NotJoined,
+            other => CommandError::Internal(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serializes_code_message_and_sharer() {
+        let e: CommandError = SessionError::SharingConflict {
+            sharer_id: "abc".into(),
+        }
+        .into();
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["code"], "sharing_conflict");
+        assert_eq!(v["sharerId"], "abc");
+        assert!(v["message"].as_str().unwrap().contains("abc"));
+    }
+
+    #[test]
+    fn server_refusals_keep_their_code() {
+        let e: CommandError = SignalingError::Refused {
+            event: "room:join".into(),
+            code: "room_full".into(),
+            message: "the room is full".into(),
+            sharer_id: None,
+        }
+        .into();
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["code"], "room_full");
+        assert!(v.get("sharerId").is_none());
+        let e: CommandError = SignalingError::Unreachable {
+            url: "http://x".into(),
+            reason: "refused".into(),
+        }
+        .into();
+        assert_eq!(e.code(), "unreachable");
+    }
+}

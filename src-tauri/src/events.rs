@@ -1,0 +1,190 @@
+//! What the window hears, as JSON: the session's events (`session`), connection figures
+//! (`stats`), the microphone level (`mic-level`) and launch requests (`launch`).
+
+use huddle_engine::session::SessionEvent;
+use huddle_engine::signaling::messages::{ChatMessage, Participant};
+use serde::Serialize;
+
+/// Sends an event to the window. The Tauri app implements it; tests record.
+pub trait Notify: Send + Sync {
+    fn notify(&self, event: &str, payload: serde_json::Value);
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct UiParticipant {
+    pub id: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub audio: bool,
+    pub video: bool,
+}
+
+impl From<&Participant> for UiParticipant {
+    fn from(p: &Participant) -> Self {
+        UiParticipant {
+            id: p.id.clone(),
+            email: p.email.clone(),
+            name: p.name.clone(),
+            audio: p.audio,
+            video: p.video,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct UiChatMessage {
+    pub id: String,
+    pub room: String,
+    pub from: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub text: String,
+    pub ts: i64,
+    pub client_id: Option<String>,
+}
+
+impl From<&ChatMessage> for UiChatMessage {
+    fn from(m: &ChatMessage) -> Self {
+        UiChatMessage {
+            id: m.id.clone(),
+            room: m.room.clone(),
+            from: m.from.clone(),
+            email: m.email.clone(),
+            name: m.name.clone(),
+            text: m.text.clone(),
+            ts: m.ts,
+            client_id: m.client_id.clone(),
+        }
+    }
+}
+
+/// The join command's answer.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UiJoined {
+    pub self_id: String,
+    pub room: String,
+    pub participants: Vec<UiParticipant>,
+    pub sharer_id: Option<String>,
+    pub history: Vec<UiChatMessage>,
+    pub join_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum UiSessionEvent {
+    ParticipantJoined {
+        id: String,
+        email: String,
+        name: Option<String>,
+    },
+    ParticipantLeft {
+        id: String,
+        email: String,
+    },
+    MediaState {
+        id: String,
+        audio: bool,
+        video: bool,
+    },
+    Chat {
+        message: UiChatMessage,
+    },
+    SharerStarted {
+        id: String,
+    },
+    SharerStopped {
+        id: String,
+    },
+    PeerConnected {
+        id: String,
+    },
+    PeerFailed {
+        id: String,
+        reason: String,
+    },
+    Reconnecting,
+    Rejoined,
+    ServerError {
+        code: String,
+        message: String,
+    },
+    Ended {
+        reason: String,
+    },
+}
+
+impl UiSessionEvent {
+    /// The window's view of an engine event; `None` for what it does not show.
+    pub fn from_engine(event: &SessionEvent) -> Option<Self> {
+        Some(match event {
+            SessionEvent::ParticipantJoined { id, email, name } => {
+                UiSessionEvent::ParticipantJoined {
+                    id: id.clone(),
+                    email: email.clone(),
+                    name: name.clone(),
+                }
+            }
+            SessionEvent::ParticipantLeft { id, email } => UiSessionEvent::ParticipantLeft {
+                id: id.clone(),
+                email: email.clone(),
+            },
+            SessionEvent::MediaState { id, audio, video } => UiSessionEvent::MediaState {
+                id: id.clone(),
+                audio: *audio,
+                video: *video,
+            },
+            SessionEvent::Chat(m) => UiSessionEvent::Chat { message: m.into() },
+            SessionEvent::SharerStarted { id } => UiSessionEvent::SharerStarted { id: id.clone() },
+            SessionEvent::SharerStopped { id } => UiSessionEvent::SharerStopped { id: id.clone() },
+            SessionEvent::Connected { id } => UiSessionEvent::PeerConnected { id: id.clone() },
+            SessionEvent::PeerFailed { id, reason } => UiSessionEvent::PeerFailed {
+                id: id.clone(),
+                reason: reason.clone(),
+            },
+            SessionEvent::Reconnecting => UiSessionEvent::Reconnecting,
+            SessionEvent::Rejoined => UiSessionEvent::Rejoined,
+            SessionEvent::ServerError { code, message } => UiSessionEvent::ServerError {
+                code: code.clone(),
+                message: message.clone(),
+            },
+            // Already visible as video in a tile.
+            SessionEvent::MediaFlowing { .. } | SessionEvent::Joined { .. } => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_tagged_in_kebab_case() {
+        let e = UiSessionEvent::from_engine(&SessionEvent::SharerStarted { id: "x".into() });
+        assert_eq!(
+            serde_json::to_value(e).unwrap(),
+            serde_json::json!({"type": "sharer-started", "id": "x"})
+        );
+        let e = UiSessionEvent::from_engine(&SessionEvent::Connected { id: "p".into() });
+        assert_eq!(
+            serde_json::to_value(e).unwrap(),
+            serde_json::json!({"type": "peer-connected", "id": "p"})
+        );
+        let m = ChatMessage {
+            id: "000000000001".into(),
+            room: "1".into(),
+            from: "a".into(),
+            email: "a@x.io".into(),
+            name: None,
+            text: "hi".into(),
+            ts: 5,
+            client_id: Some("c1".into()),
+        };
+        let v = serde_json::to_value(UiSessionEvent::from_engine(&SessionEvent::Chat(m))).unwrap();
+        assert_eq!(v["type"], "chat");
+        assert_eq!(v["message"]["clientId"], "c1");
+        assert_eq!(v["message"]["text"], "hi");
+    }
+}

@@ -1,0 +1,136 @@
+//! Huddle's desktop app: a Tauri 2 window around the engine.
+//!
+//! The window (ui/) draws; everything else happens here, in Rust:
+//! - [`commands`]: what the window asks for (devices, join, chat, sharing, settings);
+//! - [`call`]: a joined room, its events and connection figures for the window;
+//! - [`local_media`]: our camera and microphone, previewed in the lobby, then sent;
+//! - [`frames`]: decoded video, scaled and sent to the window as binary frames;
+//! - [`hosting`]: the signaling server run in-process when none is configured;
+//! - [`launch`], [`settings`]: command line, `huddle://` links, saved settings.
+
+pub mod call;
+pub mod commands;
+pub mod error;
+pub mod events;
+pub mod frames;
+pub mod hosting;
+pub mod launch;
+pub mod local_media;
+pub mod settings;
+pub mod state;
+
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use tauri::{Emitter, Manager};
+use tauri_plugin_deep_link::DeepLinkExt;
+
+use crate::call::OwnLevel;
+use crate::events::Notify;
+use crate::frames::FrameHub;
+use crate::launch::{JoinLink, LaunchArgs};
+use crate::settings::Settings;
+use crate::state::{AppState, ServerState, level_listener, lock};
+
+/// Events reach the window through Tauri's event system.
+struct WindowNotify(tauri::AppHandle);
+
+impl Notify for WindowNotify {
+    fn notify(&self, event: &str, payload: serde_json::Value) {
+        if let Err(e) = self.0.emit(event, payload) {
+            tracing::debug!(event, error = %e, "event not delivered");
+        }
+    }
+}
+
+/// Builds the app's state once Tauri is up: settings, the frame socket.
+fn setup(app: &mut tauri::App, args: &LaunchArgs) -> anyhow::Result<()> {
+    let (launch, server_override) = args.resolve()?;
+    let settings_path = app.path().app_config_dir()?.join("settings.json");
+    let settings = Settings::load(&settings_path);
+    let fake = args.fake_devices || settings::fake_devices_from_env() || settings.fake_devices;
+    let hub = Arc::new(FrameHub::new());
+    let socket = tauri::async_runtime::block_on(frames::socket::start(hub.clone()))?;
+    let notify: Arc<dyn Notify> = Arc::new(WindowNotify(app.handle().clone()));
+    let own_level = Arc::new(OwnLevel::default());
+    app.manage(AppState {
+        version: app.package_info().version.to_string(),
+        launch: Mutex::new(launch),
+        fake_devices: AtomicBool::new(fake),
+        frame_socket_url: socket.url,
+        hub,
+        on_level: level_listener(notify.clone(), own_level.clone()),
+        notify,
+        own_level,
+        preview: Arc::default(),
+        call: tokio::sync::Mutex::new(None),
+        server: tokio::sync::Mutex::new(ServerState {
+            url: String::new(),
+            hosted: None,
+        }),
+        server_override: Mutex::new(server_override),
+        settings: Mutex::new(settings),
+        settings_path,
+    });
+
+    // A link opened while we run (macOS, Windows; on Linux a link starts a new process).
+    let handle = app.handle().clone();
+    app.deep_link().on_open_url(move |event| {
+        for url in event.urls() {
+            match JoinLink::parse(url.as_str()) {
+                Ok(link) => {
+                    let state = handle.state::<AppState>();
+                    if let Some(server) = &link.server {
+                        *lock(&state.server_override) = Some(server.clone());
+                    }
+                    let options = launch::options_from_link(&link);
+                    *lock(&state.launch) = options.clone();
+                    let _ = handle.emit("launch", options);
+                }
+                Err(e) => tracing::warn!(error = %e, "ignored a link"),
+            }
+        }
+    });
+    Ok(())
+}
+
+pub fn run(args: LaunchArgs) -> anyhow::Result<()> {
+    // Parse the link before any window opens: a bad one is an error on the command line.
+    args.resolve()?;
+    let app = tauri::Builder::default()
+        .plugin(tauri_plugin_deep_link::init())
+        .setup(move |app| setup(app, &args).map_err(Into::into))
+        .invoke_handler(tauri::generate_handler![
+            commands::app_info,
+            commands::list_devices,
+            commands::set_preview,
+            commands::join,
+            commands::leave,
+            commands::send_chat,
+            commands::set_muted,
+            commands::set_camera_on,
+            commands::switch_device,
+            commands::list_share_sources,
+            commands::start_share,
+            commands::stop_share,
+            commands::set_view_sizes,
+            commands::get_settings,
+            commands::save_settings,
+        ])
+        .build(tauri::generate_context!())?;
+    app.run(|handle, event| {
+        // Closing the window leaves the room properly, so others see us go at once.
+        if let tauri::RunEvent::ExitRequested { .. } = event {
+            let state = handle.state::<AppState>();
+            let _ = tauri::async_runtime::block_on(async {
+                tokio::time::timeout(
+                    std::time::Duration::from_secs(2),
+                    commands::leave_call(&state),
+                )
+                .await
+            });
+            lock(&state.preview).close();
+        }
+    });
+    Ok(())
+}

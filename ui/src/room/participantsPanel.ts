@@ -1,0 +1,57 @@
+// The participants side panel: #participants-list.
+import { h, hueFor, icon, initials } from "../ui/dom";
+import { icons } from "../ui/icons";
+import type { RoomModel } from "./roomModel";
+
+export class ParticipantsPanel {
+  readonly el: HTMLElement;
+  readonly list: HTMLUListElement;
+  private title: HTMLElement;
+
+  constructor(
+    private model: RoomModel,
+    onClose: () => void,
+  ) {
+    this.list = h("ul", { id: "participants-list", class: "participants-list" });
+    this.title = h("h2", { id: "participants-title" }, "People");
+    const close = h("button", { type: "button", class: "icon-btn", "aria-label": "Close participants" }, icon(icons.close));
+    close.addEventListener("click", onClose);
+    this.el = h(
+      "aside",
+      { id: "participants-panel", class: "panel", "aria-labelledby": "participants-title", hidden: true },
+      h("header", { class: "panel-header" }, this.title, close),
+      this.list,
+    );
+  }
+
+  render(): void {
+    const m = this.model;
+    this.title.textContent = `People (${m.participants.length})`;
+    this.list.replaceChildren(
+      ...m.participants.map((p) => {
+        const name = m.displayName(p.id);
+        const self = p.id === m.selfId;
+        const av = h("span", { class: "avatar avatar-small", "aria-hidden": "true" }, initials(name));
+        av.style.setProperty("--hue", String(hueFor(p.id)));
+        return h(
+          "li",
+          { "data-participant-id": p.id, class: self ? "self" : undefined },
+          av,
+          h(
+            "span",
+            { class: "p-name" },
+            name,
+            self ? h("span", { class: "muted-text" }, " (you)") : null,
+            m.sharerId === p.id ? h("span", { class: "pill" }, "Presenting") : null,
+          ),
+          h(
+            "span",
+            { class: "p-state" },
+            h("span", { role: "img", "aria-label": p.audio ? "Microphone on" : "Microphone off", "data-audio": p.audio ? "on" : "off" }, icon(p.audio ? icons.mic : icons.micOff)),
+            h("span", { role: "img", "aria-label": p.video ? "Camera on" : "Camera off", "data-video": p.video ? "on" : "off" }, icon(p.video ? icons.cam : icons.camOff)),
+          ),
+        );
+      }),
+    );
+  }
+}

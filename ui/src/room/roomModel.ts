@@ -1,0 +1,160 @@
+// The room's state, updated from the join result, session events and stats.
+import type { Joined, Participant, SessionEvent, StatsEvent } from "../bridge/contract";
+import { ChatModel } from "./chatModel";
+
+export type Tone = "info" | "warn" | "error";
+
+export type RoomEffect =
+  | { kind: "toast"; text: string; tone: Tone }
+  | { kind: "ended"; reason: string }
+  | { kind: "forget-stream"; stream: string };
+
+export interface SelfInfo {
+  email: string;
+  name: string | null;
+  audio: boolean;
+  video: boolean;
+}
+
+export class RoomModel {
+  readonly selfId: string;
+  readonly room: string;
+  readonly joinMs: number;
+  participants: Participant[];
+  sharerId: string | null;
+  reconnecting = false;
+  stats: StatsEvent | null = null;
+  readonly chat: ChatModel;
+  private listeners = new Set<() => void>();
+
+  constructor(joined: Joined, self: SelfInfo) {
+    this.selfId = joined.selfId;
+    this.room = joined.room;
+    this.joinMs = joined.joinMs;
+    const me: Participant = { id: joined.selfId, email: self.email, name: self.name, audio: self.audio, video: self.video };
+    const listedSelf = joined.participants.find((p) => p.id === joined.selfId);
+    this.participants = [
+      listedSelf ? { ...listedSelf, audio: self.audio, video: self.video } : me,
+      ...joined.participants.filter((p) => p.id !== joined.selfId).map((p) => ({ ...p })),
+    ];
+    this.sharerId = joined.sharerId;
+    this.chat = new ChatModel({ id: joined.selfId, email: self.email, name: self.name }, joined.history);
+  }
+
+  subscribe(cb: () => void): () => void {
+    this.listeners.add(cb);
+    return () => this.listeners.delete(cb);
+  }
+  changed(): void {
+    for (const cb of this.listeners) cb();
+  }
+
+  get self(): Participant {
+    return this.participants.find((p) => p.id === this.selfId)!;
+  }
+
+  participant(id: string): Participant | undefined {
+    return this.participants.find((p) => p.id === id);
+  }
+
+  /** Name, else email, else a placeholder. */
+  displayName(id: string): string {
+    const p = this.participant(id);
+    if (!p) return "Someone";
+    return p.name?.trim() || p.email || "Someone";
+  }
+
+  setSelfMedia(m: { audio?: boolean; video?: boolean }): void {
+    const s = this.self;
+    if (m.audio !== undefined) s.audio = m.audio;
+    if (m.video !== undefined) s.video = m.video;
+    this.changed();
+  }
+
+  setSharer(id: string | null): void {
+    this.sharerId = id;
+    this.changed();
+  }
+
+  applyStats(s: StatsEvent): void {
+    this.stats = s;
+    this.changed();
+  }
+
+  handle(ev: SessionEvent): RoomEffect[] {
+    const fx: RoomEffect[] = [];
+    switch (ev.type) {
+      case "participant-joined": {
+        const existing = this.participant(ev.id);
+        if (existing) {
+          existing.email = ev.email;
+          existing.name = ev.name;
+        } else {
+          this.participants.push({ id: ev.id, email: ev.email, name: ev.name, audio: true, video: true });
+          fx.push({ kind: "toast", text: `${this.displayName(ev.id)} joined`, tone: "info" });
+        }
+        break;
+      }
+      case "participant-left": {
+        if (!this.participant(ev.id)) break;
+        const who = this.displayName(ev.id);
+        this.participants = this.participants.filter((p) => p.id !== ev.id);
+        if (this.sharerId === ev.id) {
+          this.sharerId = null;
+          fx.push({ kind: "forget-stream", stream: `${ev.id}/screen` });
+        }
+        fx.push({ kind: "forget-stream", stream: `${ev.id}/video` });
+        fx.push({ kind: "toast", text: `${who} left`, tone: "info" });
+        break;
+      }
+      case "media-state": {
+        const p = this.participant(ev.id);
+        if (p) {
+          p.audio = ev.audio;
+          p.video = ev.video;
+        }
+        break;
+      }
+      case "chat":
+        this.chat.receive(ev.message);
+        break;
+      case "sharer-started":
+        this.sharerId = ev.id;
+        if (ev.id !== this.selfId) {
+          fx.push({ kind: "toast", text: `${this.displayName(ev.id)} started sharing their screen`, tone: "info" });
+        }
+        break;
+      case "sharer-stopped":
+        if (this.sharerId === ev.id) this.sharerId = null;
+        if (ev.id !== this.selfId) {
+          fx.push({ kind: "toast", text: `${this.displayName(ev.id)} stopped sharing`, tone: "info" });
+        }
+        fx.push({ kind: "forget-stream", stream: `${ev.id}/screen` });
+        break;
+      case "peer-connected":
+        break;
+      case "peer-failed":
+        fx.push({
+          kind: "toast",
+          text: `Lost the connection to ${this.displayName(ev.id)}${ev.reason ? ` (${ev.reason})` : ""}`,
+          tone: "warn",
+        });
+        break;
+      case "reconnecting":
+        this.reconnecting = true;
+        break;
+      case "rejoined":
+        this.reconnecting = false;
+        fx.push({ kind: "toast", text: "Reconnected", tone: "info" });
+        break;
+      case "server-error":
+        // turned into words by the view (it knows the error table)
+        break;
+      case "ended":
+        fx.push({ kind: "ended", reason: ev.reason });
+        break;
+    }
+    this.changed();
+    return fx;
+  }
+}

@@ -1,0 +1,42 @@
+// Stats event → what the tiles show (active speaker, connection quality). Pure.
+import type { PeerStats, Quality, StatsEvent } from "../bridge/contract";
+
+export interface QualityDisplay {
+  quality: Quality;
+  label: string;
+  title: string;
+}
+
+const LABELS: Record<Quality, string> = {
+  good: "Good connection",
+  fair: "Fair connection",
+  poor: "Poor connection",
+  unknown: "Connection unknown",
+};
+
+function fmt(v: number | null, unit: string, digits = 0): string | null {
+  return v === null || !Number.isFinite(v) ? null : `${v.toFixed(digits)}${unit}`;
+}
+
+export function qualityDisplay(peer: PeerStats | undefined): QualityDisplay {
+  if (!peer) return { quality: "unknown", label: LABELS.unknown, title: LABELS.unknown };
+  const parts = [
+    fmt(peer.rttMs, " ms", 0) && `RTT ${fmt(peer.rttMs, " ms", 0)}`,
+    fmt(peer.lossPct, "%", 1) && `loss ${fmt(peer.lossPct, "%", 1)}`,
+    fmt(peer.jitterMs, " ms", 0) && `jitter ${fmt(peer.jitterMs, " ms", 0)}`,
+    fmt(peer.fps, " fps", 0),
+    fmt(peer.kbps, " kbps", 0),
+  ].filter((x): x is string => !!x);
+  const label = LABELS[peer.quality] ?? LABELS.unknown;
+  return { quality: peer.quality, label, title: parts.length ? `${label}: ${parts.join(", ")}` : label };
+}
+
+/** The active speaker if they are someone in the room, else null. */
+export function activeSpeaker(stats: StatsEvent | null, ids: ReadonlySet<string>): string | null {
+  const a = stats?.activeSpeaker ?? null;
+  return a !== null && ids.has(a) ? a : null;
+}
+
+export function peerStatsById(stats: StatsEvent | null): Map<string, PeerStats> {
+  return new Map((stats?.peers ?? []).map((p) => [p.id, p]));
+}

@@ -1,0 +1,90 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { boot } from "../src/app/app";
+import { appInfo, DEVICES, emitEvent, flush, joined, msg, setupIPC, teardownIPC, type IPC } from "./helpers";
+
+describe("app", () => {
+  let ipc: IPC;
+  let root: HTMLElement;
+
+  beforeEach(() => {
+    localStorage.clear();
+    document.body.replaceChildren();
+    root = document.createElement("div");
+    root.id = "app";
+    const toasts = document.createElement("div");
+    toasts.id = "toasts";
+    document.body.append(root, toasts);
+    ipc = setupIPC({ app_info: () => appInfo(), list_devices: () => DEVICES, join: () => joined() });
+  });
+  afterEach(() => teardownIPC());
+
+  it("starts in the lobby", async () => {
+    const app = await boot(root);
+    expect(document.querySelector("#lobby")).not.toBeNull();
+    expect(window.__huddle!.state().screen).toBe("lobby");
+    expect(ipc.callsOf("app_info")).toHaveLength(1);
+    app.stop();
+  });
+
+  it("joins at once when launched with join, email and room; leave returns to the lobby", async () => {
+    ipc.handlers.app_info = () => appInfo({ launch: { email: "ada@example.com", room: "77", name: "Ada", join: true } });
+    const app = await boot(root);
+    await flush();
+    expect(ipc.callsOf("join")[0]).toMatchObject({ request: { email: "ada@example.com", room: "77", name: "Ada" } });
+    expect(document.querySelector("#room")).not.toBeNull();
+    const st = window.__huddle!.state();
+    expect(st.screen).toBe("room");
+    expect(st.selfId).toBe("me");
+    expect(st.participants.map((p) => p.id)).toEqual(["me", "ada", "bob"]);
+
+    await emitEvent("session", { type: "chat", message: msg("5", "ada", "hi") });
+    expect(window.__huddle!.state().chat.map((c) => c.id)).toEqual(["5"]);
+    await emitEvent("session", { type: "sharer-started", id: "ada" });
+    expect(window.__huddle!.state().sharerId).toBe("ada");
+    expect(document.querySelector<HTMLElement>("#stage")!.dataset.mode).toBe("share");
+
+    document.querySelector<HTMLButtonElement>("#leave")!.click();
+    await flush();
+    expect(ipc.callsOf("leave")).toHaveLength(1);
+    expect(document.querySelector("#lobby")).not.toBeNull();
+    expect(window.__huddle!.state().screen).toBe("lobby");
+    app.stop();
+  });
+
+  it("fills the lobby from launch events and joins when asked", async () => {
+    const app = await boot(root);
+    await emitEvent("launch", { email: "bob@example.com", room: "88", name: null, join: false });
+    expect(document.querySelector<HTMLInputElement>("#email")!.value).toBe("bob@example.com");
+    expect(document.querySelector<HTMLInputElement>("#room")!.value).toBe("88");
+    expect(ipc.callsOf("join")).toHaveLength(0);
+    await emitEvent("launch", { email: null, room: "99", name: null, join: true });
+    await flush();
+    expect(ipc.callsOf("join")[0]).toMatchObject({ request: { email: "bob@example.com", room: "99" } });
+    expect(window.__huddle!.state().screen).toBe("room");
+    await emitEvent("launch", { email: "x@example.com", room: "100", name: null, join: true });
+    expect(ipc.callsOf("join")).toHaveLength(1);
+    app.stop();
+  });
+
+  it("stays in the lobby when a launch asks to join without an email", async () => {
+    ipc.handlers.app_info = () => appInfo({ launch: { email: null, room: "77", name: null, join: true } });
+    const app = await boot(root);
+    await flush();
+    expect(ipc.callsOf("join")).toHaveLength(0);
+    expect(window.__huddle!.state().screen).toBe("lobby");
+    expect(document.querySelector<HTMLInputElement>("#room")!.value).toBe("77");
+    app.stop();
+  });
+
+  it("goes back to the lobby with the reason when the session ends", async () => {
+    ipc.handlers.app_info = () => appInfo({ launch: { email: "ada@example.com", room: "77", name: null, join: true } });
+    const app = await boot(root);
+    await flush();
+    await emitEvent("stats", { activeSpeaker: "ada", peers: [] });
+    expect(document.querySelector('.tile[data-participant-id="ada"]')!.classList.contains("speaking")).toBe(true);
+    await emitEvent("session", { type: "ended", reason: "The server is gone." });
+    expect(window.__huddle!.state().screen).toBe("lobby");
+    expect(document.querySelector("#lobby-notice")!.textContent).toBe("The server is gone.");
+    app.stop();
+  });
+});
