@@ -14,6 +14,7 @@ use tauri::State;
 use crate::call::Call;
 use crate::error::CommandError;
 use crate::events::{UiChatMessage, UiJoined, UiParticipant};
+use crate::frames::FramePath;
 use crate::frames::hub::RemoteFrames;
 use crate::launch::LaunchOptions;
 use crate::local_media;
@@ -40,6 +41,7 @@ pub struct AppInfo {
     fake_devices: bool,
     launch: LaunchOptions,
     frame_socket_url: String,
+    frame_path: FramePath,
 }
 
 async fn server_info(state: &AppState) -> Result<ServerInfo, CommandError> {
@@ -67,7 +69,18 @@ pub async fn app_info(state: State<'_, AppState>) -> Result<AppInfo, CommandErro
         fake_devices: state.fake_devices(),
         launch: lock(&state.launch).clone(),
         frame_socket_url: state.frame_socket_url.clone(),
+        frame_path: state.frame_path,
     })
+}
+
+/// Frames over an IPC channel instead of the WebSocket (when `framePath` says so).
+#[tauri::command]
+pub async fn subscribe_frames(
+    state: State<'_, AppState>,
+    channel: tauri::ipc::Channel<tauri::ipc::InvokeResponseBody>,
+) -> Result<(), CommandError> {
+    crate::frames::channel::serve(state.hub.clone(), channel);
+    Ok(())
 }
 
 #[derive(Serialize)]
@@ -146,6 +159,19 @@ pub async fn list_devices(state: State<'_, AppState>) -> Result<DeviceList, Comm
         .await
         .map_err(|e| CommandError::Internal(e.to_string()))?;
     Ok(device_list(listing, fake))
+}
+
+/// The window's lobby is interactive: logged once, as the cold-start time.
+#[tauri::command]
+pub async fn lobby_ready(state: State<'_, AppState>) -> Result<(), CommandError> {
+    if !state
+        .lobby_shown
+        .swap(true, std::sync::atomic::Ordering::Relaxed)
+    {
+        let ms = state.started.elapsed().as_millis() as u64;
+        tracing::info!(ms, "lobby interactive");
+    }
+    Ok(())
 }
 
 #[tauri::command]

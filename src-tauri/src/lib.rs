@@ -44,7 +44,11 @@ impl Notify for WindowNotify {
 }
 
 /// Builds the app's state once Tauri is up: settings, the frame socket.
-fn setup(app: &mut tauri::App, args: &LaunchArgs) -> anyhow::Result<()> {
+fn setup(
+    app: &mut tauri::App,
+    args: &LaunchArgs,
+    started: std::time::Instant,
+) -> anyhow::Result<()> {
     let (launch, server_override) = args.resolve()?;
     let settings_path = app.path().app_config_dir()?.join("settings.json");
     let settings = Settings::load(&settings_path);
@@ -54,10 +58,13 @@ fn setup(app: &mut tauri::App, args: &LaunchArgs) -> anyhow::Result<()> {
     let notify: Arc<dyn Notify> = Arc::new(WindowNotify(app.handle().clone()));
     let own_level = Arc::new(OwnLevel::default());
     app.manage(AppState {
+        started,
+        lobby_shown: AtomicBool::new(false),
         version: app.package_info().version.to_string(),
         launch: Mutex::new(launch),
         fake_devices: AtomicBool::new(fake),
         frame_socket_url: socket.url,
+        frame_path: frames::FramePath::from_env(),
         hub,
         on_level: level_listener(notify.clone(), own_level.clone()),
         notify,
@@ -95,14 +102,17 @@ fn setup(app: &mut tauri::App, args: &LaunchArgs) -> anyhow::Result<()> {
 }
 
 pub fn run(args: LaunchArgs) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
     // Parse the link before any window opens: a bad one is an error on the command line.
     args.resolve()?;
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_deep_link::init())
-        .setup(move |app| setup(app, &args).map_err(Into::into))
+        .setup(move |app| setup(app, &args, started).map_err(Into::into))
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
+            commands::subscribe_frames,
             commands::list_devices,
+            commands::lobby_ready,
             commands::set_preview,
             commands::join,
             commands::leave,

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::call::{Call, OwnLevel};
 use crate::events::Notify;
-use crate::frames::FrameHub;
+use crate::frames::{FrameHub, FramePath};
 use crate::hosting::{self, HostedServer};
 use crate::launch::LaunchOptions;
 use crate::local_media::{LevelListener, Preview};
@@ -20,10 +20,14 @@ pub struct ServerState {
 }
 
 pub struct AppState {
+    /// When the process started (near enough: when `run` began), for the cold-start log.
+    pub started: std::time::Instant,
+    pub lobby_shown: AtomicBool,
     pub version: String,
     pub launch: Mutex<LaunchOptions>,
     pub fake_devices: AtomicBool,
     pub frame_socket_url: String,
+    pub frame_path: FramePath,
     pub hub: Arc<FrameHub>,
     pub notify: Arc<dyn Notify>,
     pub own_level: Arc<OwnLevel>,

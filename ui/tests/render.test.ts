@@ -51,7 +51,7 @@ describe("stats", () => {
 });
 
 describe("FrameHub", () => {
-  it("keeps only the latest frame per stream and draws it once per animation frame", () => {
+  it("draws each frame on arrival, once, and keeps the latest per stream", () => {
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(1_763_950_001_000);
     const hub = new FrameHub();
@@ -64,16 +64,24 @@ describe("FrameHub", () => {
     hub.ingest(frame("ada/video", 1_763_950_000_900, 1_763_950_000_800));
     hub.ingest(frame("ada/video", 1_763_950_000_950, 1_763_950_000_850));
     hub.ingest(frame("bob/video", 1_763_950_000_990, null)); // no view: kept, not drawn
-    hub.tick();
     hub.tick(); // nothing new: no redraw
-    expect(drawn).toEqual([1_763_950_000_950]);
-    expect(actives).toEqual([true]);
+    expect(drawn).toEqual([1_763_950_000_900, 1_763_950_000_950]);
+    expect(actives).toEqual([true]); // reported on change only
 
     const s = hub.renderStats();
-    expect(s["ada/video"]).toMatchObject({ framesReceived: 2, framesDrawn: 1, framesDropped: 1, barcodesRead: 2 });
+    expect(s["ada/video"]).toMatchObject({ framesReceived: 2, framesDrawn: 2, framesDropped: 0, barcodesRead: 2 });
     expect(s["ada/video"]!.lastBarcodeMs).toBe(1_763_950_000_850);
-    expect(s["ada/video"]!.glassToGlass).toEqual({ n: 1, p50: 150, p95: 150 });
-    expect(s["ada/video"]!.decodeToDraw).toEqual({ n: 1, p50: 50, p95: 50 });
+    expect(s["ada/video"]!.glassToGlass).toEqual({ n: 2, p50: 150, p95: 200 });
+    expect(s["ada/video"]!.decodeToDraw).toEqual({ n: 2, p50: 50, p95: 100 });
+
+    // A stream whose view comes later is drawn then, once.
+    const late: number[] = [];
+    const bobView = hub.attach(document.createElement("canvas"), "bob/video", "cover", () => {});
+    bobView.draw = (f) => late.push(f.decodedAtMs);
+    hub.tick();
+    hub.tick();
+    expect(late.length).toBe(1);
+    bobView.detach();
     expect(s["bob/video"]).toMatchObject({ framesReceived: 1, framesDrawn: 0, barcodesRead: 0 });
     view.detach();
   });

@@ -3,9 +3,11 @@
 //! over a WebSocket on 127.0.0.1 that only this window can open ([`socket`]). The WebGL
 //! renderer in the UI turns them into pixels.
 
+pub mod channel;
 pub mod hub;
 pub mod packing;
 pub mod socket;
 
+pub use channel::FramePath;
 pub use hub::FrameHub;
 pub use packing::FrameKind;

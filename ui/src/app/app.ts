@@ -3,6 +3,7 @@ import { call, on } from "../bridge/api";
 import type { AppInfo, Joined, JoinRequest, LaunchOptions, Participant, SessionEvent, StatsEvent } from "../bridge/contract";
 import { LobbyView } from "../lobby/lobbyView";
 import { FrameHub } from "../render/hub";
+import { Channel } from "@tauri-apps/api/core";
 import { FrameSocket } from "../render/socket";
 import type { StreamStatsSnapshot } from "../render/stats";
 import { ViewSizeReporter } from "../render/viewSizes";
@@ -63,12 +64,20 @@ export class App {
 
   /** Shows the lobby (or joins at once when launched with join). */
   async start(): Promise<void> {
-    if (this.info.frameSocketUrl) {
+    if (this.info.framePath === "channel") {
+      // Raw payloads arrive as an ArrayBuffer; small ones inline as bytes.
+      const channel = new Channel<ArrayBuffer | number[]>();
+      channel.onmessage = (b) => this.hub.ingest(b instanceof ArrayBuffer ? b : new Uint8Array(b).buffer);
+      await call("subscribe_frames", { channel });
+    } else if (this.info.frameSocketUrl) {
       this.socket = new FrameSocket(this.info.frameSocketUrl, { onFrame: (b) => this.hub.ingest(b) });
       this.socket.start();
     }
     this.showLobby(null);
     await this.listen();
+    // Tells the app the lobby is interactive (it logs the cold-start time).
+    await this.lobby.devicesReady;
+    call("lobby_ready", {}).catch(() => undefined);
     if (this.info.launch.join && this.lobby.canAutoJoin()) await this.lobby.join();
   }
 

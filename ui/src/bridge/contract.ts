@@ -15,6 +15,9 @@ export interface AppInfo {
   launch: LaunchOptions;
   /** ws://127.0.0.1:PORT/frames?token=TOKEN — only this window knows the token. */
   frameSocketUrl: string;
+  /** How frames travel: the WebSocket (default, measured fastest on WebKitGTK), or a
+   * Tauri IPC channel (HUDDLE_FRAME_PATH=channel, for comparing the two). */
+  framePath?: "websocket" | "channel";
 }
 
 export interface ServerInfo {
@@ -112,7 +115,11 @@ export interface CommandError {
 /** Commands: name → [argument object, result]. */
 export interface Commands {
   app_info: [Record<string, never>, AppInfo];
+  /** Frames over this IPC channel instead of the WebSocket (framePath "channel"). */
+  subscribe_frames: [{ channel: unknown }, null];
   list_devices: [Record<string, never>, DeviceList];
+  /** The lobby is drawn and its devices listed: the app logs its cold-start time. */
+  lobby_ready: [Record<string, never>, null];
   /** Opens the chosen camera and microphone for the lobby preview (frames on stream
    * "local", levels as `mic-level`). null closes that device. */
   set_preview: [{ camera: DeviceId; microphone: DeviceId }, null];

@@ -17,11 +17,6 @@ interface Latest {
 /** How long without frames before a view counts as "no video". */
 export const STALE_MS = 2500;
 
-const raf: (cb: () => void) => number =
-  typeof requestAnimationFrame === "function"
-    ? (cb) => requestAnimationFrame(cb)
-    : (cb) => setTimeout(cb, 16) as unknown as number;
-
 export class VideoView {
   renderer: FrameRenderer | null = null;
   active = false;
@@ -97,7 +92,6 @@ export class FrameHub {
   private latest = new Map<string, Latest>();
   private views = new Map<string, Set<VideoView>>();
   private stats = new Map<string, StreamStats>();
-  private scheduled = false;
   private staleTimer: ReturnType<typeof setInterval> | null = null;
   parseErrors = 0;
 
@@ -158,34 +152,36 @@ export class FrameHub {
     }
     const prev = this.latest.get(f.stream);
     if (prev && !prev.drawn && this.views.get(f.stream)?.size) st.framesDropped++;
-    this.latest.set(f.stream, { frame: f, barcodeT: t, drawn: false, receivedAt: now });
-    this.schedule();
+    st.addArrival(f.sentAtMs - f.decodedAtMs, now - f.sentAtMs);
+    const latest = { frame: f, barcodeT: t, drawn: false, receivedAt: now };
+    this.latest.set(f.stream, latest);
+    // Drawn at once, not at the next animation frame: waiting for rAF would add up to a
+    // display refresh (8 ms on average at 60 Hz) before the GL work even starts, while
+    // the compositor picks up the canvas at its next frame either way.
+    this.drawLatest(f.stream, latest);
   }
 
-  private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    raf(() => this.tick());
-  }
-
-  /** One animation frame: draw each stream's newest undrawn frame. */
+  /** Draws each stream's newest frame not drawn yet (e.g. one that arrived before its view). */
   tick(): void {
-    this.scheduled = false;
-    for (const [stream, l] of this.latest) {
-      if (l.drawn) continue;
-      const views = this.views.get(stream);
-      if (!views || views.size === 0) continue;
-      for (const v of views) {
-        v.draw(l.frame);
-        v.setActive(true);
-      }
-      const now = Date.now();
-      l.drawn = true;
-      const st = this.statsFor(stream);
-      st.framesDrawn++;
-      st.addPath(now - l.frame.decodedAtMs);
-      if (l.barcodeT !== null) st.addGlassToGlass(now - l.barcodeT);
+    for (const [stream, l] of this.latest) this.drawLatest(stream, l);
+  }
+
+  /** Draws a stream's newest frame on every view of it, once. */
+  private drawLatest(stream: string, l: Latest): void {
+    if (l.drawn) return;
+    const views = this.views.get(stream);
+    if (!views || views.size === 0) return;
+    for (const v of views) {
+      v.draw(l.frame);
+      v.setActive(true);
     }
+    const now = Date.now();
+    l.drawn = true;
+    const st = this.statsFor(stream);
+    st.framesDrawn++;
+    st.addPath(now - l.frame.decodedAtMs);
+    st.addDrawWait(now - l.receivedAt);
+    if (l.barcodeT !== null) st.addGlassToGlass(now - l.barcodeT);
   }
 
   private ensureStaleTimer(): void {

@@ -27,6 +27,9 @@ export interface StreamStatsSnapshot {
   g2gP95: number | null;
   pathP50: number | null;
   pathP95: number | null;
+  /** Where decode → drawn goes (p50 of each, ms): scaling and packing in Rust, the
+   * transport to the webview, and the wait from arrival to the draw call. */
+  stages: { prepareP50: number | null; transportP50: number | null; drawWaitP50: number | null };
 }
 
 export function percentile(sorted: readonly number[], p: number): number | null {
@@ -66,6 +69,9 @@ export class StreamStats {
   height = 0;
   private g2g = new Ring();
   private path = new Ring();
+  private prepare = new Ring();
+  private transport = new Ring();
+  private drawWait = new Ring();
 
   addGlassToGlass(ms: number): void {
     // TESTSIGNAL.md: drop reads whose latency is outside −50 ms … 60 s.
@@ -74,6 +80,14 @@ export class StreamStats {
   }
   addPath(ms: number): void {
     this.path.push(ms);
+  }
+  /** At arrival: decoded → put on the transport, and transport → here. */
+  addArrival(prepareMs: number, transportMs: number): void {
+    this.prepare.push(prepareMs);
+    this.transport.push(transportMs);
+  }
+  addDrawWait(ms: number): void {
+    this.drawWait.push(ms);
   }
   snapshot(): StreamStatsSnapshot {
     const g = summarize(this.g2g.values());
@@ -94,6 +108,11 @@ export class StreamStats {
       g2gP95: g.p95,
       pathP50: p.p50,
       pathP95: p.p95,
+      stages: {
+        prepareP50: summarize(this.prepare.values()).p50,
+        transportP50: summarize(this.transport.values()).p50,
+        drawWaitP50: summarize(this.drawWait.values()).p50,
+      },
     };
   }
 }
