@@ -15,8 +15,10 @@ pub struct LaunchArgs {
     /// hosted by the app itself).
     #[arg(long, env = "HUDDLE_SERVER")]
     pub server: Option<String>,
+    /// Your email address, as others see it.
     #[arg(long)]
     pub email: Option<String>,
+    /// Room number to join (letters, digits, '_' and '-').
     #[arg(long)]
     pub room: Option<String>,
     /// Display name.
