@@ -13,13 +13,14 @@ use tauri::State;
 
 use crate::call::Call;
 use crate::error::CommandError;
-use crate::events::{UiChatMessage, UiJoined, UiParticipant};
+use crate::events::UiJoined;
 use crate::frames::FramePath;
 use crate::frames::hub::RemoteFrames;
 use crate::launch::LaunchOptions;
 use crate::local_media;
 use crate::settings::Settings;
 use crate::state::{AppState, lock};
+use huddle_engine::signaling::messages::ChatMessage;
 
 /// The largest size a screen is shared at, and its frame rate.
 const SHARE_MAX: (usize, usize) = (1920, 1080);
@@ -281,19 +282,9 @@ pub async fn join(
     let answer = UiJoined {
         self_id: session.joined.id.clone(),
         room: session.joined.room.clone(),
-        participants: session
-            .joined
-            .participants
-            .iter()
-            .map(UiParticipant::from)
-            .collect(),
+        participants: session.joined.participants.clone(),
         sharer_id: session.joined.sharer_id.clone(),
-        history: session
-            .joined
-            .history
-            .iter()
-            .map(UiChatMessage::from)
-            .collect(),
+        history: session.joined.history.clone(),
         join_ms: session.join_rtt.as_secs_f64() * 1000.0,
     };
     *call_slot = Some(Call::start(
@@ -358,13 +349,12 @@ pub async fn leave(state: State<'_, AppState>) -> Result<(), CommandError> {
 pub async fn send_chat(
     state: State<'_, AppState>,
     text: String,
-) -> Result<UiChatMessage, CommandError> {
+) -> Result<ChatMessage, CommandError> {
     if text.trim().is_empty() {
         return Err(CommandError::InvalidInput("the message is empty".into()));
     }
     let call = current_call(&state).await?;
-    let stored = call.session.chat(&text).await?;
-    Ok(UiChatMessage::from(&stored))
+    Ok(call.session.chat(&text).await?)
 }
 
 #[tauri::command]

@@ -10,65 +10,15 @@ pub trait Notify: Send + Sync {
     fn notify(&self, event: &str, payload: serde_json::Value);
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct UiParticipant {
-    pub id: String,
-    pub email: String,
-    pub name: Option<String>,
-    pub audio: bool,
-    pub video: bool,
-}
-
-impl From<&Participant> for UiParticipant {
-    fn from(p: &Participant) -> Self {
-        UiParticipant {
-            id: p.id.clone(),
-            email: p.email.clone(),
-            name: p.name.clone(),
-            audio: p.audio,
-            video: p.video,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct UiChatMessage {
-    pub id: String,
-    pub room: String,
-    pub from: String,
-    pub email: String,
-    pub name: Option<String>,
-    pub text: String,
-    pub ts: i64,
-    pub client_id: Option<String>,
-}
-
-impl From<&ChatMessage> for UiChatMessage {
-    fn from(m: &ChatMessage) -> Self {
-        UiChatMessage {
-            id: m.id.clone(),
-            room: m.room.clone(),
-            from: m.from.clone(),
-            email: m.email.clone(),
-            name: m.name.clone(),
-            text: m.text.clone(),
-            ts: m.ts,
-            client_id: m.client_id.clone(),
-        }
-    }
-}
-
 /// The join command's answer.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UiJoined {
     pub self_id: String,
     pub room: String,
-    pub participants: Vec<UiParticipant>,
+    pub participants: Vec<Participant>,
     pub sharer_id: Option<String>,
-    pub history: Vec<UiChatMessage>,
+    pub history: Vec<ChatMessage>,
     pub join_ms: f64,
 }
 
@@ -89,8 +39,9 @@ pub enum UiSessionEvent {
         audio: bool,
         video: bool,
     },
+    /// The server's copy (its wire shape: `clientId` only when the sender gave one).
     Chat {
-        message: UiChatMessage,
+        message: ChatMessage,
     },
     SharerStarted {
         id: String,
@@ -136,7 +87,7 @@ impl UiSessionEvent {
                 audio: *audio,
                 video: *video,
             },
-            SessionEvent::Chat(m) => UiSessionEvent::Chat { message: m.into() },
+            SessionEvent::Chat(m) => UiSessionEvent::Chat { message: m.clone() },
             SessionEvent::SharerStarted { id } => UiSessionEvent::SharerStarted { id: id.clone() },
             SessionEvent::SharerStopped { id } => UiSessionEvent::SharerStopped { id: id.clone() },
             SessionEvent::Connected { id } => UiSessionEvent::PeerConnected { id: id.clone() },

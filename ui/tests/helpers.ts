@@ -72,7 +72,7 @@ export const DEVICES = {
 };
 
 export function msg(id: string, from: string, text: string, extra: Partial<ChatMessage> = {}): ChatMessage {
-  return { id, room: "1234", from, email: `${from}@example.com`, name: null, text, ts: 1_700_000_000_000, clientId: null, ...extra };
+  return { id, room: "1234", from, email: `${from}@example.com`, name: null, text, ts: 1_700_000_000_000, ...extra };
 }
 
 export function joined(over: Partial<Joined> = {}): Joined {

@@ -30,7 +30,7 @@ pub struct IceCandidate {
     pub username_fragment: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Participant {
     pub id: String,
     pub email: String,

@@ -81,7 +81,8 @@ export interface ChatMessage {
   name: string | null;
   text: string;
   ts: number;
-  clientId: string | null;
+  /** Present when the sender gave one. */
+  clientId?: string;
 }
 
 export interface Joined {
