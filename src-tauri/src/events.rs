@@ -57,7 +57,14 @@ pub enum UiSessionEvent {
         reason: String,
     },
     Reconnecting,
-    Rejoined,
+    Rejoined {
+        #[serde(rename = "selfId")]
+        self_id: String,
+        participants: Vec<Participant>,
+        #[serde(rename = "sharerId")]
+        sharer_id: Option<String>,
+    },
+    Reconnected,
     ServerError {
         code: String,
         message: String,
@@ -96,7 +103,16 @@ impl UiSessionEvent {
                 reason: reason.clone(),
             },
             SessionEvent::Reconnecting => UiSessionEvent::Reconnecting,
-            SessionEvent::Rejoined => UiSessionEvent::Rejoined,
+            SessionEvent::Rejoined {
+                id,
+                participants,
+                sharer_id,
+            } => UiSessionEvent::Rejoined {
+                self_id: id.clone(),
+                participants: participants.clone(),
+                sharer_id: sharer_id.clone(),
+            },
+            SessionEvent::ConnectionHeld => UiSessionEvent::Reconnected,
             SessionEvent::ServerError { code, message } => UiSessionEvent::ServerError {
                 code: code.clone(),
                 message: message.clone(),

@@ -226,7 +226,19 @@ describe("RoomView", () => {
     expect(banner.hidden).toBe(true);
     r.handleSession({ type: "reconnecting" });
     expect(banner.hidden).toBe(false);
-    r.handleSession({ type: "rejoined" });
+    // Back as a new connection: Ada is there under a new id, Bob has not come back yet.
+    r.handleSession({
+      type: "rejoined",
+      selfId: "me2",
+      participants: [{ id: "ada2", email: "ada@example.com", name: "Ada", audio: true, video: true }],
+      sharerId: null,
+    });
+    expect(banner.hidden).toBe(true);
+    const ids = [...document.querySelectorAll<HTMLElement>(".tile[data-participant-id]")].map((t) => t.dataset.participantId);
+    expect(ids.sort()).toEqual(["ada2", "me2"]);
+    r.handleSession({ type: "reconnecting" });
+    expect(banner.hidden).toBe(false);
+    r.handleSession({ type: "reconnected" });
     expect(banner.hidden).toBe(true);
     r.handleSession({ type: "ended", reason: "The server shut down." });
     expect(exited).toEqual(["The server shut down."]);

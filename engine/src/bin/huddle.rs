@@ -450,7 +450,8 @@ fn print_event(event: &SessionEvent) {
         SessionEvent::SharerStarted { id } => println!("screen share started by {id}"),
         SessionEvent::SharerStopped { id } => println!("screen share stopped by {id}"),
         SessionEvent::Reconnecting => println!("signaling lost: reconnecting"),
-        SessionEvent::Rejoined => println!("signaling back: rejoined"),
+        SessionEvent::Rejoined { id, .. } => println!("signaling back: rejoined as {id}"),
+        SessionEvent::ConnectionHeld => println!("signaling connection held"),
         SessionEvent::ServerError { code, message } => println!("server: {message} ({code})"),
         SessionEvent::Joined { .. } => {}
     }

@@ -184,7 +184,11 @@ impl State {
         match request_join(&self.signaling, &self.identity).await {
             Ok(joined) => {
                 tracing::info!(id = %joined.id, "rejoined");
-                self.emit(SessionEvent::Rejoined);
+                self.emit(SessionEvent::Rejoined {
+                    id: joined.id.clone(),
+                    participants: joined.participants.clone(),
+                    sharer_id: joined.sharer_id.clone(),
+                });
                 self.on_joined(&joined).await;
             }
             Err(err) => self.note_error(format!("could not rejoin: {err}")),

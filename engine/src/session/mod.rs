@@ -108,7 +108,15 @@ pub enum SessionEvent {
         id: String,
     },
     Reconnecting,
-    Rejoined,
+    /// Back in the room as a new connection: our new id and who is there now (calls
+    /// start over; a share we were sending or viewing has ended).
+    Rejoined {
+        id: String,
+        participants: Vec<Participant>,
+        sharer_id: Option<String>,
+    },
+    /// A transport error turned out not to have broken the connection.
+    ConnectionHeld,
     ServerError {
         code: String,
         message: String,

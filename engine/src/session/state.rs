@@ -181,6 +181,14 @@ impl State {
     }
 
     async fn on_server_event(&mut self, event: ServerEvent) {
+        // An event from the server while we thought the connection lost: it was a transient
+        // transport error and the connection held.
+        if self.disconnected && !matches!(event, ServerEvent::Connected | ServerEvent::Disconnected)
+        {
+            tracing::info!("signaling connection held after a transport error");
+            self.disconnected = false;
+            self.emit(SessionEvent::ConnectionHeld);
+        }
         match event {
             ServerEvent::IncomingCall { from, offer } => self.on_incoming_call(&from, &offer).await,
             ServerEvent::CallAccepted { from, ans } | ServerEvent::NegoFinal { from, ans } => {

@@ -96,7 +96,12 @@ impl SignalingClient {
                             let _ = on_error.send(ServerEvent::Error(e));
                         }
                     }
-                    other => tracing::debug!(?other, "socket.io client error"),
+                    // rust_socketio reports a broken transport (the server died, the
+                    // network went) as an error, not as a close; it reconnects by itself.
+                    other => {
+                        tracing::debug!(?other, "socket.io transport error");
+                        let _ = on_error.send(ServerEvent::Disconnected);
+                    }
                 }
                 async {}.boxed()
             })

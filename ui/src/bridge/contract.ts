@@ -181,7 +181,10 @@ export type SessionEvent =
   | { type: "peer-connected"; id: string }
   | { type: "peer-failed"; id: string; reason: string }
   | { type: "reconnecting" }
-  | { type: "rejoined" }
+  /** Back in the room as a new connection: our new id and who is there now. */
+  | { type: "rejoined"; selfId: string; participants: Participant[]; sharerId: string | null }
+  /** The connection held after all (no rejoin). */
+  | { type: "reconnected" }
   | { type: "server-error"; code: string; message: string }
   /** The session is over without the user leaving (e.g. the server is gone for good). */
   | { type: "ended"; reason: string };

@@ -17,7 +17,7 @@ export interface SelfInfo {
 }
 
 export class RoomModel {
-  readonly selfId: string;
+  selfId: string;
   readonly room: string;
   readonly joinMs: number;
   participants: Participant[];
@@ -143,9 +143,24 @@ export class RoomModel {
       case "reconnecting":
         this.reconnecting = true;
         break;
-      case "rejoined":
+      case "rejoined": {
+        // A new connection: a new id for us, everyone else as the server lists them now.
         this.reconnecting = false;
+        const me = { ...this.self, id: ev.selfId };
+        for (const p of this.participants) {
+          if (p.id === this.selfId) continue;
+          fx.push({ kind: "forget-stream", stream: `${p.id}/video` });
+          fx.push({ kind: "forget-stream", stream: `${p.id}/screen` });
+        }
+        this.selfId = ev.selfId;
+        this.participants = [me, ...ev.participants.filter((p) => p.id !== ev.selfId).map((p) => ({ ...p }))];
+        this.sharerId = ev.sharerId;
+        this.chat.setSelfId(ev.selfId);
         fx.push({ kind: "toast", text: "Reconnected", tone: "info" });
+        break;
+      }
+      case "reconnected":
+        this.reconnecting = false;
         break;
       case "server-error":
         // turned into words by the view (it knows the error table)
