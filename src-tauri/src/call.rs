@@ -51,8 +51,9 @@ impl Call {
         own_level: Arc<OwnLevel>,
     ) -> Arc<Call> {
         let self_id = session.joined.id.clone();
-        let (_, placeholder) = tokio::sync::mpsc::unbounded_channel();
-        let events = std::mem::replace(&mut session.events, placeholder);
+        // From here on the forwarding task owns the session's events.
+        let (_, drained) = tokio::sync::mpsc::unbounded_channel();
+        let events = std::mem::replace(&mut session.events, drained);
         Arc::new_cyclic(|weak: &std::sync::Weak<Call>| {
             let forward = tokio::spawn(forward_events(events, notify.clone()));
             let stats = tokio::spawn(send_stats(weak.clone(), notify, own_level));
