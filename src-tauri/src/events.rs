@@ -63,6 +63,7 @@ pub enum UiSessionEvent {
         participants: Vec<Participant>,
         #[serde(rename = "sharerId")]
         sharer_id: Option<String>,
+        history: Vec<ChatMessage>,
     },
     Reconnected,
     ServerError {
@@ -107,10 +108,12 @@ impl UiSessionEvent {
                 id,
                 participants,
                 sharer_id,
+                history,
             } => UiSessionEvent::Rejoined {
                 self_id: id.clone(),
                 participants: participants.clone(),
                 sharer_id: sharer_id.clone(),
+                history: history.clone(),
             },
             SessionEvent::ConnectionHeld => UiSessionEvent::Reconnected,
             SessionEvent::ServerError { code, message } => UiSessionEvent::ServerError {

@@ -5,7 +5,7 @@ import { RoomView } from "../src/room/roomView";
 import { planStage } from "../src/room/stage";
 import { activeSpeaker, qualityDisplay } from "../src/room/statsView";
 import { Toaster } from "../src/ui/toasts";
-import { appInfo, flush, joined, reject, setupIPC, teardownIPC, type IPC } from "./helpers";
+import { appInfo, flush, joined, msg, reject, setupIPC, teardownIPC, type IPC } from "./helpers";
 
 const P = (id: string) => ({ id, email: `${id}@example.com`, name: null, audio: true, video: true });
 
@@ -232,8 +232,10 @@ describe("RoomView", () => {
       selfId: "me2",
       participants: [{ id: "ada2", email: "ada@example.com", name: "Ada", audio: true, video: true }],
       sharerId: null,
+      history: [msg("000000000007", "ada2", "said while you were away")],
     });
     expect(banner.hidden).toBe(true);
+    expect(document.querySelector("#chat-list")!.textContent).toContain("said while you were away");
     const ids = [...document.querySelectorAll<HTMLElement>(".tile[data-participant-id]")].map((t) => t.dataset.participantId);
     expect(ids.sort()).toEqual(["ada2", "me2"]);
     r.handleSession({ type: "reconnecting" });

@@ -188,6 +188,7 @@ impl State {
                     id: joined.id.clone(),
                     participants: joined.participants.clone(),
                     sharer_id: joined.sharer_id.clone(),
+                    history: joined.history.clone(),
                 });
                 self.on_joined(&joined).await;
             }

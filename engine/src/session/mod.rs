@@ -108,12 +108,14 @@ pub enum SessionEvent {
         id: String,
     },
     Reconnecting,
-    /// Back in the room as a new connection: our new id and who is there now (calls
-    /// start over; a share we were sending or viewing has ended).
+    /// Back in the room as a new connection: our new id, who is there now, and the
+    /// room's chat history (with what was said while we were away). Calls start over; a
+    /// share we were sending or viewing has ended.
     Rejoined {
         id: String,
         participants: Vec<Participant>,
         sharer_id: Option<String>,
+        history: Vec<ChatMessage>,
     },
     /// A transport error turned out not to have broken the connection.
     ConnectionHeld,

@@ -181,8 +181,9 @@ export type SessionEvent =
   | { type: "peer-connected"; id: string }
   | { type: "peer-failed"; id: string; reason: string }
   | { type: "reconnecting" }
-  /** Back in the room as a new connection: our new id and who is there now. */
-  | { type: "rejoined"; selfId: string; participants: Participant[]; sharerId: string | null }
+  /** Back in the room as a new connection: our new id, who is there now, and the chat
+   * history (with what was said while we were away). */
+  | { type: "rejoined"; selfId: string; participants: Participant[]; sharerId: string | null; history: ChatMessage[] }
   /** The connection held after all (no rejoin). */
   | { type: "reconnected" }
   | { type: "server-error"; code: string; message: string }

@@ -156,6 +156,8 @@ export class RoomModel {
         this.participants = [me, ...ev.participants.filter((p) => p.id !== ev.selfId).map((p) => ({ ...p }))];
         this.sharerId = ev.sharerId;
         this.chat.setSelfId(ev.selfId);
+        // What was said while we were away (what we already have is skipped by id).
+        for (const m of ev.history) this.chat.receive(m);
         fx.push({ kind: "toast", text: "Reconnected", tone: "info" });
         break;
       }
