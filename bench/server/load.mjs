@@ -2,12 +2,14 @@
 // Load benchmark for Huddle's signaling server (Socket.IO v4, PROTOCOL.md version 1).
 //
 // Phases (all driven from this one Node process with socket.io-client):
-//   join   connect N clients, then fire all `room:join`s at once (burst) into R rooms;
-//          join-ack latency p50/p99; checks every client ends up seeing exactly the
-//          other members of its room (ack participants + user:joined) and the echo.
-//          Then everyone leaves and re-joins paced at --join-rate joins/s (default 1000),
-//          a second join-ack latency that is not dominated by the load generator's own
-//          event loop (emitting 1,000 joins back to back takes it ~60 ms).
+//   join   connect N clients, then fire all `room:join`s at once (burst) into R rooms,
+//          yielding to this process's event loop every --burst-yield emits (default 20)
+//          so that acks are read while the burst goes on; join-ack latency p50/p99;
+//          checks every client ends up seeing exactly the other members of its room
+//          (ack participants + user:joined) and the echo. Then everyone leaves and
+//          re-joins paced at --join-rate joins/s (default 1000), and once more in one
+//          synchronous loop (a reference: there every ack waits for the loop to end,
+//          ~35-60 ms here, before this process can read it).
 //   relay  pairs in the same room ping-pong `ice:candidate`: the receiver sends one back
 //          to `from`; every client waits for its previous ack before the next send
 //          (closed loop). Ack and one-way delivery latency, msg/s, and the server's CPU
@@ -61,6 +63,7 @@ const { values: A } = parseArgs({
     'idle-hold-seconds': { type: 'string', default: '30' },
     'connect-concurrency': { type: 'string', default: '200' },
     'join-rate': { type: 'string', default: '1000' },
+    'burst-yield': { type: 'string', default: '20' },
     rounds: { type: 'string', default: '3' },
     'room-size': { type: 'string', default: '200' },
     transport: { type: 'string', default: 'websocket' },
@@ -88,6 +91,7 @@ const IDLE_ROOM_SIZE = int(A['idle-room-size'])
 const IDLE_HOLD = Number(A['idle-hold-seconds'])
 const CONC = int(A['connect-concurrency'])
 const JOIN_RATE = int(A['join-rate'])
+const BURST_YIELD = int(A['burst-yield'])
 const ROUNDS = Math.max(1, int(A.rounds))
 const PHASES = new Set(A.phases.split(',').map((s) => s.trim()).filter(Boolean))
 const ATTACH = Boolean(A.url)
@@ -590,6 +594,23 @@ async function phaseChat(clients, pid) {
 }
 
 // ---- phases -----------------------------------------------------------------------------
+/** Waits until every joined client sees exactly the others of its room, then checks. */
+async function checkJoinedViews(clients, when) {
+  // user:joined notifications and echoes may still be in flight on other sockets
+  await until(() => { const v = checkViews(clients); return v.bad === 0 && v.noEcho === 0 }, 5000)
+  const views = checkViews(clients)
+  if (views.bad) err('join_view_mismatch', `${when}: ${views.bad} clients do not see exactly the other members of their room`)
+  if (views.noEcho) err('join_echo_missing', `${when}: ${views.noEcho} clients did not get exactly one room:join echo`)
+}
+
+/** Every joined client leaves; returns how many did. Views are reset for the next join. */
+async function leaveAll(clients) {
+  const left = (await Promise.all(clients.filter((c) => c.joined).map((c) => leaveRoom(c)))).filter(Boolean).length
+  await sleep(300) // let the last user:left notifications arrive
+  for (const c of clients) { c.peers.clear(); c.echo = 0 }
+  return left
+}
+
 async function phaseJoin(url, pid) {
   const perRoom = Math.ceil(N_CLIENTS / N_ROOMS)
   const clients = Array.from({ length: N_CLIENTS }, (_, i) => makeClient(i, `b${RUN_ID}-r${Math.floor(i / perRoom)}`))
@@ -603,29 +624,29 @@ async function phaseJoin(url, pid) {
   const connected = clients.filter((c) => c.sock.connected)
   const rssConnected = pid ? procRssKB(pid) : null
   mode = 'join'
-  // (a) burst: every room:join emitted back to back in one synchronous loop
+  // (a) burst: every room:join emitted as fast as this process can, yielding to its event
+  // loop every BURST_YIELD emits. One Node thread plays 1,000 clients: without the yields
+  // it could not read a single ack until it had sent every join, and that wait (not the
+  // server) would be what the latencies measure; see (c).
   const wj = windowStart(pid)
-  const pending = connected.map((c) => join(c))
+  const pending = []
+  for (let i = 0; i < connected.length; i++) {
+    pending.push(join(connected[i]))
+    if ((i + 1) % BURST_YIELD === 0) await new Promise((r) => setImmediate(r))
+  }
   const emitLoopMs = now() - wj.t
   const joinLat = (await Promise.all(pending)).filter((x) => x != null)
   const allAcked = (now() - wj.t) / 1000
   const burstWin = windowEnd(wj, pid)
-  // user:joined notifications and echoes may still be in flight on other sockets
-  await until(() => { const v = checkViews(clients); return v.bad === 0 && v.noEcho === 0 }, 5000)
-  let views = checkViews(clients)
-  if (views.bad) err('join_view_mismatch', `burst: ${views.bad} clients do not see exactly the other members of their room`)
-  if (views.noEcho) err('join_echo_missing', `burst: ${views.noEcho} clients did not get exactly one room:join echo`)
+  await checkJoinedViews(clients, 'burst')
   await sleep(1000)
   const rss1 = pid ? procRssKB(pid) : null
   const joinedAfterBurst = clients.filter((c) => c.joined).length
 
-  // (b) paced: everyone leaves, then the same clients re-join at JOIN_RATE joins/s, so that
-  // the load generator's own event loop is not the queue being measured.
+  // (b) paced: everyone leaves, then the same clients re-join at JOIN_RATE joins/s.
   let paced = null
   if (JOIN_RATE > 0) {
-    const leaveOk = (await Promise.all(clients.filter((c) => c.joined).map((c) => leaveRoom(c)))).filter(Boolean).length
-    await sleep(300) // let the last user:left notifications arrive
-    for (const c of clients) { c.peers.clear(); c.echo = 0 }
+    const left = await leaveAll(clients)
     const wp = windowStart(pid)
     const lats = []
     const tick = 10 // ms
@@ -639,12 +660,20 @@ async function phaseJoin(url, pid) {
     }
     await Promise.all(proms)
     const pacedWin = windowEnd(wp, pid)
-    await until(() => { const v = checkViews(clients); return v.bad === 0 && v.noEcho === 0 }, 5000)
-    views = checkViews(clients)
-    if (views.bad) err('join_view_mismatch', `paced: ${views.bad} clients do not see exactly the other members of their room`)
-    if (views.noEcho) err('join_echo_missing', `paced: ${views.noEcho} clients did not get exactly one room:join echo`)
-    paced = { ratePerS: JOIN_RATE, left: leaveOk, joinLatencyMs: lat(lats), window: pacedWin }
+    await checkJoinedViews(clients, 'paced')
+    paced = { ratePerS: JOIN_RATE, left, joinLatencyMs: lat(lats), window: pacedWin }
   }
+
+  // (c) reference: everyone leaves, then re-joins in one synchronous loop. Every ack now
+  // waits in this process until the loop ends (emitLoopMs), whatever the server does.
+  const leftForLoop = await leaveAll(clients)
+  const wl = windowStart(pid)
+  const loopPending = connected.map((c) => join(c))
+  const loopEmitMs = now() - wl.t
+  const loopLat = (await Promise.all(loopPending)).filter((x) => x != null)
+  const loopWin = windowEnd(wl, pid)
+  await checkJoinedViews(clients, 'one-loop')
+  const oneLoop = { left: leftForLoop, joinLatencyMs: lat(loopLat), emitLoopMs: r3(loopEmitMs), window: loopWin }
   mode = 'idle'
   const joined = clients.filter((c) => c.joined).length
   return {
@@ -652,8 +681,8 @@ async function phaseJoin(url, pid) {
     result: {
       clients: N_CLIENTS, rooms: N_ROOMS, perRoom, connected: connected.length, joined,
       connectLatencyMs: lat(connLat), connect: connWin,
-      joinLatencyMs: lat(joinLat), emitLoopMs: r3(emitLoopMs), allJoinAcksS: r3(allAcked), join: burstWin,
-      paced,
+      joinLatencyMs: lat(joinLat), burstYieldEvery: BURST_YIELD, emitLoopMs: r3(emitLoopMs), allJoinAcksS: r3(allAcked), join: burstWin,
+      paced, oneLoop,
       serverRssKB: { beforeAnyConnection: rss0, afterConnect: rssConnected, afterJoin: rss1 },
       rssKBPerJoinedConn: rss0 != null && rss1 != null && joinedAfterBurst ? r3((rss1 - rss0) / joinedAfterBurst) : null,
       errors: errDelta(e0),

@@ -78,7 +78,9 @@ impl Server {
             .max_payload(frame_limit as u64)
             .ws_max_message_size(frame_limit)
             .ws_max_frame_size(frame_limit)
-            .ws_read_buffer_size(4096)
+            // Clients send small events (a candidate is ~250 bytes); a larger one grows
+            // the buffer as needed. Each connection holds this much while idle.
+            .ws_read_buffer_size(1024)
             // Room for a burst of acks and events per client before anything is dropped.
             .max_buffer_size(1024)
             .build_layer();
@@ -105,6 +107,7 @@ impl Server {
             admin_token: config.admin_token.clone(),
         })
         .layer(layer)
+        .layer(axum::middleware::map_request(http::detach_from_read_buffer))
         .layer(CorsLayer::very_permissive());
         Ok(Server {
             listener,

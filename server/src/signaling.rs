@@ -120,9 +120,12 @@ impl Hub {
     /// Runs `job` now if the connection is idle and it needs no I/O; otherwise queues it
     /// behind the connection's earlier events.
     fn enqueue(self: &Arc<Self>, socket: SocketRef, job: Job) {
-        let Some(connection) = socket.extensions.get::<Arc<Connection>>() else {
-            return;
-        };
+        if let Some(connection) = socket.extensions.get::<Arc<Connection>>() {
+            self.enqueue_on(connection, socket, job);
+        }
+    }
+
+    fn enqueue_on(self: &Arc<Self>, connection: Arc<Connection>, socket: SocketRef, job: Job) {
         let mut queue = lock(&connection.queue);
         if queue.busy {
             queue.pending.push_back(job);
@@ -568,10 +571,11 @@ impl MessageHandler<LocalAdapter, Dispatch> for Dispatcher {
             wants_ack: ack_id.is_some(),
         };
         let hub = &self.hub;
-        let allowed = socket
-            .extensions
-            .get::<Arc<Connection>>()
-            .is_none_or(|c| lock(&c.limiter).try_take());
+        // Set up in `on_connect`, before any event can arrive.
+        let Some(connection) = socket.extensions.get::<Arc<Connection>>() else {
+            return;
+        };
+        let allowed = lock(&connection.limiter).try_take();
         let e = match payload {
             Err(message) => {
                 return hub.refuse(&socket, incoming(None), &Refusal::bad_request(message));
@@ -595,7 +599,7 @@ impl MessageHandler<LocalAdapter, Dispatch> for Dispatcher {
             );
             return hub.refuse(&socket, e, &refusal);
         }
-        hub.enqueue(socket, Job::Event(e));
+        hub.enqueue_on(connection, socket, Job::Event(e));
     }
 }
 

@@ -101,6 +101,7 @@ test('invalid flags make the process exit non-zero without serving', async () =>
     ['--listen', '127.0.0.1:0', '--db', ':memory:', '--log-format', 'xml'],
     ['--listen', 'not-an-address', '--db', ':memory:'],
     ['--listen', '127.0.0.1:0', '--db', ':memory:', '--no-such-flag'],
+    ['--listen', '127.0.0.1:0', '--db', ':memory:', '--threads', '0'],
   ]) {
     const r = await runToExit(args);
     assert.ok(!r.timeout, `${args.join(' ')} should exit, output: ${r.out.slice(0, 500)}`);
@@ -119,7 +120,23 @@ test('a port already in use: exit non-zero', async () => {
 test('--help works', async () => {
   const r = await runToExit(['--help']);
   assert.equal(r.code, 0);
-  for (const flag of ['--listen', '--db', '--admin-token', '--room-size', '--history', '--max-sdp-bytes', '--max-chat-chars', '--rate-limit', '--log-format']) {
+  for (const flag of ['--listen', '--db', '--admin-token', '--room-size', '--history', '--max-sdp-bytes', '--max-chat-chars', '--rate-limit', '--threads', '--log-format']) {
     assert.ok(r.out.includes(flag), `--help mentions ${flag}`);
   }
+});
+
+test('--threads 2: the same protocol on a multi-threaded runtime (join, relay, chat, sharing)', async (t) => {
+  const srv = await startServer({ args: ['--threads', '2'] });
+  assert.match(srv.logs(), /threads=2/);
+  const room = uniqRoom('threads');
+  const [a, b] = await joinAll(srv.url, room, 2, { t });
+  const candidate = { candidate: 'candidate:1 1 udp 1 127.0.0.1 9 typ host', sdpMid: '0', sdpMLineIndex: 0 };
+  const delivered = new Promise((res) => b.once('ice:candidate', res));
+  assert.deepEqual(await request(a, 'ice:candidate', { to: b.id, candidate }), { ok: true });
+  assert.deepEqual(await delivered, { from: a.id, candidate });
+  const chat = await request(b, 'chat:send', { text: 'on two threads' });
+  assert.equal(chat.ok, true);
+  const started = new Promise((res) => b.once('sharerStarted', res));
+  assert.deepEqual(await request(a, 'startSharing'), { ok: true });
+  assert.equal(await started, a.id);
 });
