@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Load benchmark for Huddle's signaling server (Socket.IO v4, PROTOCOL.md version 1).
 //
-// Phases (all driven from this one Node process with socket.io-client):
+// Phases (all driven from this one Node process; --client lean (default) speaks Socket.IO
+// v4 over WebSocket through lean-client.mjs, --client official uses socket.io-client):
 //   join   connect N clients, then fire all `room:join`s at once (burst) into R rooms,
 //          yielding to this process's event loop every --burst-yield emits (default 20)
 //          so that acks are read while the burst goes on; join-ack latency p50/p99;
@@ -34,6 +35,7 @@
 // Exit code 0 = no errors and nothing lost, 1 = FAIL, 2 = could not run.
 
 import { io } from 'socket.io-client'
+import { leanIo } from './lean-client.mjs'
 import { spawn, execFileSync } from 'node:child_process'
 import { readFileSync, writeFileSync, createWriteStream, mkdirSync, existsSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
@@ -66,6 +68,7 @@ const { values: A } = parseArgs({
     'burst-yield': { type: 'string', default: '20' },
     rounds: { type: 'string', default: '3' },
     'room-size': { type: 'string', default: '200' },
+    client: { type: 'string', default: 'lean' },
     transport: { type: 'string', default: 'websocket' },
     phases: { type: 'string', default: 'join,relay,chat,idle' },
     json: { type: 'string' },
@@ -81,6 +84,8 @@ if (A.help) {
   process.exit(0)
 }
 
+if (!['lean', 'official'].includes(A.client)) { console.error(`--client must be lean or official, not ${A.client}`); process.exit(2) }
+if (A.client === 'lean' && A.transport !== 'websocket') { console.error('--transport polling needs --client official'); process.exit(2) }
 const N_CLIENTS = int(A.clients)
 const N_ROOMS = int(A.rooms)
 const RELAY_SECONDS = Number(A['relay-seconds'])
@@ -299,7 +304,9 @@ function makeClient(idx, room) {
 function connectClient(url, c) {
   return new Promise((resolve) => {
     const t0 = now()
-    const s = io(url, { transports: [A.transport], forceNew: true, reconnection: false, timeout: 30000 })
+    const s = A.client === 'official'
+      ? io(url, { transports: [A.transport], forceNew: true, reconnection: false, timeout: 30000 })
+      : leanIo(url, { timeout: 30000 })
     c.sock = s
     s.on('disconnect', (reason) => {
       c.disconnected = true
@@ -783,7 +790,7 @@ async function main() {
   const out = {
     name: NAME, date: new Date().toISOString(), runId: RUN_ID,
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memTotalMB: Math.round(os.totalmem() / 1048576), loadavgAtStart: os.loadavg().map(r3), node: process.version, kernel: os.release() },
-    options: { clients: N_CLIENTS, rooms: N_ROOMS, relaySeconds: RELAY_SECONDS, balls: BALLS, chatMessages: CHAT_MSGS, idleClients: IDLE_CLIENTS, idleRoomSize: IDLE_ROOM_SIZE, idleHoldSeconds: IDLE_HOLD, transport: A.transport, connectConcurrency: CONC, clkTck: CLK_TCK },
+    options: { clients: N_CLIENTS, rooms: N_ROOMS, relaySeconds: RELAY_SECONDS, balls: BALLS, chatMessages: CHAT_MSGS, idleClients: IDLE_CLIENTS, idleRoomSize: IDLE_ROOM_SIZE, idleHoldSeconds: IDLE_HOLD, client: A.client, transport: A.transport, connectConcurrency: CONC, clkTck: CLK_TCK },
     servers: [], phases: {},
   }
   let fatal = null

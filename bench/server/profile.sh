@@ -43,8 +43,25 @@ if command -v strace >/dev/null; then
   kill -INT "$ST"; wait "$ST" 2>/dev/null
   kill "$SPID"; wait "$SPID" 2>/dev/null
 fi
+# 3. Where one relay's server CPU goes, in µs: the perf shares times the measured CPU per
+#    relay. The socket syscalls' share is the kernel's own work for the traffic (for a
+#    loopback send that includes the receiving side's TCP processing), which no server
+#    code can avoid: it is the floor for this machine.
+if [ "$PHASE" = relay ]; then
+  US=$(node -e "console.log(require('./$OUT/load.json').phases.relay.serverCpuUsPerRelay)")
+  {
+    echo "server CPU per relay: $US µs (perf run); split by perf samples:"
+    perf report -i "$OUT/perf.data" --no-children --sort dso --stdio -g none 2>/dev/null |
+      awk -v us="$US" '/%/ { p = $1; sub("%", "", p); $1 = ""; printf "  %-34s %5.1f%%  %5.2f µs\n", $0, p, p * us / 100 }'
+    perf report -i "$OUT/perf.data" --children --sort symbol --stdio -g none 2>/dev/null |
+      awk -v us="$US" '$4 ~ /^__x64_sys_(sendto|recvfrom|epoll_wait|futex|writev|write)$/ {
+        p = $1; sub("%", "", p); printf "  kernel, inside %-19s %5.1f%%  %5.2f µs\n", $4, p, p * us / 100 }'
+  } >"$OUT/per-relay.txt"
+fi
+
 echo "profile in $OUT:"
 grep -E "serverCpuUsPer|msgPerS|deliveriesPerS" "$OUT/load.txt"
+[ -f "$OUT/per-relay.txt" ] && cat "$OUT/per-relay.txt"
 head -40 "$OUT/report-dso.txt"
 head -80 "$OUT/report.txt"
 [ -f "$OUT/syscalls.txt" ] && head -25 "$OUT/syscalls.txt"
