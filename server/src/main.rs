@@ -131,11 +131,9 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         .context("huddle-server could not start")?;
     let shutdown = shutdown_signal()?;
     tracing::info!(database = %storage, "chat storage ready");
-    tracing::info!(
-        threads = args.threads,
-        "listening on http://{}",
-        server.local_addr()
-    );
+    tracing::info!(threads = args.threads, "runtime ready");
+    // Scripts and tests read the address from this line: keep it plain.
+    tracing::info!("listening on http://{}", server.local_addr());
     server.run(shutdown).await?;
     tracing::info!("stopped");
     Ok(())
