@@ -17,3 +17,6 @@ pub mod pipeline;
 pub mod session;
 pub mod signaling;
 pub mod stats;
+
+/// The signaling protocol's types, as the engine speaks them.
+pub use huddle_protocol as protocol;

@@ -39,47 +39,8 @@ impl std::fmt::Display for ChatStorage {
     }
 }
 
-/// The limits of PROTOCOL.md; the defaults are the protocol's.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Limits {
-    pub max_email_bytes: usize,
-    pub max_room_chars: usize,
-    pub max_name_chars: usize,
-    pub max_sdp_bytes: usize,
-    pub max_candidate_bytes: usize,
-    pub max_chat_chars: usize,
-    pub max_client_id_chars: usize,
-    pub room_size: usize,
-    /// How many recent chat messages a join ack carries.
-    pub history: usize,
-    /// Events per second per connection; `0` turns the limit off.
-    pub rate_limit: u32,
-}
-
-impl Limits {
-    /// The largest whole event payload accepted; bigger ones get `payload_too_large`.
-    /// An SDP plus generous room for the envelope around it.
-    pub fn max_event_bytes(&self) -> usize {
-        self.max_sdp_bytes + 16 * 1024
-    }
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_email_bytes: 254,
-            max_room_chars: 64,
-            max_name_chars: 64,
-            max_sdp_bytes: 64 * 1024,
-            max_candidate_bytes: 2 * 1024,
-            max_chat_chars: 4000,
-            max_client_id_chars: 128,
-            room_size: 50,
-            history: 100,
-            rate_limit: 200,
-        }
-    }
-}
+/// The limits of PROTOCOL.md (defaults are the protocol's), from the protocol crate.
+pub use huddle_protocol::Limits;
 
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]

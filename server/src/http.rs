@@ -7,8 +7,8 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde::Serialize;
 
+use crate::protocol::AdminRoom;
 use crate::signaling::Hub;
 
 #[derive(Clone)]
@@ -41,14 +41,6 @@ async fn metrics(State(state): State<HttpState>) -> Response {
         .into_response()
 }
 
-#[derive(Serialize)]
-struct RoomEntry {
-    room: String,
-    count: usize,
-    #[serde(rename = "sharerId")]
-    sharer_id: Option<String>,
-}
-
 async fn rooms(State(state): State<HttpState>, headers: HeaderMap) -> Response {
     if let Some(token) = &state.admin_token {
         let given = headers
@@ -68,12 +60,12 @@ async fn rooms(State(state): State<HttpState>, headers: HeaderMap) -> Response {
                 .into_response();
         }
     }
-    let list: Vec<RoomEntry> = state
+    let list: Vec<AdminRoom> = state
         .hub
         .rooms
         .summaries()
         .into_iter()
-        .map(|r| RoomEntry {
+        .map(|r| AdminRoom {
             room: r.room,
             count: r.count,
             sharer_id: r.sharer.map(|s| s.to_string()),

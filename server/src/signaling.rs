@@ -27,9 +27,9 @@ use crate::chat::{ChatStore, NewChatMessage};
 use crate::config::Limits;
 use crate::metrics::Metrics;
 use crate::protocol::{
-    self, ChatAck, ChatSend, ErrorAck, ErrorCode, ErrorEvent, JoinAck, JoinRequest, MediaState,
-    MediaStateChanged, OK, ParticipantView, Refusal, RelayKind, RelayRequest, Relayed, UserJoined,
-    UserLeft,
+    self, Acked, ChatAck, ChatSend, ErrorAck, ErrorCode, ErrorEvent, JoinAck, JoinRequest,
+    MediaState, MediaStateChanged, OK, Participant, Refusal, RelayKind, RelayRequest, Relayed,
+    UserJoined, UserLeft,
 };
 use crate::rate_limit::TokenBucket;
 use crate::rooms::{ConnId, Left, Member, RoomError, RoomRegistry};
@@ -215,8 +215,8 @@ impl Hub {
                 "error",
                 &ErrorEvent {
                     code: refusal.code,
-                    message: &refusal.message,
-                    event: &e.event,
+                    message: refusal.message.clone(),
+                    event: Some(e.event.clone()),
                 },
             );
         }
@@ -313,13 +313,13 @@ impl Hub {
                     &others,
                     "user:joined",
                     &UserJoined {
-                        email: &request.email,
-                        id: &id_text,
-                        name: request.name.as_deref(),
+                        email: request.email.clone(),
+                        id: id_text.clone(),
+                        name: request.name.clone(),
                         count: joined.count,
                     },
                 );
-                socket.emit("room:join", &request).ok();
+                socket.emit("room:join", &request.echo()).ok();
                 if let Some(sharer) = joined.sharer {
                     socket.emit("sharerAvailable", &sharer.to_string()).ok();
                     self.send(sharer, "viewerJoined", &id_text);
@@ -338,14 +338,13 @@ impl Hub {
                 Vec::new()
             }
         };
-        let ack = JoinAck {
-            ok: true,
-            id: &id_text,
-            room: &request.room,
+        let ack = Acked::new(JoinAck {
+            id: id_text,
+            room: request.room,
             participants: joined
                 .others
                 .into_iter()
-                .map(|m| ParticipantView {
+                .map(|m| Participant {
                     id: m.id.to_string(),
                     email: m.email,
                     name: m.name,
@@ -355,7 +354,11 @@ impl Hub {
                 .collect(),
             sharer_id: joined.sharer.map(|s| s.to_string()),
             history,
-        };
+            host_id: None,
+            locked: false,
+            waiting_room: false,
+            ice_servers: Vec::new(),
+        });
         Ok(Reply::Json(to_json(&ack)?))
     }
 
@@ -378,8 +381,8 @@ impl Hub {
             &left.remaining,
             "user:left",
             &UserLeft {
-                id: &id,
-                email: &left.member.email,
+                id,
+                email: left.member.email.clone(),
                 count: left.remaining.len(),
             },
         );
@@ -435,7 +438,7 @@ impl Hub {
             &others,
             "media:state",
             &MediaStateChanged {
-                id: &id.to_string(),
+                id: id.to_string(),
                 audio: state.audio,
                 video: state.video,
             },
@@ -479,10 +482,7 @@ impl Hub {
             .filter(|m| *m != socket.id)
             .collect();
         self.send_all(&others, "chat:message", &message);
-        Ok(Reply::Json(to_json(&ChatAck {
-            ok: true,
-            message: &message,
-        })?))
+        Ok(Reply::Json(to_json(&Acked::new(ChatAck { message }))?))
     }
 
     fn relay(&self, from: ConnId, kind: RelayKind, e: &Incoming) -> Result<Reply, Refusal> {
@@ -499,11 +499,7 @@ impl Hub {
             return Err(not_in_room());
         }
         let from_text = from.to_string();
-        if !self.send(
-            target,
-            kind.delivered_as(),
-            &Relayed::new(&from_text, &body),
-        ) {
+        if !self.send(target, kind.delivered_as(), &Relayed::new(from_text, body)) {
             return Err(not_in_room());
         }
         self.metrics.relayed(kind);

@@ -20,7 +20,7 @@ use crate::launch::LaunchOptions;
 use crate::local_media;
 use crate::settings::Settings;
 use crate::state::{AppState, lock};
-use huddle_engine::signaling::messages::ChatMessage;
+use huddle_engine::protocol::ChatMessage;
 
 /// The largest size a screen is shared at, and its frame rate.
 const SHARE_MAX: (usize, usize) = (1920, 1080);

@@ -65,15 +65,10 @@ impl From<SignalingError> for CommandError {
             SignalingError::Unreachable { .. } | SignalingError::Timeout(_) => {
                 CommandError::Unreachable(e.to_string())
             }
-            SignalingError::Refused {
-                code,
-                message,
-                sharer_id,
-                ..
-            } => CommandError::Server {
-                code,
-                message,
-                sharer_id,
+            SignalingError::Refused { refusal, .. } => CommandError::Server {
+                code: refusal.code.to_string(),
+                message: refusal.message,
+                sharer_id: refusal.sharer_id,
             },
             other => CommandError::Internal(other.to_string()),
         }
@@ -115,9 +110,10 @@ mod tests {
     fn server_refusals_keep_their_code() {
         let e: CommandError = SignalingError::Refused {
             event: "room:join".into(),
-            code: "room_full".into(),
-            message: "the room is full".into(),
-            sharer_id: None,
+            refusal: huddle_engine::protocol::Refusal::new(
+                huddle_engine::protocol::ErrorCode::RoomFull,
+                "the room is full",
+            ),
         }
         .into();
         let v = serde_json::to_value(&e).unwrap();

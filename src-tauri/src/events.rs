@@ -1,8 +1,8 @@
 //! What the window hears, as JSON: the session's events (`session`), connection figures
 //! (`stats`), the microphone level (`mic-level`) and launch requests (`launch`).
 
+use huddle_engine::protocol::{ChatMessage, Participant};
 use huddle_engine::session::SessionEvent;
-use huddle_engine::signaling::messages::{ChatMessage, Participant};
 use serde::Serialize;
 
 /// Sends an event to the window. The Tauri app implements it; tests record.

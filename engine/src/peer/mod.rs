@@ -10,23 +10,31 @@ pub use connection::{IceServer, LinkKind, PeerError, PeerEvent, PeerNotice, Peer
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::RTCIceCandidateInit;
 
-use crate::signaling::messages::{IceCandidate, SessionDescription};
+use huddle_protocol::{IceCandidate, SdpType, SessionDescription};
 
 /// Signaling's description → webrtc-rs's (parsed, so bad SDP fails here).
 pub fn to_rtc_description(d: &SessionDescription) -> Result<RTCSessionDescription, PeerError> {
     let bad = |e: webrtc::error::Error| PeerError::BadDescription(e.to_string());
-    match d.kind.as_str() {
-        "offer" => RTCSessionDescription::offer(d.sdp.clone()).map_err(bad),
-        "answer" => RTCSessionDescription::answer(d.sdp.clone()).map_err(bad),
-        "pranswer" => RTCSessionDescription::pranswer(d.sdp.clone()).map_err(bad),
-        other => serde_json::from_value(serde_json::json!({ "type": other, "sdp": d.sdp }))
-            .map_err(|e| PeerError::BadDescription(e.to_string())),
+    match d.kind {
+        SdpType::Offer => RTCSessionDescription::offer(d.sdp.clone()).map_err(bad),
+        SdpType::Answer => RTCSessionDescription::answer(d.sdp.clone()).map_err(bad),
+        SdpType::Pranswer => RTCSessionDescription::pranswer(d.sdp.clone()).map_err(bad),
+        SdpType::Rollback => {
+            serde_json::from_value(serde_json::json!({ "type": "rollback", "sdp": d.sdp }))
+                .map_err(|e| PeerError::BadDescription(e.to_string()))
+        }
     }
 }
 
 pub fn from_rtc_description(d: &RTCSessionDescription) -> SessionDescription {
+    let kind = match d.sdp_type.to_string().as_str() {
+        "answer" => SdpType::Answer,
+        "pranswer" => SdpType::Pranswer,
+        "rollback" => SdpType::Rollback,
+        _ => SdpType::Offer,
+    };
     SessionDescription {
-        kind: d.sdp_type.to_string(),
+        kind,
         sdp: d.sdp.clone(),
     }
 }
@@ -81,10 +89,7 @@ mod tests {
 
     #[test]
     fn bad_sdp_is_an_error_not_a_panic() {
-        let d = SessionDescription {
-            kind: "offer".into(),
-            sdp: "garbage".into(),
-        };
+        let d = SessionDescription::offer("garbage");
         assert!(to_rtc_description(&d).is_err());
     }
 }

@@ -1,7 +1,7 @@
 //! The camera/microphone mesh: one call per other participant.
 
+use huddle_protocol::{JoinAck, RelayBody, RelayKind, SdpType, SessionDescription};
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
-use serde_json::json;
 
 use super::links::LinkKey;
 use super::state::{ParticipantInfo, State};
@@ -9,11 +9,10 @@ use super::{SessionEvent, request_join};
 use crate::peer::PeerError;
 use crate::peer::connection::{opus_codec, vp8_codec};
 use crate::peer::sending::{self, Direction};
-use crate::signaling::messages::{Joined, SessionDescription};
 
 impl State {
     /// After a join: remember who is here and call each of them (we are the newcomer).
-    pub async fn on_joined(&mut self, joined: &Joined) {
+    pub async fn on_joined(&mut self, joined: &JoinAck) {
         self.my_id = joined.id.clone();
         for p in &joined.participants {
             self.participants.insert(
@@ -105,7 +104,8 @@ impl State {
     pub async fn call(&mut self, remote: &str) -> Result<(), PeerError> {
         self.open_call(remote, true).await?;
         let offer = self.make_offer(&LinkKey::call(remote), false).await?;
-        self.relay("user:call", remote, "offer", json!(offer)).await;
+        self.relay(RelayKind::UserCall, remote, RelayBody::Offer(offer))
+            .await;
         Ok(())
     }
 
@@ -117,7 +117,10 @@ impl State {
         }
         .await;
         match result {
-            Ok(ans) => self.relay("call:accepted", from, "ans", json!(ans)).await,
+            Ok(ans) => {
+                self.relay(RelayKind::CallAccepted, from, RelayBody::Ans(ans))
+                    .await
+            }
             Err(err) => {
                 let who = self.email_of(from);
                 self.note_error(format!("cannot answer {who}: {err}"));
@@ -139,7 +142,8 @@ impl State {
             }
             .await;
             if let Ok(ans) = result {
-                self.relay("peer:nego:done", from, "ans", json!(ans)).await;
+                self.relay(RelayKind::NegoDone, from, RelayBody::Ans(ans))
+                    .await;
             }
             return;
         };
@@ -149,7 +153,7 @@ impl State {
                 return;
             }
             let rollback = SessionDescription {
-                kind: "rollback".into(),
+                kind: SdpType::Rollback,
                 sdp: String::new(),
             };
             if let Ok(d) = crate::peer::to_rtc_description(&rollback)
@@ -160,7 +164,10 @@ impl State {
             link.making_offer = false;
         }
         match self.answer(&key, offer).await {
-            Ok(ans) => self.relay("peer:nego:done", from, "ans", json!(ans)).await,
+            Ok(ans) => {
+                self.relay(RelayKind::NegoDone, from, RelayBody::Ans(ans))
+                    .await
+            }
             Err(err) => {
                 let who = self.email_of(from);
                 self.note_error(format!("renegotiation with {who} failed: {err}"));

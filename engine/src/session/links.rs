@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use huddle_protocol::{IceCandidate, RelayBody, RelayKind, SessionDescription};
 use rtc::peer_connection::transport::RTCIceCandidateInit;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
-use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use webrtc::media_stream::track_remote::TrackRemote;
@@ -19,7 +19,6 @@ use crate::peer::{
     to_rtc_description,
 };
 use crate::pipeline::incoming::{self, StreamId};
-use crate::signaling::messages::{IceCandidate, SessionDescription};
 use crate::stats::{ReceivedStream, StreamKind};
 
 /// Which connection: its kind and the participant at the other end.
@@ -51,11 +50,11 @@ impl LinkKey {
         }
     }
 
-    /// The signaling event that carries this connection's ICE candidates.
-    fn candidate_event(&self) -> &'static str {
+    /// The relay that carries this connection's ICE candidates.
+    fn candidate_relay(&self) -> RelayKind {
         match self.kind {
-            LinkKind::Call => "ice:candidate",
-            LinkKind::ShareOut | LinkKind::ShareIn => "share:ice",
+            LinkKind::Call => RelayKind::IceCandidate,
+            LinkKind::ShareOut | LinkKind::ShareIn => RelayKind::ShareIce,
         }
     }
 }
@@ -240,22 +239,17 @@ impl State {
         let mid = self.links.get(key).and_then(|l| l.first_mid.clone());
         let candidate = from_rtc_candidate(c, mid.as_deref());
         self.relay(
-            key.candidate_event(),
+            key.candidate_relay(),
             &key.remote,
-            "candidate",
-            json!(candidate),
+            RelayBody::Candidate(candidate),
         )
         .await;
     }
 
-    /// Sends a relay (`to` plus one field) through signaling.
-    pub async fn relay(&self, event: &str, to: &str, field: &str, value: serde_json::Value) {
-        let mut payload = json!({ "to": to });
-        if !field.is_empty() {
-            payload[field] = value;
-        }
-        if let Err(err) = self.signaling.send(event, payload).await {
-            tracing::warn!(%err, event, "relay not sent");
+    /// Sends a relay through signaling.
+    pub async fn relay(&self, kind: RelayKind, to: &str, body: RelayBody) {
+        if let Err(err) = self.signaling.relay(kind, to, body).await {
+            tracing::warn!(%err, event = kind.sent_as(), "relay not sent");
         }
     }
 
@@ -328,12 +322,12 @@ impl State {
             return; // The offerer restarts; we answer its new offer.
         }
         tracing::info!(peer = %who, "connection failed; restarting ICE");
-        let event = match key.kind {
-            LinkKind::Call => "peer:nego:needed",
-            _ => "share:offer",
+        let kind = match key.kind {
+            LinkKind::Call => RelayKind::NegoNeeded,
+            _ => RelayKind::ShareOffer,
         };
         match self.make_offer(key, true).await {
-            Ok(offer) => self.relay(event, &key.remote, "offer", json!(offer)).await,
+            Ok(offer) => self.relay(kind, &key.remote, RelayBody::Offer(offer)).await,
             Err(err) => self.note_error(format!("ICE restart with {who} failed: {err}")),
         }
     }

@@ -18,8 +18,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use huddle_protocol::request::RoomLeave;
+use huddle_protocol::{
+    ChatAck, ChatMessage, ChatSend, JoinAck, JoinReply, JoinRequest, Participant,
+};
 use serde::Serialize;
-use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -27,7 +30,6 @@ use crate::media::source::{AudioSource, VideoSource};
 use crate::peer::PeerSetup;
 use crate::pipeline::incoming::{FrameSink, Mixer, ReceivedStats};
 use crate::pipeline::outgoing::{CaptureProcessor, VideoSendConfig};
-use crate::signaling::messages::{ChatMessage, Joined, Participant};
 use crate::signaling::{SignalingClient, SignalingError};
 use crate::stats::{ReceivedStream, ReceivedStreamReport, SentStreamReport, StreamKind};
 
@@ -37,8 +39,8 @@ use state::State;
 pub enum SessionError {
     #[error(transparent)]
     Signaling(#[from] SignalingError),
-    #[error("the join answer was not understood: {0}")]
-    BadJoinAnswer(String),
+    #[error("room {room} has a waiting room: the host has to let you in")]
+    Waiting { room: String },
     #[error("{sharer_id} is already sharing in this room")]
     SharingConflict { sharer_id: String },
     #[error("the session has ended")]
@@ -147,7 +149,7 @@ enum Command {
 pub struct Session {
     commands: mpsc::UnboundedSender<Command>,
     pub events: mpsc::UnboundedReceiver<SessionEvent>,
-    pub joined: Joined,
+    pub joined: JoinAck,
     pub join_rtt: Duration,
     stats: ReceivedStats,
     task: JoinHandle<()>,
@@ -288,11 +290,35 @@ impl Session {
 async fn request_join(
     signaling: &SignalingClient,
     identity: &Identity,
-) -> Result<Joined, SessionError> {
-    let mut payload = json!({ "email": identity.email, "room": identity.room });
-    if let Some(name) = &identity.name {
-        payload["name"] = json!(name);
+) -> Result<JoinAck, SessionError> {
+    let request = JoinRequest {
+        email: identity.email.clone(),
+        room: identity.room.clone(),
+        name: identity.name.clone(),
+        passcode: None,
+    };
+    match signaling.request(&request).await? {
+        JoinReply::Joined(ack) => Ok(ack),
+        JoinReply::Waiting { room } => {
+            // Nobody will admit a participant that cannot wait: leave the queue.
+            let _ = signaling.request(&RoomLeave {}).await;
+            Err(SessionError::Waiting { room })
+        }
     }
-    let ack = signaling.request("room:join", payload).await?;
-    serde_json::from_value(ack).map_err(|e| SessionError::BadJoinAnswer(e.to_string()))
+}
+
+/// Sends a chat message; the ack carries the stored copy.
+async fn send_chat(
+    signaling: &SignalingClient,
+    text: String,
+    client_id: String,
+) -> Result<ChatMessage, SignalingError> {
+    let send = ChatSend {
+        text,
+        client_id: Some(client_id),
+    };
+    signaling
+        .request(&send)
+        .await
+        .map(|ChatAck { message }| message)
 }

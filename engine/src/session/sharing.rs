@@ -5,8 +5,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use huddle_protocol::request::{StartSharing, StopSharing};
+use huddle_protocol::{ErrorCode, RelayBody, RelayKind, SessionDescription};
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
-use serde_json::json;
 
 use super::links::LinkKey;
 use super::state::{ScreenShare, State, Viewing};
@@ -17,7 +18,6 @@ use crate::peer::sending::{self, BitrateController, Direction};
 use crate::peer::{LinkKind, PeerError};
 use crate::pipeline::outgoing::VideoSender;
 use crate::signaling::SignalingError;
-use crate::signaling::messages::SessionDescription;
 use crate::stats::StreamKind;
 
 impl State {
@@ -30,13 +30,13 @@ impl State {
             screen.sender.control.replace_source(source);
             return Ok(());
         }
-        match self.signaling.request("startSharing", json!({})).await {
+        match self.signaling.request(&StartSharing {}).await {
             Ok(_) => {}
-            Err(SignalingError::Refused {
-                code, sharer_id, ..
-            }) if code == "sharing_conflict" => {
+            Err(SignalingError::Refused { refusal, .. })
+                if refusal.code == ErrorCode::SharingConflict =>
+            {
                 return Err(SessionError::SharingConflict {
-                    sharer_id: sharer_id.unwrap_or_default(),
+                    sharer_id: refusal.sharer_id.unwrap_or_default(),
                 });
             }
             Err(err) => return Err(err.into()),
@@ -65,7 +65,7 @@ impl State {
         let Some(mut screen) = self.screen.take() else {
             return Ok(());
         };
-        let result = self.signaling.request("stopSharing", json!({})).await;
+        let result = self.signaling.request(&StopSharing {}).await;
         let viewers: Vec<LinkKey> = self
             .links
             .keys()
@@ -121,7 +121,7 @@ impl State {
                 link.tasks.extend(tasks);
             }
             let offer = self.make_offer(&key, false).await?;
-            self.relay("share:offer", viewer, "offer", json!(offer))
+            self.relay(RelayKind::ShareOffer, viewer, RelayBody::Offer(offer))
                 .await;
             Ok::<(), PeerError>(())
         }
@@ -170,7 +170,10 @@ impl State {
         }
         .await;
         match result {
-            Ok(ans) => self.relay("share:answer", from, "ans", json!(ans)).await,
+            Ok(ans) => {
+                self.relay(RelayKind::ShareAnswer, from, RelayBody::Ans(ans))
+                    .await
+            }
             Err(err) => {
                 let who = self.email_of(from);
                 self.note_error(format!("cannot view {who}'s screen: {err}"));

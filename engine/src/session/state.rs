@@ -5,8 +5,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use huddle_protocol::request::RoomLeave;
+use huddle_protocol::{JoinAck, MediaState, RelayBody, RelayKind, ServerEvent};
 use rtc::peer_connection::transport::RTCIceCandidateInit;
-use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::links::{Link, LinkKey};
@@ -15,8 +16,7 @@ use crate::peer::sending::BitrateController;
 use crate::peer::{LinkKind, PeerEvent, PeerNotice, PeerSetup};
 use crate::pipeline::incoming::{FrameSink, Mixer, ReceivedStats};
 use crate::pipeline::outgoing::{AudioSender, VideoSender};
-use crate::signaling::messages::{ChatMessage, Joined};
-use crate::signaling::{ServerEvent, SignalingClient, SignalingError};
+use crate::signaling::{SignalingClient, SignalingEvent};
 use crate::stats::{ReceivedStreamReport, StreamKind};
 
 pub(super) struct ParticipantInfo {
@@ -76,7 +76,7 @@ impl State {
     pub fn new(
         identity: Identity,
         signaling: Arc<SignalingClient>,
-        joined: &Joined,
+        joined: &JoinAck,
         joined_at: Instant,
         join_rtt: Duration,
         media: LocalMedia,
@@ -154,7 +154,7 @@ impl State {
 
     pub async fn run(
         mut self,
-        mut server: mpsc::UnboundedReceiver<ServerEvent>,
+        mut server: mpsc::UnboundedReceiver<SignalingEvent>,
         mut notices: mpsc::UnboundedReceiver<PeerNotice>,
         mut commands: mpsc::UnboundedReceiver<Command>,
     ) {
@@ -180,28 +180,37 @@ impl State {
         }
     }
 
-    async fn on_server_event(&mut self, event: ServerEvent) {
+    async fn on_server_event(&mut self, event: SignalingEvent) {
+        let event = match event {
+            SignalingEvent::Disconnected => {
+                if !self.disconnected {
+                    tracing::warn!("signaling connection lost; reconnecting");
+                    self.disconnected = true;
+                    self.emit(SessionEvent::Reconnecting);
+                }
+                return;
+            }
+            SignalingEvent::Connected => {
+                // A reconnect: the server sees a new connection, whether or not we
+                // noticed the old one drop.
+                if !self.disconnected {
+                    self.emit(SessionEvent::Reconnecting);
+                }
+                self.disconnected = false;
+                self.rejoin().await;
+                return;
+            }
+            SignalingEvent::Server(event) => event,
+        };
         // An event from the server while we thought the connection lost: it was a transient
         // transport error and the connection held.
-        if self.disconnected && !matches!(event, ServerEvent::Connected | ServerEvent::Disconnected)
-        {
+        if self.disconnected {
             tracing::info!("signaling connection held after a transport error");
             self.disconnected = false;
             self.emit(SessionEvent::ConnectionHeld);
         }
         match event {
-            ServerEvent::IncomingCall { from, offer } => self.on_incoming_call(&from, &offer).await,
-            ServerEvent::CallAccepted { from, ans } | ServerEvent::NegoFinal { from, ans } => {
-                self.on_answer(LinkKey::call(&from), &ans).await
-            }
-            ServerEvent::NegoNeeded { from, offer } => self.on_renegotiation(&from, &offer).await,
-            ServerEvent::IceCandidate { from, candidate } => {
-                self.add_candidate(LinkKey::call(&from), &candidate).await
-            }
-            ServerEvent::CallEnded { from } => {
-                tracing::info!(peer = %self.email_of(&from), "call ended by peer");
-                self.close_link(&LinkKey::call(&from)).await;
-            }
+            ServerEvent::Relay { kind, from, body } => self.on_relay(kind, &from, body).await,
             ServerEvent::UserJoined(u) => {
                 tracing::info!(email = %u.email, count = u.count, "joined the room");
                 self.participants.insert(
@@ -236,44 +245,54 @@ impl State {
             }
             ServerEvent::SharerStopped(id) => self.on_share_stopped(&id).await,
             ServerEvent::ViewerJoined(id) => self.on_viewer_joined(&id).await,
-            ServerEvent::ShareOffer { from, offer } => self.on_share_offer(&from, &offer).await,
-            ServerEvent::ShareAnswer { from, ans } => {
-                self.on_answer(LinkKey::share_out(&from), &ans).await
-            }
-            ServerEvent::ShareIce { from, candidate } => {
-                // The sharer's candidates belong to the screen we view; a viewer's to
-                // the screen we send.
-                let key = if self.screen.is_some() {
-                    LinkKey::share_out(&from)
-                } else {
-                    LinkKey::share_in(&from)
-                };
-                self.add_candidate(key, &candidate).await
-            }
             ServerEvent::SharingConflict(id) => tracing::debug!(sharer = %id, "sharing refused"),
-            ServerEvent::Disconnected => {
-                if !self.disconnected {
-                    tracing::warn!("signaling connection lost; reconnecting");
-                    self.disconnected = true;
-                    self.emit(SessionEvent::Reconnecting);
-                }
-            }
-            ServerEvent::Connected => {
-                // A reconnect: the server sees a new connection, whether or not we
-                // noticed the old one drop.
-                if !self.disconnected {
-                    self.emit(SessionEvent::Reconnecting);
-                }
-                self.disconnected = false;
-                self.rejoin().await;
-            }
             ServerEvent::Error(e) => {
                 tracing::debug!(code = %e.code, message = %e.message, event = ?e.event, "server error");
                 self.emit(SessionEvent::ServerError {
-                    code: e.code,
+                    code: e.code.to_string(),
                     message: e.message,
                 });
             }
+            other => tracing::debug!(event = ?other, "not handled"),
+        }
+    }
+
+    /// A relay from another member: offers, answers and candidates of our connections.
+    async fn on_relay(&mut self, kind: RelayKind, from: &str, body: RelayBody) {
+        match (kind, body) {
+            (RelayKind::UserCall, RelayBody::Offer(offer)) => {
+                self.on_incoming_call(from, &offer).await
+            }
+            (RelayKind::CallAccepted | RelayKind::NegoDone, RelayBody::Ans(ans)) => {
+                self.on_answer(LinkKey::call(from), &ans).await
+            }
+            (RelayKind::NegoNeeded, RelayBody::Offer(offer)) => {
+                self.on_renegotiation(from, &offer).await
+            }
+            (RelayKind::IceCandidate, RelayBody::Candidate(candidate)) => {
+                self.add_candidate(LinkKey::call(from), &candidate).await
+            }
+            (RelayKind::CallEnd, _) => {
+                tracing::info!(peer = %self.email_of(from), "call ended by peer");
+                self.close_link(&LinkKey::call(from)).await;
+            }
+            (RelayKind::ShareOffer, RelayBody::Offer(offer)) => {
+                self.on_share_offer(from, &offer).await
+            }
+            (RelayKind::ShareAnswer, RelayBody::Ans(ans)) => {
+                self.on_answer(LinkKey::share_out(from), &ans).await
+            }
+            (RelayKind::ShareIce, RelayBody::Candidate(candidate)) => {
+                // The sharer's candidates belong to the screen we view; a viewer's to
+                // the screen we send.
+                let key = if self.screen.is_some() {
+                    LinkKey::share_out(from)
+                } else {
+                    LinkKey::share_in(from)
+                };
+                self.add_candidate(key, &candidate).await
+            }
+            (kind, _) => tracing::debug!(event = kind.delivered_as(), "relay without its field"),
         }
     }
 
@@ -365,18 +384,7 @@ impl State {
                 client_id,
                 reply,
             } => {
-                let result = self
-                    .signaling
-                    .request("chat:send", json!({ "text": text, "clientId": client_id }))
-                    .await
-                    .and_then(|ack| {
-                        serde_json::from_value::<ChatMessage>(ack["message"].clone()).map_err(|e| {
-                            SignalingError::BadAnswer {
-                                event: "chat:send".into(),
-                                answer: e.to_string(),
-                            }
-                        })
-                    });
+                let result = super::send_chat(&self.signaling, text, client_id).await;
                 let _ = reply.send(result);
             }
             Command::SetMuted(muted) => {
@@ -417,11 +425,7 @@ impl State {
 
     pub async fn announce_media(&self) {
         let (audio, video) = self.media_on;
-        if let Err(err) = self
-            .signaling
-            .request("media:state", json!({ "audio": audio, "video": video }))
-            .await
-        {
+        if let Err(err) = self.signaling.request(&MediaState { audio, video }).await {
             tracing::warn!(%err, "media state not announced");
         }
     }
@@ -435,7 +439,7 @@ impl State {
             .map(|k| k.remote.clone())
             .collect();
         for remote in &calls {
-            self.relay("call:end", remote, "", serde_json::Value::Null)
+            self.relay(RelayKind::CallEnd, remote, RelayBody::Nothing)
                 .await;
         }
         let mut received: Vec<ReceivedStreamReport> = self
@@ -464,7 +468,7 @@ impl State {
             }
         }
         sent.append(&mut self.screen_reports);
-        if let Err(err) = self.signaling.request("room:leave", json!({})).await {
+        if let Err(err) = self.signaling.request(&RoomLeave {}).await {
             tracing::debug!(%err, "room:leave");
         }
         self.signaling.disconnect().await;

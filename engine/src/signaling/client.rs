@@ -1,6 +1,6 @@
 //! A Socket.IO client for the signaling server (rust_socketio, async), speaking
-//! PROTOCOL.md: requests with acks, fire-and-forget relays, and a stream of
-//! [`ServerEvent`]s.
+//! PROTOCOL.md: typed requests with acks, fire-and-forget relays, and a stream of
+//! [`SignalingEvent`]s.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,20 +11,26 @@ use rust_socketio::{Event, Payload, TransportType};
 use serde_json::Value;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::messages::{ServerError, ServerEvent};
+use huddle_protocol::{
+    ErrorCode, ErrorEvent, Refusal, RelayBody, RelayKind, RelayRequest, Request, ServerEvent,
+};
+
+/// What the client hears: the connection going and coming back, and the server's events.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SignalingEvent {
+    /// The Socket.IO connection is up again after a loss (we are a new connection).
+    Connected,
+    /// The Socket.IO connection dropped; the client is reconnecting.
+    Disconnected,
+    Server(ServerEvent),
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignalingError {
     #[error("cannot reach the signaling server at {url}: {reason}")]
     Unreachable { url: String, reason: String },
-    #[error("the server refused `{event}`: {message} ({code})")]
-    Refused {
-        event: String,
-        code: String,
-        message: String,
-        /// Who is sharing, for `sharing_conflict`.
-        sharer_id: Option<String>,
-    },
+    #[error("the server refused `{event}`: {refusal}")]
+    Refused { event: String, refusal: Refusal },
     #[error("no answer to `{0}` from the signaling server")]
     Timeout(String),
     #[error("could not send `{event}`: {reason}")]
@@ -35,9 +41,9 @@ pub enum SignalingError {
 
 impl SignalingError {
     /// The protocol's error code, when the server refused a request.
-    pub fn code(&self) -> Option<&str> {
+    pub fn code(&self) -> Option<ErrorCode> {
         match self {
-            SignalingError::Refused { code, .. } => Some(code),
+            SignalingError::Refused { refusal, .. } => Some(refusal.code),
             _ => None,
         }
     }
@@ -59,7 +65,7 @@ impl SignalingClient {
     /// returns the client with the stream of everything the server sends.
     pub async fn connect(
         url: &str,
-    ) -> Result<(Arc<Self>, mpsc::UnboundedReceiver<ServerEvent>), SignalingError> {
+    ) -> Result<(Arc<Self>, mpsc::UnboundedReceiver<SignalingEvent>), SignalingError> {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (first_connect_tx, first_connect_rx) = oneshot::channel();
         let first_connect = Arc::new(std::sync::Mutex::new(Some(first_connect_tx)));
@@ -80,27 +86,27 @@ impl SignalingClient {
                         let _ = tx.send(());
                     }
                     None => {
-                        let _ = on_connect.send(ServerEvent::Connected);
+                        let _ = on_connect.send(SignalingEvent::Connected);
                     }
                 }
                 async {}.boxed()
             })
             .on(Event::Close, move |_, _| {
-                let _ = on_close.send(ServerEvent::Disconnected);
+                let _ = on_close.send(SignalingEvent::Disconnected);
                 async {}.boxed()
             })
             .on(Event::Error, move |payload, _| {
                 match first_arg(&payload) {
                     Some(v) if v.get("code").is_some() => {
-                        if let Ok(e) = serde_json::from_value::<ServerError>(v) {
-                            let _ = on_error.send(ServerEvent::Error(e));
+                        if let Ok(e) = serde_json::from_value::<ErrorEvent>(v) {
+                            let _ = on_error.send(SignalingEvent::Server(ServerEvent::Error(e)));
                         }
                     }
                     // rust_socketio reports a broken transport (the server died, the
                     // network went) as an error, not as a close; it reconnects by itself.
                     other => {
                         tracing::debug!(?other, "socket.io transport error");
-                        let _ = on_error.send(ServerEvent::Disconnected);
+                        let _ = on_error.send(SignalingEvent::Disconnected);
                     }
                 }
                 async {}.boxed()
@@ -109,10 +115,10 @@ impl SignalingClient {
                 let name = event.as_str().to_string();
                 let arg = first_arg(&payload).unwrap_or(Value::Null);
                 match ServerEvent::parse(&name, &arg) {
-                    Some(e) => {
-                        let _ = on_any.send(e);
+                    Ok(e) => {
+                        let _ = on_any.send(SignalingEvent::Server(e));
                     }
-                    None => tracing::debug!(event = %name, payload = %arg, "ignored server event"),
+                    Err(err) => tracing::debug!(%err, "ignored server event"),
                 }
                 async {}.boxed()
             })
@@ -150,7 +156,20 @@ impl SignalingClient {
 
     /// Sends a request and waits for its ack; `{ ok: false }` becomes
     /// [`SignalingError::Refused`].
-    pub async fn request(&self, event: &str, payload: Value) -> Result<Value, SignalingError> {
+    pub async fn request<R: Request>(&self, request: &R) -> Result<R::Ack, SignalingError> {
+        let event = R::EVENT;
+        let payload = serde_json::to_value(request).map_err(|e| SignalingError::Send {
+            event: event.to_string(),
+            reason: e.to_string(),
+        })?;
+        let answer = self.request_raw(event, payload).await?;
+        serde_json::from_value(answer.clone()).map_err(|e| SignalingError::BadAnswer {
+            event: event.to_string(),
+            answer: format!("{e}: {answer}"),
+        })
+    }
+
+    async fn request_raw(&self, event: &str, payload: Value) -> Result<Value, SignalingError> {
         let _one_at_a_time = self.in_flight.lock().await;
         let (tx, rx) = oneshot::channel();
         let tx = Arc::new(std::sync::Mutex::new(Some(tx)));
@@ -173,18 +192,15 @@ impl SignalingClient {
         match answer.get("ok").and_then(Value::as_bool) {
             Some(true) => Ok(answer),
             Some(false) => {
-                let error = answer.get("error");
-                let text = |k: &str| {
-                    error
-                        .and_then(|e| e.get(k))
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                };
+                let refusal = answer
+                    .get("error")
+                    .and_then(|e| serde_json::from_value::<Refusal>(e.clone()).ok())
+                    .unwrap_or_else(|| {
+                        Refusal::new(ErrorCode::Unknown, format!("unexplained refusal: {answer}"))
+                    });
                 Err(SignalingError::Refused {
                     event: event.to_string(),
-                    code: text("code").unwrap_or_else(|| "unknown".into()),
-                    message: text("message").unwrap_or_default(),
-                    sharer_id: text("sharerId"),
+                    refusal,
                 })
             }
             None => Err(SignalingError::BadAnswer {
@@ -194,9 +210,21 @@ impl SignalingClient {
         }
     }
 
-    /// Sends an event without waiting for an ack (relays: the server reports a failed
-    /// relay as an `error` event).
-    pub async fn send(&self, event: &str, payload: Value) -> Result<(), SignalingError> {
+    /// Sends a relay to another member without waiting for an ack (the server reports
+    /// a failed relay as an `error` event).
+    pub async fn relay(
+        &self,
+        kind: RelayKind,
+        to: &str,
+        body: RelayBody,
+    ) -> Result<(), SignalingError> {
+        let event = kind.sent_as();
+        let payload = serde_json::to_value(RelayRequest::new(to, body)).map_err(|e| {
+            SignalingError::Send {
+                event: event.to_string(),
+                reason: e.to_string(),
+            }
+        })?;
         self.client
             .emit(event, payload)
             .await

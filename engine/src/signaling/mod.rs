@@ -1,7 +1,6 @@
-//! Talking to the signaling server: the Socket.IO client and the protocol's messages.
+//! Talking to the signaling server: a Socket.IO client speaking the protocol of the
+//! `huddle-protocol` crate.
 
 pub mod client;
-pub mod messages;
 
-pub use client::{SignalingClient, SignalingError};
-pub use messages::ServerEvent;
+pub use client::{SignalingClient, SignalingError, SignalingEvent};
