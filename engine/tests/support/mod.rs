@@ -37,6 +37,11 @@ impl PulseDaemon {
         std::fs::create_dir_all(&dir).expect("create the runtime dir");
         // PulseAudio refuses a runtime dir that others can read.
         set_mode_0700(&dir);
+        // cpal's PulseAudio client sends whatever cookie it finds, and with none an empty
+        // one, which the server rejects as malformed even with anonymous auth. A fresh
+        // machine has no ~/.config/pulse/cookie until some libpulse client made one (the
+        // reason this test failed on its first run only): bring our own.
+        std::fs::write(dir.join("cookie"), [0u8; 256]).expect("write the cookie");
         let daemon = PulseDaemon { dir };
         // As root PulseAudio needs --system=false to run per-user; -n skips default.pa (no
         // hardware probing), anonymous auth spares the cookie.
@@ -79,6 +84,10 @@ impl PulseDaemon {
         daemon
     }
 
+    pub fn cookie(&self) -> PathBuf {
+        self.dir.join("cookie")
+    }
+
     pub fn server(&self) -> String {
         format!("unix:{}", self.dir.join("pulse/native").display())
     }
@@ -87,7 +96,8 @@ impl PulseDaemon {
         let mut c = Command::new(program);
         c.env("XDG_RUNTIME_DIR", &self.dir)
             .env("HOME", &self.dir)
-            .env("PULSE_SERVER", self.server());
+            .env("PULSE_SERVER", self.server())
+            .env("PULSE_COOKIE", self.cookie());
         c
     }
 
@@ -107,6 +117,7 @@ impl PulseDaemon {
         unsafe {
             std::env::set_var("XDG_RUNTIME_DIR", &self.dir);
             std::env::set_var("PULSE_SERVER", self.server());
+            std::env::set_var("PULSE_COOKIE", self.cookie());
         }
     }
 }
