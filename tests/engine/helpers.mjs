@@ -103,18 +103,20 @@ process.on('exit', () => {
 });
 
 /**
- * Start `huddle join` (always --udp-addr 127.0.0.1:0 --speaker none; --camera test --mic sine
- * unless camera / mic say otherwise). share / shareAt / shareFor add --share, --share-at and
- * --share-for (seconds).
+ * Start `huddle join` (always --speaker none; --udp-addr 127.0.0.1:0 unless udpAddr says
+ * otherwise (null: none); --camera test --mic sine unless camera / mic say otherwise).
+ * share / shareAt / shareFor add --share, --share-at and --share-for (seconds).
+ * wrap: a command prefix to run it under (the network lab: ip netns exec NS).
  * Returns { proc, args, email, reportPath, stdout(), stderr(), lines, exited,
  *           waitForLine(re, ms), lineAt(re), report(), stop(), alive }.
  */
-export function startHuddle({ server, email, room, name, duration = 8, chat = [], camera = 'test', mic = 'sine', share, shareAt, shareFor, extraArgs = [], dir }) {
+export function startHuddle({ server, email, room, name, duration = 8, chat = [], camera = 'test', mic = 'sine', share, shareAt, shareFor, extraArgs = [], dir, udpAddr = '127.0.0.1:0', wrap = [] }) {
   if (!existsSync(HUDDLE_BIN)) throw new Error(`huddle binary not found at ${HUDDLE_BIN} (build it or set HUDDLE_BIN)`);
   const reportPath = path.join(dir, `report-${email.replace(/[^A-Za-z0-9]/g, '_')}.json`);
   const args = ['join', '--server', server, '--email', email, '--room', room];
   if (name) args.push('--name', name);
-  args.push('--camera', camera, '--mic', mic, '--speaker', 'none', '--udp-addr', '127.0.0.1:0');
+  args.push('--camera', camera, '--mic', mic, '--speaker', 'none');
+  if (udpAddr) args.push('--udp-addr', udpAddr);
   args.push('--duration', String(duration), '--report', reportPath);
   for (const c of chat) args.push('--chat', c);
   if (share) args.push('--share', share);
@@ -124,7 +126,8 @@ export function startHuddle({ server, email, room, name, duration = 8, chat = []
   const env = { ...process.env };
   // Info logs for the failure dumps, without rtc_dtls's per-handshake warning spam.
   if (!env.RUST_LOG) env.RUST_LOG = 'info,rtc_dtls=error';
-  const proc = spawn(HUDDLE_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const command = wrap.length ? [...wrap, HUDDLE_BIN] : [HUDDLE_BIN];
+  const proc = spawn(command[0], [...command.slice(1), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   liveHuddles.add(proc);
   proc.on('exit', () => liveHuddles.delete(proc));
   let out = '';
@@ -271,10 +274,13 @@ export async function launchBrowser() {
 /**
  * Open a participant page in its own browser context and wait until it has joined.
  * codec: 'h264' makes the page prefer H.264 for the video it sends (default: Chromium's order).
+ * query: more page parameters (participant.js: ice, net, policy).
  * Returns { page, context, email, id, joined, stats(), info(), leave(), close(), console }.
  */
-export async function openParticipant(browser, pageServer, { server, email, room, name, mode = 'av', tone = 660, codec, waitJoined = true }) {
+export async function openParticipant(browser, pageServer, { server, email, room, name, mode = 'av', tone = 660, codec, query = {}, waitJoined = true }) {
   const context = await browser.newContext({ viewport: { width: 800, height: 600 } });
+  // A page server the browser cannot reach (a browser in a network namespace) serves through routes.
+  if (pageServer.route) await pageServer.route(context);
   const page = await context.newPage();
   const consoleLines = [];
   page.on('console', (m) => {
@@ -285,6 +291,7 @@ export async function openParticipant(browser, pageServer, { server, email, room
   const qs = new URLSearchParams({ server, email, room, mode, tone: String(tone) });
   if (name) qs.set('name', name);
   if (codec) qs.set('codec', codec);
+  for (const [k, v] of Object.entries(query)) qs.set(k, String(v));
   await page.goto(`${pageServer.url}/participant.html?${qs}`, { timeout: 30000 });
   await page.waitForFunction(() => window.huddleTest, null, { timeout: 20000 });
   const p = {

@@ -76,7 +76,8 @@ const LISTEN_RE = /listening on http:\/\/([0-9.]+):(\d+)/;
  * Start the real binary on a free port.
  *
  * opts: { db (default ':memory:'), roomSize, history, maxSdpBytes, maxChatChars,
- *         rateLimit, adminToken, logFormat, args: [...extra], env, cwd, startTimeoutMs }
+ *         rateLimit, adminToken, logFormat, args: [...extra], env, cwd, startTimeoutMs,
+ *         listen (default '127.0.0.1:0'), wrap: [...command prefix, e.g. ip netns exec NS] }
  * Returns { url, port, host, proc, args, logs(), stop(), kill9(), exited }.
  */
 export async function startServer(opts = {}) {
@@ -98,7 +99,8 @@ export async function startServer(opts = {}) {
   flag('--log-format', opts.logFormat);
   if (opts.args) args.push(...opts.args);
 
-  const proc = spawn(SERVER_BIN, args, {
+  const wrap = opts.wrap ?? [];
+  const proc = spawn(wrap[0] ?? SERVER_BIN, [...wrap.slice(1), ...(wrap.length ? [SERVER_BIN] : []), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd: opts.cwd,
     env: { ...cleanEnv(), ...(opts.env || {}) },

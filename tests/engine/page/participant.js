@@ -5,7 +5,8 @@
 // until the remote description is set), answers peer:nego:needed with peer:nego:done, applies
 // peer:nego:final, and closes a peer on call:ended / user:left.
 //
-// Only loopback ICE candidates leave the page (and only loopback remote candidates are used).
+// Only loopback ICE candidates leave the page (and only loopback remote candidates are used),
+// unless net=any (the network lab: every candidate, with the STUN/TURN servers of `ice`).
 //
 // Sends: video = a 640×480 canvas stream carrying the BCv1 barcode of Date.now() in the top
 // half (shared/TESTSIGNAL.md) and a moving box in the bottom half; audio = an oscillator.
@@ -29,13 +30,16 @@
 // recv; default av), tone? (oscillator Hz, default 660), codec? (h264: prefer H.264
 // constrained baseline, packetization-mode=1, for the video we send — setCodecPreferences on
 // every video transceiver before each offer and answer; default: Chromium's own order, VP8
-// first).
+// first); ice? (JSON array of RTCIceServer, default []); net? (loopback | any; default
+// loopback); policy? (all | relay: the iceTransportPolicy; default all).
 //
 // Codecs really used are read from getStats() once a second, per connection: stats()[id]
 // .outbound / .outboundCodecs (what we send), .inbound / .inboundCodecs (what we receive),
 // .localVideoCodecs / .remoteVideoCodecs (the video codecs of the last local and remote SDP,
 // in their order), .codecPreference (what setCodecPreferences was given); info().sendCodecs
-// sums the outbound video codec per remote.
+// sums the outbound video codec per remote. The selected candidate pair (types, addresses) is
+// sampled with them: stats()[id].selectedPair. stats()[id].frameTimes holds the arrival time
+// (epoch ms) of every remote video frame, for frame rates and freezes.
 //
 // window.huddleTest = { joined: Promise<{id, room, participants}>, stats(), info(), leave(),
 //                       renegotiate(id), startSharing({at}?), stopSharing(), renegotiateShare(id),
@@ -52,6 +56,11 @@ const MODE = q.get('mode') || 'av';
 const TONE = Number(q.get('tone') || 660);
 const CODEC = (q.get('codec') || '').toLowerCase(); // '' (default) | 'h264'
 if (CODEC && CODEC !== 'h264') throw new Error(`codec=${CODEC}: only h264 is known`);
+const ICE_SERVERS = JSON.parse(q.get('ice') || '[]');
+const ANY_ADDRESS = q.get('net') === 'any';
+const ICE_POLICY = q.get('policy') || 'all';
+if (!['loopback', 'any'].includes(q.get('net') || 'loopback')) throw new Error(`net=${q.get('net')}: loopback or any`);
+if (!['all', 'relay'].includes(ICE_POLICY)) throw new Error(`policy=${ICE_POLICY}: all or relay`);
 const SEND_AUDIO = MODE === 'av' || MODE === 'audio';
 const SEND_VIDEO = MODE === 'av' || MODE === 'video';
 const W = 640;
@@ -225,6 +234,8 @@ function newStatsRecord(id) {
     firstFrameAt: null,
     firstBarcodeAt: null,
     lastFrameAt: null,
+    frameTimes: [],
+    selectedPair: null,
     width: 0,
     height: 0,
     audioRms: 0,
@@ -251,8 +262,14 @@ function candidateAddress(c) {
   return parts.length > 4 ? parts[4] : null;
 }
 
-/** Removes non-loopback a=candidate lines from an SDP (renegotiation SDPs can carry them). */
+/** Candidates this page uses: loopback only, or any with net=any. */
+function usable(addr) {
+  return ANY_ADDRESS || addr === LOOPBACK;
+}
+
+/** Removes unusable a=candidate lines from an SDP (renegotiation SDPs can carry them). */
 function loopbackOnlySdp(sdp) {
+  if (ANY_ADDRESS) return sdp;
   return sdp
     .split('\r\n')
     .filter((line) => {
@@ -368,9 +385,29 @@ function noteSdpCodecs(peer) {
   peer.stats.remoteVideoCodecs = sdpVideoCodecs(peer.pc.remoteDescription?.sdp);
 }
 
+/** The selected candidate pair of a connection's transport (types, addresses), or null. */
+function selectedPairOf(report) {
+  let pairId = null;
+  report.forEach((r) => {
+    if (r.type === 'transport' && r.selectedCandidatePairId) pairId = r.selectedCandidatePairId;
+  });
+  const pair = pairId ? report.get(pairId) : null;
+  if (!pair) return null;
+  const l = report.get(pair.localCandidateId) || {};
+  const r = report.get(pair.remoteCandidateId) || {};
+  return {
+    local: l.candidateType || null,
+    remote: r.candidateType || null,
+    localAddress: l.address ? `${l.address}:${l.port}` : null,
+    remoteAddress: r.address ? `${r.address}:${r.port}` : null,
+    relayProtocol: l.relayProtocol || null,
+  };
+}
+
 /** Outbound and inbound video RTP of a connection, from getStats(), with the codec used. */
 async function videoRtpStats(pc) {
   const report = await pc.getStats();
+  const selectedPair = selectedPairOf(report);
   const codecs = {};
   report.forEach((r) => {
     if (r.type === 'codec') codecs[r.id] = { mimeType: r.mimeType, payloadType: r.payloadType, sdpFmtpLine: r.sdpFmtpLine || '' };
@@ -408,7 +445,7 @@ async function videoRtpStats(pc) {
         decoder: r.decoderImplementation || null,
       };
   });
-  return { outbound, inbound };
+  return { outbound, inbound, selectedPair };
 }
 
 /** Samples the video codecs of every open connection (once a second). */
@@ -416,9 +453,10 @@ async function sampleCodecs() {
   const open = [...peers.values(), ...shareOut.values(), ...shareIn.values()].filter((p) => !p.closed);
   for (const p of open) {
     try {
-      const { outbound, inbound } = await videoRtpStats(p.pc);
+      const { outbound, inbound, selectedPair } = await videoRtpStats(p.pc);
       if (p.closed) continue;
       const s = p.stats;
+      if (selectedPair) s.selectedPair = selectedPair;
       if (outbound) {
         s.outbound = { at: Date.now(), ...outbound };
         if (outbound.codec && outbound.framesEncoded > 0 && s.outboundCodecs[s.outboundCodecs.length - 1] !== outbound.codec) s.outboundCodecs.push(outbound.codec);
@@ -465,13 +503,13 @@ class Peer {
       connectionState: 'new',
       iceConnectionState: 'new',
     });
-    const pc = new RTCPeerConnection({ iceServers: [] });
+    const pc = new RTCPeerConnection({ iceServers: ICE_SERVERS, iceTransportPolicy: ICE_POLICY });
     this.pc = pc;
     pc.onicecandidate = (e) => {
       if (!e.candidate || !e.candidate.candidate) return; // end of candidates
       const c = e.candidate;
       const addr = candidateAddress(c);
-      if (addr !== LOOPBACK) {
+      if (!usable(addr)) {
         this.stats.localCandidatesDropped++;
         return;
       }
@@ -532,7 +570,7 @@ class Peer {
   async addRemoteCandidate(c) {
     const addr = candidateAddress(c);
     this.stats.remoteCandidateAddrs.push(addr);
-    if (addr !== LOOPBACK) {
+    if (!usable(addr)) {
       // Keep every packet on loopback: non-loopback (or mDNS) remote candidates are not used.
       this.stats.remoteCandidatesIgnored++;
       return;
@@ -975,6 +1013,8 @@ function copyStats(s) {
     receiveLatencies: s.receiveLatencies ? [...s.receiveLatencies] : [],
     rtpClock: s.rtpClock ? { ...s.rtpClock } : null,
     latencies: [...s.latencies],
+    frameTimes: [...s.frameTimes],
+    selectedPair: s.selectedPair ? { ...s.selectedPair } : null,
     audioFreqs: [...s.audioFreqs],
     localCandidateTypes: [...s.localCandidateTypes],
     remoteCandidateAddrs: [...s.remoteCandidateAddrs],
@@ -1063,6 +1103,7 @@ function attachVideo(peer, track, container = 'remote') {
     if (md && typeof md.presentedFrames === 'number') s.presentedFrames = md.presentedFrames;
     if (!s.firstFrameAt) s.firstFrameAt = at;
     s.lastFrameAt = at;
+    if (s.frameTimes.length < 20000) s.frameTimes.push(at);
     s.width = w;
     s.height = h;
     if (w >= 16 && h >= 8) {
