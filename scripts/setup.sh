@@ -14,6 +14,9 @@ packages=(
   libwebkit2gtk-4.1-dev librsvg2-dev webkit2gtk-driver
   # tests: a sound server with a null sink, and Chromium as the browser peer
   pulseaudio pulseaudio-utils chromium xvfb xauth
+  # network lab (tests/lab, bench/lab): namespaces, veth and tc (iproute2), NAT and drops
+  # (nftables), a STUN/TURN server (coturn)
+  iproute2 nftables coturn
 )
 
 missing=()

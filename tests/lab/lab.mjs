@@ -1,0 +1,207 @@
+// A call lab: the network of netlab.mjs with huddle-server and coturn on the server host,
+// and participants (the `huddle` CLI, Chromium pages) on the client hosts behind their NATs.
+//
+//   const lab = await startLab(t, { nat: 'symmetric' });
+//   const a = lab.huddle('a', { email: 'a@example.com', ice: 'turn' });
+//   const page = await lab.page('b', { email: 'b@example.com', ice: 'turn' });
+//   await lab.site('a').router.cap({ kbit: 500 });
+//
+// Everything started here stops in t.after (or close()), and the namespaces go with it.
+//
+// ICE servers come from one place, iceServers(mode): today the participants are given them
+// (`--ice-server` for the CLI, the page's `ice` parameter); when the server hands them out
+// (PROTOCOL.md 1.1 "ICE servers") only that function and startLab's server flags change.
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { startServer } from '../server/helpers.mjs';
+import { startHuddle, startPageServer, openParticipant, CHROMIUM, CHROMIUM_ARGS, uniqName } from '../engine/helpers.mjs';
+import { buildInternet, labSkipReason, SERVER_IP } from './netlab.mjs';
+import { startCoturn } from './coturn.mjs';
+
+export { labSkipReason };
+
+/** Where pages load from inside a namespace: intercepted by Playwright, never on the network. */
+const PAGE_ORIGIN = 'http://localhost';
+
+/**
+ * The page server (127.0.0.1 in this process's namespace) served to browsers that cannot
+ * reach it: every request to PAGE_ORIGIN is answered from it through a Playwright route.
+ */
+function routedPages(pageServer) {
+  return {
+    url: PAGE_ORIGIN,
+    async route(context) {
+      await context.route(`${PAGE_ORIGIN}/**`, async (route) => {
+        const url = new URL(route.request().url());
+        try {
+          const res = await fetch(`${pageServer.url}${url.pathname}${url.search}`);
+          const body = Buffer.from(await res.arrayBuffer());
+          await route.fulfill({ status: res.status, contentType: res.headers.get('content-type') || 'application/octet-stream', body });
+        } catch (e) {
+          await route.fulfill({ status: 502, contentType: 'text/plain', body: String(e) }).catch(() => {});
+        }
+      });
+    },
+    close: () => pageServer.close(),
+  };
+}
+
+/**
+ * Builds the network (sites 'a' and 'b' by default, both behind `nat`: 'eim' or 'symmetric',
+ * or { a: 'eim', b: 'symmetric' }), starts coturn and huddle-server on the server host and a
+ * page server. `t`: a node:test context (teardown in t.after); without it call close().
+ */
+export async function startLab(t, { nat = 'eim', sites = ['a', 'b'] } = {}) {
+  const natOf = (name) => (typeof nat === 'string' ? nat : nat[name]);
+  const net = await buildInternet({ sites: sites.map((name) => ({ name, nat: natOf(name) })) });
+  const { lab } = net;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'huddle-lab-run-'));
+  const huddles = [];
+  const browsers = [];
+  const participants = [];
+  let server = null;
+  let turn = null;
+  let pages = null;
+  let closed = false;
+
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    for (const hp of huddles) await hp.stop(2000).catch(() => {});
+    for (const p of participants) await p.close().catch(() => {});
+    for (const b of browsers) await b.close().catch(() => {});
+    if (pages) await pages.close().catch(() => {});
+    if (server) await server.stop(3000).catch(() => {});
+    if (turn) await turn.stop().catch(() => {});
+    await net.teardown();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  if (t) t.after(close);
+
+  try {
+    turn = await startCoturn(lab, 'srv', SERVER_IP);
+    server = await startServer({ listen: `${SERVER_IP}:0`, wrap: lab.wrap('srv') });
+    pages = routedPages(await startPageServer());
+  } catch (e) {
+    await close();
+    throw e;
+  }
+
+  const site = (name) => {
+    const s = net.sites[name];
+    if (!s) throw new Error(`no site ${name} (sites: ${Object.keys(net.sites).join(', ')})`);
+    return s;
+  };
+
+  /**
+   * The ICE servers of a participant, as CLI arguments and as RTCIceServer objects.
+   * mode: 'none' | 'stun' | 'turn' (STUN and TURN) | 'turn-only'. `cli` uses the colon-free
+   * REST username (today's CLI splits at the first colon); `page` the full `<expiry>:<id>` one.
+   */
+  const iceServers = (mode, { id = 'lab' } = {}) => {
+    const stunUrl = `stun:${turn.ip}:${turn.port}`;
+    const turnUrl = `turn:${turn.ip}:${turn.port}?transport=udp`;
+    const cli = [];
+    const page = [];
+    if (mode === 'stun' || mode === 'turn') {
+      cli.push('--ice-server', stunUrl);
+      page.push({ urls: stunUrl });
+    }
+    if (mode === 'turn' || mode === 'turn-only') {
+      const plain = turn.credentials({ id: null });
+      cli.push('--ice-server', `turn:${plain.username}:${plain.credential}@${turn.ip}:${turn.port}`);
+      const rest = turn.credentials({ id });
+      page.push({ urls: turnUrl, username: rest.username, credential: rest.credential });
+    }
+    if (!['none', 'stun', 'turn', 'turn-only'].includes(mode)) throw new Error(`ice mode ${mode}: none, stun, turn or turn-only`);
+    return { cli, page };
+  };
+
+  const l = {
+    net,
+    lab,
+    dir,
+    room: uniqName('lab'),
+    huddles,
+    participants,
+    get server() {
+      return server;
+    },
+    get turn() {
+      return turn;
+    },
+    site,
+    iceServers,
+
+    /** `huddle join` on site `name`'s client host (see startHuddle); ice: an iceServers mode. */
+    huddle(name, { ice = 'stun', extraArgs = [], ...opts }) {
+      const s = site(name);
+      const hp = startHuddle({
+        server: server.url,
+        room: l.room,
+        dir,
+        wrap: lab.wrap(s.client.role),
+        udpAddr: `${s.client.ip}:0`,
+        extraArgs: [...iceServers(ice).cli, ...extraArgs],
+        ...opts,
+      });
+      hp.site = name;
+      huddles.push(hp);
+      return hp;
+    },
+
+    /** A headless Chromium running on site `name`'s client host. */
+    async browser(name) {
+      const b = await chromium.launch({
+        executablePath: lab.chromiumIn(site(name).client.role, CHROMIUM),
+        headless: true,
+        args: CHROMIUM_ARGS,
+        timeout: 30000,
+      });
+      browsers.push(b);
+      return b;
+    },
+
+    /** A participant page (tests/engine/page) in `browser`, using every candidate and `ice`. */
+    async page(browser, { ice = 'stun', policy, query = {}, ...opts }) {
+      const q = { net: 'any', ice: JSON.stringify(iceServers(ice).page), ...query };
+      if (policy) q.policy = policy;
+      const p = await openParticipant(browser, pages, { server: server.url, room: l.room, query: q, ...opts });
+      participants.push(p);
+      return p;
+    },
+
+    /** Everything worth reading when a lab test fails. */
+    async dump() {
+      const parts = [];
+      for (const p of participants) parts.push(p.closed ? `page ${p.email}: closed` : await p.describe().catch((e) => `page ${p.email}: ${e.message}`));
+      for (const hp of huddles) {
+        parts.push(hp.describe());
+        const r = hp.report();
+        if (r) parts.push(`report ${hp.email}: ${JSON.stringify(r)}`);
+      }
+      for (const [name, s] of Object.entries(net.sites)) {
+        const c = await s.router.counters().catch((e) => ({ error: e.message }));
+        parts.push(`router ${name} (${s.router.nat}): ${JSON.stringify(c)}`);
+      }
+      if (turn) {
+        parts.push(`relay counters: ${JSON.stringify(await turn.relayCounters().catch((e) => e.message))}`);
+        parts.push(`--- coturn log (last 2000) ---\n${turn.logs().slice(-2000)}`);
+      }
+      if (server) parts.push(`--- server log (last 2000) ---\n${server.logs().slice(-2000)}`);
+      return parts.join('\n\n');
+    },
+    close,
+  };
+  return l;
+}
+
+/** Throws one assertion error listing every problem, with the lab's dump. */
+export async function assertLabOk(l, problems, title) {
+  if (problems.length === 0) return;
+  const err = new Error(`${title}:\n  - ${problems.join('\n  - ')}\n\n${await l.dump()}`);
+  err.name = 'AssertionError';
+  throw err;
+}
