@@ -33,7 +33,8 @@
 // Usage: node bench/lab/run.mjs [--seconds 30] [--conditions none,1m,300k,loss3,loss10,cap500]
 //                               [--pairs HH,HC,CC] [--reps 1] [--out DIR]
 // Env: HUDDLE_BIN, HUDDLE_SERVER_BIN, HUDDLE_CHROMIUM. Needs root (network namespaces).
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 const { startLab, labSkipReason } = await import('../../tests/lab/lab.mjs');
@@ -234,6 +235,18 @@ function recoverySeconds(timeline, liftAt, before) {
   return null;
 }
 
+/** Busy and total CPU time of the whole machine so far (jiffies), from /proc/stat. */
+function cpuTimes() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const idle = f[3] + f[4];
+  return { busy: f.reduce((a, b) => a + b, 0) - idle, total: f.reduce((a, b) => a + b, 0) };
+}
+
+/** Cores busy on the whole machine between two cpuTimes() (the machine may be shared). */
+function busyCores(a, b, cores) {
+  return round(((b.busy - a.busy) / (b.total - a.total)) * cores, 2);
+}
+
 // ---------------------------------------------------------------------------
 // One cell: a call between the two sites under one condition
 // ---------------------------------------------------------------------------
@@ -271,6 +284,7 @@ async function runCell(lab, browsers, pair, condKey, o) {
 
   let first = null;
   let second = null;
+  const cpu0 = cpuTimes();
   try {
     first = await join(lab, browsers, kinds[0], 'a', room, o.seconds + 4);
     await sleep(1000);
@@ -289,6 +303,7 @@ async function runCell(lab, browsers, pair, condKey, o) {
     await sleep(t0 + o.seconds * 1000 - Date.now());
     sampling = false;
     await sampler;
+    cell.machineBusyCores = busyCores(cpu0, cpuTimes(), os.cpus().length);
     // Read what the pages saw before anyone leaves; huddles write their reports on exit.
     const pageView = {};
     for (const p of [first, second]) if (p.page) pageView[p.site] = { recv: await received(p, p.site === 'a' ? 'b' : 'a'), sent: await sentBy(p, p.site === 'a' ? 'b' : 'a') };
@@ -346,17 +361,17 @@ function row(cell, d) {
   const frz = r.freezes ? `${r.freezes.count}${r.freezes.count ? ` (${r.freezes.longestMs} ms)` : ''}` : 'n/a';
   const rec = CONDITIONS[cell.condition].timedCap ? (d.recoverySeconds === null ? `> ${d.recoveryWindow}` : `${d.recoverySeconds}`) : '';
   const err = r.error ? ` **${r.error}**` : '';
-  return `| ${cell.label} | ${d.direction} | ${sends} | ${drops} | ${dash(r.fps)}${err} | ${g2g} | ${frz} | ${dash(r.decodeErrors)} / ${dash(r.intactPct)} % | ${rec} |`;
+  return `| ${cell.label} | ${d.direction} | ${sends} | ${drops} | ${dash(r.fps)}${err} | ${g2g} | ${frz} | ${dash(r.decodeErrors)} / ${dash(r.intactPct)} % | ${rec} | ${dash(cell.machineBusyCores)} |`;
 }
 
 function table(cells) {
   const lines = [
-    '| link | direction | sends kbit/s (cap: before / during / after) | dropped at the bottleneck | fps | g2g p50 / p95 (max) ms | freezes > 500 ms (longest) | decode errors / intact | recovery s |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| link | direction | sends kbit/s (cap: before / during / after) | dropped at the bottleneck | fps | g2g p50 / p95 (max) ms | freezes > 500 ms (longest) | decode errors / intact | recovery s | machine busy (cores) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const c of cells) {
     for (const d of c.directions) lines.push(row(c, d));
-    if (c.errors.length) lines.push(`| ${c.label} | ${c.pair} | **errors:** ${c.errors.map((e) => e.split('\n')[0]).join('; ').replace(/\|/g, '/')} | | | | | | |`);
+    if (c.errors.length) lines.push(`| ${c.label} | ${c.pair} | **errors:** ${c.errors.map((e) => e.split('\n')[0]).join('; ').replace(/\|/g, '/')} | | | | | | | |`);
   }
   return lines.join('\n');
 }
@@ -386,7 +401,9 @@ try {
         const cell = await runCell(lab, browsers, pair, condKey, o);
         cell.rep = rep;
         cells.push(cell);
-        console.log(`[rep ${rep}] ${cell.label}, ${pair}: ${((Date.now() - started) / 1000).toFixed(0)} s${cell.errors.length ? `, ${cell.errors.length} error(s)` : ''}`);
+        console.log(
+          `[rep ${rep}] ${cell.label}, ${pair}: ${((Date.now() - started) / 1000).toFixed(0)} s, machine ${cell.machineBusyCores} cores busy${cell.errors.length ? `, ${cell.errors.length} error(s)` : ''}`,
+        );
         for (const d of cell.directions) console.log(`  ${row(cell, d)}`);
         if (o.out) writeFileSync(path.join(o.out, 'results.json'), JSON.stringify({ options: o, cells }, null, 1));
       }
