@@ -51,9 +51,11 @@ function routedPages(pageServer) {
 /**
  * Builds the network (sites 'a' and 'b' by default, both behind `nat`: 'eim' or 'symmetric',
  * or { a: 'eim', b: 'symmetric' }), starts coturn and huddle-server on the server host and a
- * page server. `t`: a node:test context (teardown in t.after); without it call close().
+ * page server. serverArgs(turn): more huddle-server flags, given the running coturn (its ip,
+ * port, secret), e.g. for ICE servers handed out by the server. `t`: a node:test context
+ * (teardown in t.after); without it call close().
  */
-export async function startLab(t, { nat = 'eim', sites = ['a', 'b'] } = {}) {
+export async function startLab(t, { nat = 'eim', sites = ['a', 'b'], serverArgs = () => [] } = {}) {
   const natOf = (name) => (typeof nat === 'string' ? nat : nat[name]);
   const net = await buildInternet({ sites: sites.map((name) => ({ name, nat: natOf(name) })) });
   const { lab } = net;
@@ -82,7 +84,7 @@ export async function startLab(t, { nat = 'eim', sites = ['a', 'b'] } = {}) {
 
   try {
     turn = await startCoturn(lab, 'srv', SERVER_IP);
-    server = await startServer({ listen: `${SERVER_IP}:0`, wrap: lab.wrap('srv') });
+    server = await startServer({ listen: `${SERVER_IP}:0`, wrap: lab.wrap('srv'), args: serverArgs(turn) });
     pages = routedPages(await startPageServer());
   } catch (e) {
     await close();
