@@ -11,9 +11,6 @@
 // ICE servers come from one place, iceServers(mode): today the participants are given them
 // (`--ice-server` for the CLI, the page's `ice` parameter); when the server hands them out
 // (PROTOCOL.md 1.1 "ICE servers") only that function and startLab's server flags change.
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { startServer } from '../server/helpers.mjs';
 import { startHuddle, startPageServer, openParticipant, CHROMIUM, CHROMIUM_ARGS, uniqName } from '../engine/helpers.mjs';
@@ -59,7 +56,8 @@ export async function startLab(t, { nat = 'eim', sites = ['a', 'b'], serverArgs 
   const natOf = (name) => (typeof nat === 'string' ? nat : nat[name]);
   const net = await buildInternet({ sites: sites.map((name) => ({ name, nat: natOf(name) })) });
   const { lab } = net;
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'huddle-lab-run-'));
+  // Reports and logs: inside the lab's own temporary directory, removed with it.
+  const dir = lab.folder(`run-${lab.id}`);
   const huddles = [];
   const browsers = [];
   const participants = [];
@@ -78,7 +76,6 @@ export async function startLab(t, { nat = 'eim', sites = ['a', 'b'], serverArgs 
     if (server) await server.stop(3000).catch(() => {});
     if (turn) await turn.stop().catch(() => {});
     await net.teardown();
-    rmSync(dir, { recursive: true, force: true });
   };
   if (t) t.after(close);
 

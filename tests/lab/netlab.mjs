@@ -21,13 +21,16 @@
 // Teardown always runs: NetLab.teardown() (call it from t.after), at process exit, on SIGINT and
 // SIGTERM; and every new lab first removes the namespaces of earlier runs whose process died.
 import { spawn, execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 /** Prefix of every namespace the lab creates: `hlab<pid>-<lab>-<role>`. */
 const PREFIX = 'hlab';
 const NAME_RE = new RegExp(`^${PREFIX}(\\d+)-`);
+/** Temporary directories: `huddle-lab-<pid>-XXXXXX`. */
+const TMP_PREFIX = 'huddle-lab-';
+const TMP_RE = new RegExp(`^${TMP_PREFIX}(\\d+)-`);
 
 /** The server host's address (TEST-NET-3) and its gateway in the wan namespace. */
 export const SERVER_IP = '203.0.113.10';
@@ -109,29 +112,36 @@ function deleteNamespaceSync(ns) {
   } catch {}
 }
 
-/** Removes the namespaces of earlier lab runs whose process is gone (a crash, a SIGKILL). */
+function isAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return e.code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the namespaces (and temporary directories) of earlier lab runs whose process is
+ * gone (a crash, a SIGKILL).
+ */
 export function cleanStaleNamespaces() {
+  const removed = [];
   let names = [];
   try {
     names = runSync('ip', ['netns', 'list']).split('\n').map((l) => l.split(' ')[0]).filter(Boolean);
-  } catch {
-    return [];
-  }
-  const removed = [];
+  } catch {}
   for (const ns of names) {
     const m = ns.match(NAME_RE);
-    if (!m) continue;
-    const pid = Number(m[1]);
-    if (pid === process.pid) continue;
-    let alive = true;
-    try {
-      process.kill(pid, 0);
-    } catch (e) {
-      alive = e.code === 'EPERM';
-    }
-    if (alive) continue;
+    if (!m || Number(m[1]) === process.pid || isAlive(Number(m[1]))) continue;
     deleteNamespaceSync(ns);
     removed.push(ns);
+  }
+  for (const d of readdirSync(os.tmpdir())) {
+    const m = d.match(TMP_RE);
+    if (!m || Number(m[1]) === process.pid || isAlive(Number(m[1]))) continue;
+    rmSync(path.join(os.tmpdir(), d), { recursive: true, force: true });
+    removed.push(d);
   }
   return removed;
 }
@@ -159,7 +169,7 @@ export class NetLab {
     this.id = `${PREFIX}${process.pid}-${labCount}`;
     this.namespaces = [];
     this.processes = new Set();
-    this.dir = mkdtempSync(path.join(os.tmpdir(), 'huddle-lab-'));
+    this.dir = mkdtempSync(path.join(os.tmpdir(), `${TMP_PREFIX}${process.pid}-`));
     this.closed = false;
     liveLabs.add(this);
   }
@@ -230,6 +240,13 @@ export class NetLab {
   /** A file path in the lab's temporary directory (removed at teardown). */
   file(name) {
     return path.join(this.dir, name);
+  }
+
+  /** A fresh folder in the lab's temporary directory (removed at teardown). */
+  folder(name) {
+    const d = path.join(this.dir, name);
+    mkdirSync(d, { recursive: true });
+    return d;
   }
 
   async teardown() {
