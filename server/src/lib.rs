@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod protocol;
 pub mod rate_limit;
 pub mod rooms;
+pub mod sfu;
 pub mod signaling;
 
 use std::future::Future;
