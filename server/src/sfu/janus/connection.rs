@@ -420,6 +420,7 @@ impl Task {
                     self.config.request_timeout,
                 );
                 let text = request.encode(&transaction, self.config.api_secret.as_deref());
+                tracing::trace!(request = request.name(), %transaction, "to Janus");
                 if let Err(e) = sink.send(Message::text(text)).await {
                     return End::Lost(e.to_string());
                 }
@@ -428,6 +429,7 @@ impl Task {
     }
 
     fn on_text(&mut self, text: &str) {
+        tracing::trace!(frame = %text, "from Janus");
         let routed = match Incoming::parse(text) {
             Ok(frame) => self.transactions.route(frame),
             Err(unreadable) => self.transactions.unreadable(unreadable),

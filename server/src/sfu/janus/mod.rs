@@ -31,10 +31,11 @@ pub use connection::{JanusConfig, Keepalive, LinkStatus};
 pub use dispatch::HandleEvent;
 pub use error::{ApiErrorCode, JanusError, SessionLoss, VideoRoomErrorCode};
 pub use message::{Jsep, ServerInfo, TrickleCandidate};
-pub use session::{Handle, Session};
+pub use session::{Handle, HandleEvents, Session};
 pub use videoroom::{
     ConfigurePublisher, ConfigureSubscriber, CreateRoom, JoinPublisher, JoinSubscriber, Joined,
     Participant, Publish, PublishedStream, Publisher, PublisherStreamConfig, RoomCreated,
     StreamDescription, SubscribeStream, SubscriberStreamConfig, Subscription, SubscriptionChange,
-    SubscriptionStream, UnsubscribeStream, Update, VideoRoomEvent, VideoRoomHandle,
+    SubscriptionStream, UnsubscribeStream, Update, VideoRoomEvent, VideoRoomEvents,
+    VideoRoomHandle,
 };

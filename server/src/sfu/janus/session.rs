@@ -80,7 +80,7 @@ impl Session {
                 client: self.client.clone(),
                 session_id: self.id,
                 id,
-                events,
+                events: Some(HandleEvents { rx: events }),
                 ended: false,
             }),
             other => Err(JanusError::UnexpectedReply {
@@ -121,8 +121,25 @@ pub struct Handle {
     client: JanusClient,
     session_id: u64,
     id: u64,
-    events: mpsc::UnboundedReceiver<HandleEvent>,
+    events: Option<HandleEvents>,
     ended: bool,
+}
+
+/// A handle's events, taken out of it ([`Handle::take_events`]) to be read by another task.
+pub struct HandleEvents {
+    rx: mpsc::UnboundedReceiver<HandleEvent>,
+}
+
+impl HandleEvents {
+    /// The next event; `None` once nothing more can come.
+    pub async fn next(&mut self) -> Option<HandleEvent> {
+        self.rx.recv().await
+    }
+
+    /// An event already received, if any.
+    pub fn try_next(&mut self) -> Option<HandleEvent> {
+        self.rx.try_recv().ok()
+    }
 }
 
 impl Handle {
@@ -209,14 +226,21 @@ impl Handle {
             .map(|_| ())
     }
 
-    /// The next event for this handle; `None` once nothing more can come.
+    /// The next event for this handle; `None` once nothing more can come (or after
+    /// [`Handle::take_events`]).
     pub async fn next_event(&mut self) -> Option<HandleEvent> {
-        self.events.recv().await
+        self.events.as_mut()?.next().await
     }
 
     /// An event already received, if any.
     pub fn try_next_event(&mut self) -> Option<HandleEvent> {
-        self.events.try_recv().ok()
+        self.events.as_mut()?.try_next()
+    }
+
+    /// Moves the event stream out, so that one task reads events while others send requests
+    /// (which need only `&self`). Returns `None` the second time.
+    pub fn take_events(&mut self) -> Option<HandleEvents> {
+        self.events.take()
     }
 }
 

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::dispatch::HandleEvent;
 use super::error::{JanusError, SessionLoss, VideoRoomErrorCode};
 use super::message::{Jsep, TrickleCandidate};
-use super::session::{Handle, Session};
+use super::session::{Handle, HandleEvents, Session};
 
 /// The plugin's package name.
 pub const PLUGIN: &str = "janus.plugin.videoroom";
@@ -479,6 +479,15 @@ struct EventFields {
     reason: Option<String>,
 }
 
+// `attached`: a new subscription's m-lines.
+#[derive(Deserialize)]
+struct Attached {
+    #[serde(deserialize_with = "id")]
+    room: String,
+    #[serde(default)]
+    streams: Vec<SubscriptionStream>,
+}
+
 #[derive(Deserialize)]
 struct UpdatedFields {
     #[serde(deserialize_with = "id")]
@@ -754,13 +763,6 @@ impl VideoRoomHandle {
 
     /// Subscribes to `join.streams`; returns Janus's offer, to answer with [`Self::start`].
     pub async fn join_subscriber(&self, join: JoinSubscriber) -> Result<Subscription, JanusError> {
-        #[derive(Deserialize)]
-        struct Attached {
-            #[serde(deserialize_with = "id")]
-            room: String,
-            #[serde(default)]
-            streams: Vec<SubscriptionStream>,
-        }
         let request = VideoRoomRequest::Join(Join::Subscriber(join));
         let (data, jsep) = self.request(&request, None).await?;
         let attached: Attached = expect(request.name(), "attached", &data)?;
@@ -869,6 +871,28 @@ impl VideoRoomHandle {
 
     pub fn try_next_event(&mut self) -> Option<VideoRoomEvent> {
         self.handle.try_next_event().map(VideoRoomEvent::from)
+    }
+
+    /// Moves the event stream out (see [`Handle::take_events`]).
+    pub fn take_events(&mut self) -> Option<VideoRoomEvents> {
+        self.handle
+            .take_events()
+            .map(|inner| VideoRoomEvents { inner })
+    }
+}
+
+/// A VideoRoom handle's events, read apart from the handle.
+pub struct VideoRoomEvents {
+    inner: HandleEvents,
+}
+
+impl VideoRoomEvents {
+    pub async fn next(&mut self) -> Option<VideoRoomEvent> {
+        self.inner.next().await.map(VideoRoomEvent::from)
+    }
+
+    pub fn try_next(&mut self) -> Option<VideoRoomEvent> {
+        self.inner.try_next().map(VideoRoomEvent::from)
     }
 }
 
@@ -1119,6 +1143,36 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn a_subscriptions_streams_parse() {
+        // The `attached` reply to a subscriber's join, as Janus 1.1.2 sent it in the lab.
+        let data = json!({"videoroom": "attached", "room": "lab-17504-1-7spap", "streams": [
+            {"type": "video", "active": true, "mindex": 0, "mid": "0", "ready": false, "send": true,
+             "feed_id": "feed-a", "feed_display": "A", "feed_mid": "0", "feed_description": "camera",
+             "codec": "vp8"},
+            {"type": "audio", "active": true, "mindex": 1, "mid": "1", "ready": false, "send": true,
+             "feed_id": "feed-a", "feed_display": "A", "feed_mid": "1", "codec": "opus"}]});
+        let attached: Attached = expect("join (subscriber)", "attached", &data).unwrap();
+        assert_eq!(attached.streams.len(), 2);
+        let video = &attached.streams[0];
+        assert_eq!(
+            (
+                video.kind.as_str(),
+                video.mid.as_str(),
+                video.feed_id.as_deref()
+            ),
+            ("video", "0", Some("feed-a"))
+        );
+        assert_eq!(video.feed_description.as_deref(), Some("camera"));
+        assert!(video.active && video.send && !video.ready);
+        // The `configured` reply to a publish names its streams (and their descriptions).
+        let configured = json!({"videoroom": "event", "room": "r", "configured": "ok",
+            "audio_codec": "opus", "video_codec": "vp8", "streams": [
+            {"type": "video", "mindex": 0, "mid": "0", "description": "camera", "codec": "vp8"}]});
+        assert!(expect_event("publish", "configured", &configured).is_ok());
+        assert!(expect_event("publish", "started", &configured).is_err());
     }
 
     #[test]
