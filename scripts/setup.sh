@@ -15,8 +15,8 @@ packages=(
   # tests: a sound server with a null sink, and Chromium as the browser peer
   pulseaudio pulseaudio-utils chromium xvfb xauth
   # network lab (tests/lab, bench/lab): namespaces, veth and tc (iproute2), NAT and drops
-  # (nftables), a STUN/TURN server (coturn)
-  iproute2 nftables coturn
+  # (nftables), a STUN/TURN server (coturn), the SFU (janus: its VideoRoom plugin)
+  iproute2 nftables coturn janus
 )
 
 missing=()
@@ -34,6 +34,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -q
   $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # The package starts a Janus with Debian's demo configuration (every plugin, open ports).
+  # Tests and deployments run their own (deploy/janus/): keep the packaged one off.
+  if printf '%s\n' "${missing[@]}" | grep -qx janus && command -v systemctl >/dev/null \
+     && systemctl is-enabled janus >/dev/null 2>&1; then
+    echo "setup: disabling the janus service Debian's package enabled (unused)"
+    $sudo systemctl disable --now janus >/dev/null 2>&1 || true
+  fi
 fi
 
 if ! command -v cargo >/dev/null; then

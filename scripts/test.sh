@@ -26,4 +26,6 @@ echo "== interop and end-to-end tests (socket.io-client, Chromium, the app under
 export HUDDLE_SERVER_BIN="$CARGO_TARGET_DIR/debug/huddle-server"
 export HUDDLE_BIN="$CARGO_TARGET_DIR/debug/huddle"
 export HUDDLE_APP_BIN="$CARGO_TARGET_DIR/debug/huddle-app"
+# Built by `cargo test` (examples are): the lab's Janus tests drive Janus through it.
+export HUDDLE_JANUS_DRIVER_BIN="$CARGO_TARGET_DIR/debug/examples/janus_driver"
 (cd tests && npm test)
