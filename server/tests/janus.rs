@@ -79,6 +79,17 @@ fn rooms_with_string_ids_are_created_listed_and_destroyed() {
         assert!(!created.permanent);
         assert!(admin.room_exists(room).await.expect("exists"));
         assert!(!admin.room_exists("nope").await.expect("exists"));
+        let rooms = admin
+            .list_rooms(Some(&lab.admin_key))
+            .await
+            .expect("list rooms");
+        let listed: Vec<&str> = rooms.iter().map(|r| r.room.as_str()).collect();
+        assert_eq!(
+            listed,
+            [room],
+            "no room but ours (no demo rooms in the config)"
+        );
+        assert_eq!(rooms[0].max_publishers, 50);
         assert_eq!(admin.list_participants(room).await.expect("list"), []);
 
         let again = admin

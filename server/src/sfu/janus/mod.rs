@@ -34,7 +34,7 @@ pub use message::{Jsep, ServerInfo, TrickleCandidate};
 pub use session::{Handle, HandleEvents, Session};
 pub use videoroom::{
     ConfigurePublisher, ConfigureSubscriber, CreateRoom, JoinPublisher, JoinSubscriber, Joined,
-    Participant, Publish, PublishedStream, Publisher, PublisherStreamConfig, RoomCreated,
+    Participant, Publish, PublishedStream, Publisher, PublisherStreamConfig, RoomCreated, RoomInfo,
     StreamDescription, SubscribeStream, SubscriberStreamConfig, Subscription, SubscriptionChange,
     SubscriptionStream, UnsubscribeStream, Update, VideoRoomEvent, VideoRoomEvents,
     VideoRoomHandle,

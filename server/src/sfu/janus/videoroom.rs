@@ -34,6 +34,11 @@ pub enum VideoRoomRequest {
     Exists {
         room: String,
     },
+    /// With the admin key, private rooms are listed too.
+    List {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        admin_key: Option<String>,
+    },
     ListParticipants {
         room: String,
     },
@@ -54,6 +59,7 @@ impl VideoRoomRequest {
             VideoRoomRequest::Create(_) => "create",
             VideoRoomRequest::Destroy { .. } => "destroy",
             VideoRoomRequest::Exists { .. } => "exists",
+            VideoRoomRequest::List { .. } => "list",
             VideoRoomRequest::ListParticipants { .. } => "listparticipants",
             VideoRoomRequest::Join(Join::Publisher(_)) => "join (publisher)",
             VideoRoomRequest::Join(Join::Subscriber(_)) => "join (subscriber)",
@@ -288,6 +294,19 @@ pub struct RoomCreated {
     pub room: String,
     #[serde(default)]
     pub permanent: bool,
+}
+
+/// A room, from `list`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RoomInfo {
+    #[serde(deserialize_with = "id")]
+    pub room: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub num_participants: u32,
+    #[serde(default)]
+    pub max_publishers: u32,
 }
 
 /// A room member, from `listparticipants`.
@@ -706,6 +725,20 @@ impl VideoRoomHandle {
         expect::<Exists>("exists", "success", &data).map(|e| e.exists)
     }
 
+    /// Every room (private ones too when `admin_key` is given), e.g. to remove rooms a
+    /// previous server process left behind: rooms outlive their creator's session.
+    pub async fn list_rooms(&self, admin_key: Option<&str>) -> Result<Vec<RoomInfo>, JanusError> {
+        #[derive(Deserialize)]
+        struct List {
+            list: Vec<RoomInfo>,
+        }
+        let request = VideoRoomRequest::List {
+            admin_key: admin_key.map(str::to_owned),
+        };
+        let (data, _) = self.request(&request, None).await?;
+        expect::<List>("list", "success", &data).map(|l| l.list)
+    }
+
     pub async fn list_participants(&self, room: &str) -> Result<Vec<Participant>, JanusError> {
         #[derive(Deserialize)]
         struct Participants {
@@ -983,6 +1016,13 @@ mod tests {
             json!({"request": "update", "subscribe": [{"feed": "c"}], "unsubscribe": [{"feed": "a"}]})
         );
         assert_eq!(VideoRoomRequest::Start.body(), json!({"request": "start"}));
+        assert_eq!(
+            VideoRoomRequest::List {
+                admin_key: Some("k".into())
+            }
+            .body(),
+            json!({"request": "list", "admin_key": "k"})
+        );
         assert_eq!(VideoRoomRequest::Leave.body(), json!({"request": "leave"}));
     }
 
