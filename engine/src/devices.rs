@@ -3,18 +3,20 @@
 
 use std::sync::Arc;
 
-use crate::media::audio_device::{self, CpalMicrophone, CpalSpeaker};
-use crate::media::camera::{self, NokhwaCamera};
-use crate::media::echo::{AudioProcessing, EchoReference};
-use crate::media::source::{
+use crate::capture::audio_host;
+use crate::capture::camera::{self, NokhwaCamera};
+use crate::capture::echo::{AudioProcessing, CaptureProcessor, EchoReference};
+use crate::capture::microphone::CpalMicrophone;
+use crate::capture::source::{
     AudioSource, CameraChoice, MicChoice, SineMicrophone, SourceError, SpeakerChoice,
     SyntheticCamera, VideoSource,
 };
-use crate::pipeline::incoming::Mixer;
-use crate::pipeline::outgoing::{CaptureProcessor, VideoSendConfig};
+use crate::pipeline::outgoing::VideoSendConfig;
+use crate::playout::mixer::Mixer;
+use crate::playout::speaker::CpalSpeaker;
 use crate::session::LocalMedia;
 
-pub use crate::media::audio_device::DeviceInfo;
+pub use crate::capture::device_info::DeviceInfo;
 
 /// The size and rate cameras are asked for, and the synthetic one draws.
 pub const CAMERA_WIDTH: usize = 640;
@@ -31,8 +33,8 @@ pub struct Listing {
 pub fn list() -> Listing {
     Listing {
         cameras: camera::list_cameras().map_err(|e| e.to_string()),
-        microphones: audio_device::list_microphones().map_err(|e| e.to_string()),
-        speakers: audio_device::list_speakers().map_err(|e| e.to_string()),
+        microphones: audio_host::list_microphones().map_err(|e| e.to_string()),
+        speakers: audio_host::list_speakers().map_err(|e| e.to_string()),
     }
 }
 

@@ -8,10 +8,10 @@ mod support;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use huddle_engine::capture::screen::{self, ShareChoice, X11Capture, x11};
+use huddle_engine::capture::source::{SourceError, VideoSource};
 use huddle_engine::media::frame::VideoFrame;
-use huddle_engine::media::screen::scale::{self, Scaler};
-use huddle_engine::media::screen::{self, ShareChoice, X11Capture, x11};
-use huddle_engine::media::source::{SourceError, VideoSource};
+use huddle_engine::media::pixels::{self as scale, Scaler};
 use huddle_engine::media::testsignal;
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{

@@ -6,11 +6,12 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use huddle_engine::media::source::SyntheticCamera;
-use huddle_engine::pipeline::incoming::{DiscardFrames, Mixer};
+use huddle_engine::capture::source::SyntheticCamera;
+use huddle_engine::media::stream::StreamKind;
+use huddle_engine::pipeline::incoming::DiscardFrames;
 use huddle_engine::pipeline::outgoing::VideoSendConfig;
+use huddle_engine::playout::mixer::Mixer;
 use huddle_engine::session::{Identity, LocalMedia, Session, SessionError, SessionEvent};
-use huddle_engine::stats::StreamKind;
 use support::inprocess::{loopback, start_server};
 
 /// A participant without camera or microphone: only the screen moves.

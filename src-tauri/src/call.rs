@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use huddle_engine::devices::Playback;
+use huddle_engine::media::stream::StreamKind;
 use huddle_engine::session::{Session, SessionEvent};
-use huddle_engine::stats::{ReceivedStream, StreamKind};
+use huddle_engine::stats::ReceivedStream;
 use serde::Serialize;
 use tokio::task::JoinHandle;
 

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use huddle_engine::capture::screen::{self, ShareChoice};
+use huddle_engine::capture::source::SpeakerChoice;
 use huddle_engine::devices::{self, DeviceInfo};
-use huddle_engine::media::screen::{self, ShareChoice};
-use huddle_engine::media::source::SpeakerChoice;
 use huddle_engine::peer::PeerSetup;
 use huddle_engine::session::{Identity, Session};
 use serde::{Deserialize, Serialize};

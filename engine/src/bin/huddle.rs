@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use huddle_engine::capture::screen::{ShareChoice, list_screens, list_windows, open_share};
+use huddle_engine::capture::source::{CameraChoice, MicChoice, SpeakerChoice};
 use huddle_engine::devices::{self, OpenedMedia};
-use huddle_engine::media::screen::{ShareChoice, list_screens, list_windows, open_share};
-use huddle_engine::media::source::{CameraChoice, MicChoice, SpeakerChoice};
+use huddle_engine::media::stream::StreamKind;
 use huddle_engine::peer::{IceServer, PeerSetup};
 use huddle_engine::pipeline::incoming::DiscardFrames;
 use huddle_engine::session::{Identity, Session, SessionError, SessionEvent, SessionReport};
-use huddle_engine::stats::StreamKind;
 
 #[derive(Parser)]
 #[command(
@@ -130,7 +130,7 @@ async fn main() -> ExitCode {
             display,
             fps,
             duration,
-        } => huddle_engine::media::barcode_window::show(
+        } => huddle_engine::capture::screen::barcode_window::show(
             display.as_deref(),
             fps,
             duration.map(Duration::from_secs_f64),

@@ -11,10 +11,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::broadcast;
 
+use crate::capture::echo::CaptureProcessor;
+use crate::capture::source::{AudioSource, VideoSource};
 use crate::codec::opus::OpusEncoder;
 use crate::codec::vp8::{Vp8Encoder, Vp8EncoderConfig};
-use crate::media::frame::{AudioFrame, CHUNK_SAMPLES};
-use crate::media::source::{AudioSource, VideoSource};
+use crate::media::frame::CHUNK_SAMPLES;
 use crate::stats::SentStream;
 
 /// One encoded video frame, shared by every peer.
@@ -277,11 +278,6 @@ impl AudioControl {
             *slot = Some(source);
         }
     }
-}
-
-/// Processes a 10 ms microphone chunk before encoding (echo cancellation etc.).
-pub trait CaptureProcessor: Send {
-    fn process(&mut self, chunk: &mut AudioFrame);
 }
 
 pub struct AudioSender {

@@ -8,7 +8,8 @@ use super::state::{ParticipantInfo, State};
 use super::{SessionEvent, request_join};
 use crate::peer::PeerError;
 use crate::peer::connection::{opus_codec, vp8_codec};
-use crate::peer::sending::{self, Direction};
+use crate::peer::tracks::{self, Direction};
+use crate::pipeline::send;
 
 impl State {
     /// After a join: remember who is here and call each of them (we are the newcomer).
@@ -58,7 +59,7 @@ impl State {
         } else {
             Direction::RecvOnly
         };
-        let audio = sending::add_local_track(
+        let audio = tracks::add_local_track(
             &pc,
             RtpCodecKind::Audio,
             opus_codec(),
@@ -67,7 +68,7 @@ impl State {
         )
         .await?;
         if let (Some(local), Some(sender)) = (&audio, &self.audio) {
-            tasks.push(sending::spawn_audio_writer(
+            tasks.push(send::spawn_audio_writer(
                 local,
                 sender.packets.subscribe(),
                 connected.clone(),
@@ -79,16 +80,16 @@ impl State {
             Direction::RecvOnly
         };
         let video =
-            sending::add_local_track(&pc, RtpCodecKind::Video, vp8_codec(), &stream_id, video_dir)
+            tracks::add_local_track(&pc, RtpCodecKind::Video, vp8_codec(), &stream_id, video_dir)
                 .await?;
         if let (Some(local), Some(sender)) = (&video, &self.video) {
-            tasks.push(sending::spawn_video_writer(
+            tasks.push(send::spawn_video_writer(
                 local,
                 sender.frames.subscribe(),
                 sender.control.clone(),
                 connected,
             ));
-            tasks.push(sending::spawn_feedback_reader(
+            tasks.push(send::spawn_feedback_reader(
                 local,
                 sender.control.clone(),
                 self.bitrate.clone(),

@@ -14,12 +14,13 @@ use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState};
 
 use super::SessionEvent;
 use super::state::State;
+use crate::media::stream::{StreamId, StreamKind};
 use crate::peer::{
     LinkKind, PeerError, first_mid, from_rtc_candidate, from_rtc_description, to_rtc_candidate,
     to_rtc_description,
 };
-use crate::pipeline::incoming::{self, StreamId};
-use crate::stats::{ReceivedStream, StreamKind};
+use crate::pipeline::incoming;
+use crate::stats::ReceivedStream;
 
 /// Which connection: its kind and the participant at the other end.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

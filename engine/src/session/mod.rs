@@ -26,12 +26,15 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::media::source::{AudioSource, VideoSource};
+use crate::capture::echo::CaptureProcessor;
+use crate::capture::source::{AudioSource, VideoSource};
+use crate::media::stream::StreamKind;
 use crate::peer::PeerSetup;
-use crate::pipeline::incoming::{FrameSink, Mixer, ReceivedStats};
-use crate::pipeline::outgoing::{CaptureProcessor, VideoSendConfig};
+use crate::pipeline::incoming::{FrameSink, ReceivedStats};
+use crate::pipeline::outgoing::VideoSendConfig;
+use crate::playout::mixer::Mixer;
 use crate::signaling::{SignalingClient, SignalingError};
-use crate::stats::{ReceivedStream, ReceivedStreamReport, SentStreamReport, StreamKind};
+use crate::stats::{ReceivedStream, ReceivedStreamReport, SentStreamReport};
 
 use state::State;
 

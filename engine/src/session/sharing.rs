@@ -12,13 +12,15 @@ use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use super::links::LinkKey;
 use super::state::{ScreenShare, State, Viewing};
 use super::{SessionError, SessionEvent};
-use crate::media::source::VideoSource;
+use crate::capture::source::VideoSource;
+use crate::media::stream::StreamKind;
 use crate::peer::connection::vp8_codec;
-use crate::peer::sending::{self, BitrateController, Direction};
+use crate::peer::tracks::{self, Direction};
 use crate::peer::{LinkKind, PeerError};
+use crate::pipeline::bitrate::BitrateController;
 use crate::pipeline::outgoing::VideoSender;
+use crate::pipeline::send;
 use crate::signaling::SignalingError;
-use crate::stats::StreamKind;
 
 impl State {
     pub async fn start_sharing(
@@ -104,7 +106,7 @@ impl State {
             let link = self.open_link(&key, true).await?;
             let pc = link.pc.clone();
             let connected = link.connected.subscribe();
-            let local = sending::add_local_track(
+            let local = tracks::add_local_track(
                 &pc,
                 RtpCodecKind::Video,
                 vp8_codec(),
@@ -114,8 +116,8 @@ impl State {
             .await?
             .ok_or_else(|| PeerError::WebRtc("no screen track".into()))?;
             let tasks = [
-                sending::spawn_video_writer(&local, frames, control.clone(), connected),
-                sending::spawn_feedback_reader(&local, control, bitrate, viewer.to_string()),
+                send::spawn_video_writer(&local, frames, control.clone(), connected),
+                send::spawn_feedback_reader(&local, control, bitrate, viewer.to_string()),
             ];
             if let Some(link) = self.links.get_mut(&key) {
                 link.tasks.extend(tasks);

@@ -12,12 +12,14 @@ use tokio::sync::mpsc;
 
 use super::links::{Link, LinkKey};
 use super::{Command, Identity, LocalMedia, SessionEvent, SessionReport};
-use crate::peer::sending::BitrateController;
+use crate::media::stream::StreamKind;
 use crate::peer::{LinkKind, PeerEvent, PeerNotice, PeerSetup};
-use crate::pipeline::incoming::{FrameSink, Mixer, ReceivedStats};
+use crate::pipeline::bitrate::BitrateController;
+use crate::pipeline::incoming::{FrameSink, ReceivedStats};
 use crate::pipeline::outgoing::{AudioSender, VideoSender};
+use crate::playout::mixer::Mixer;
 use crate::signaling::{SignalingClient, SignalingEvent};
-use crate::stats::{ReceivedStreamReport, StreamKind};
+use crate::stats::ReceivedStreamReport;
 
 pub(super) struct ParticipantInfo {
     pub email: String,

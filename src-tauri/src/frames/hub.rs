@@ -8,9 +8,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use huddle_engine::media::frame::VideoFrame;
-use huddle_engine::media::screen::scale::Scaler;
-use huddle_engine::pipeline::incoming::{FrameSink, StreamId};
-use huddle_engine::stats::StreamKind;
+use huddle_engine::media::pixels::Scaler;
+use huddle_engine::media::stream::StreamId;
+use huddle_engine::media::stream::StreamKind;
+use huddle_engine::pipeline::incoming::FrameSink;
 use tokio::sync::mpsc;
 
 use super::packing::{self, FrameKind};

@@ -18,10 +18,10 @@ use scap::Target;
 use scap::capturer::{Capturer, Options};
 use scap::frame::{Frame, FrameType};
 
-use super::scale::{self, Scaler};
-use super::{Pacer, ScreenInfo, WindowInfo};
+use super::{ScreenInfo, WindowInfo};
+use crate::capture::source::{Pacer, SourceError, VideoSource};
 use crate::media::frame::{CapturedFrame, VideoFrame};
-use crate::media::source::{SourceError, VideoSource};
+use crate::media::pixels::{self, Scaler};
 
 /// How long opening waits for the capturer to start and for its first frame.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -340,13 +340,13 @@ impl VideoSource for ScapCapture {
             }
             if latest.seq != self.seen && latest.width >= 2 && latest.height >= 2 {
                 let (w, h) = (latest.width & !1, latest.height & !1);
-                scale::bgra_to_i420(&latest.bgra, latest.width * 4, w, h, &mut self.full)
+                pixels::bgra_to_i420(&latest.bgra, latest.width * 4, w, h, &mut self.full)
                     .map_err(|e| SourceError::Device(e.to_string()))?;
                 self.seen = latest.seq;
             }
         }
         let (w, h) = (self.full.width, self.full.height);
-        let (ow, oh) = scale::fit_size(w, h, self.max.0, self.max.1);
+        let (ow, oh) = pixels::fit_size(w, h, self.max.0, self.max.1);
         let frame = if (ow, oh) == (w, h) {
             self.full.clone()
         } else {
