@@ -127,3 +127,60 @@ async fn devices_switch_and_mute_mid_call_without_renegotiating() {
     let report = b.leave().await.unwrap();
     assert_eq!(report.errors.len(), 0, "{:?}", report.errors);
 }
+
+/// H.264 as a send codec: one side sends it, the other VP8, and each decodes the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_side_sends_h264_the_other_vp8() {
+    let url = start_server().await;
+    let with_codec = |codec| LocalMedia {
+        video: VideoSendConfig {
+            codec,
+            ..VideoSendConfig::default()
+        },
+        ..media()
+    };
+    let identity = |email: &str| Identity {
+        server_url: url.clone(),
+        email: email.to_string(),
+        room: "codecs".into(),
+        name: None,
+    };
+    let join = |email, codec| {
+        Session::join(
+            identity(email),
+            with_codec(codec),
+            Arc::new(Mixer::new()),
+            Arc::new(DiscardFrames),
+            loopback(),
+        )
+    };
+    let a = join("a@example.com", &huddle_engine::codec::h264::H264)
+        .await
+        .expect("join");
+    let b = join("b@example.com", &huddle_engine::codec::vp8::VP8)
+        .await
+        .expect("join");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (ra, rb) = (a.leave().await.unwrap(), b.leave().await.unwrap());
+    for (who, report, receives, sends) in [("a", &ra, "VP8", "H264"), ("b", &rb, "H264", "VP8")] {
+        let video = report
+            .received
+            .iter()
+            .find(|s| s.kind == StreamKind::Video)
+            .expect("video stream");
+        assert_eq!(video.codec, receives, "{who} receives");
+        assert!(
+            video.barcodes_read > 60,
+            "{who} read {} barcodes of {}",
+            video.barcodes_read,
+            video.codec
+        );
+        let sent = report
+            .sent
+            .iter()
+            .find(|s| s.kind == StreamKind::Video)
+            .expect("sent video");
+        assert_eq!(sent.codec, sends, "{who} sends");
+        assert_eq!(report.errors.len(), 0, "{who}: {:?}", report.errors);
+    }
+}

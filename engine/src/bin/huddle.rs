@@ -99,6 +99,10 @@ struct JoinArgs {
     /// Frames per second of a shared screen.
     #[arg(long, default_value_t = 30)]
     share_fps: u32,
+    /// The codec our camera and screen are sent in: `vp8` (every WebRTC peer has it) or
+    /// `h264` (constrained baseline). We receive either, whatever is chosen here.
+    #[arg(long, default_value = "vp8")]
+    video_codec: String,
     /// Leave with an error when no media connection is up this many seconds after
     /// someone was met.
     #[arg(long, default_value_t = 20.0)]
@@ -244,12 +248,27 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
         .map(|s| parse_ice_server(s))
         .collect::<anyhow::Result<_>>()?;
 
-    let OpenedMedia { local, playback } = devices::open(
+    let codec = huddle_engine::codec::video_codec_named(&args.video_codec).with_context(|| {
+        let known: Vec<String> = huddle_engine::codec::VIDEO_CODECS
+            .iter()
+            .map(|c| c.name.to_lowercase())
+            .collect();
+        format!(
+            "--video-codec {}: expected one of {}",
+            args.video_codec,
+            known.join(", ")
+        )
+    })?;
+    let OpenedMedia {
+        mut local,
+        playback,
+    } = devices::open(
         &CameraChoice::parse(&args.camera),
         &MicChoice::parse(&args.mic),
         &SpeakerChoice::parse(&args.speaker),
     )
     .context("cannot open local media")?;
+    local.video.codec = codec;
     if let Some(cam) = &local.camera {
         println!("camera: {}", cam.describe());
     }

@@ -6,8 +6,7 @@ use std::time::{Duration, Instant};
 
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
-    RtpCodecKind,
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
 use rtc::rtp_transceiver::{PayloadType, RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use tokio::sync::watch;
@@ -17,7 +16,7 @@ use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::peer_connection::PeerConnection;
 use webrtc::rtp_transceiver::RtpSender;
 
-use super::connection::{PeerError, h264_codec, vp8_codec};
+use super::connection::{PeerError, video_rtc_codecs};
 
 /// Largest RTP payload we send (as webrtc-rs's own packetizer).
 pub const RTP_MTU: usize = 1200;
@@ -124,8 +123,8 @@ pub async fn add_local_track(
     }))
 }
 
-/// webrtc-rs narrows a track's transceiver to the track's own codec (VP8), so our
-/// offers would not list H.264; list both again: we receive either, and send VP8.
+/// webrtc-rs narrows a track's transceiver to the track's own codec, so our offers would
+/// list only that one; list every video codec again: we receive any of them.
 async fn offer_every_video_codec(
     pc: &Arc<dyn PeerConnection>,
     sender: &Arc<dyn RtpSender>,
@@ -137,16 +136,7 @@ async fn offer_every_video_codec(
             .is_some_and(|s| Arc::ptr_eq(&s, sender))
         {
             transceiver
-                .set_codec_preferences(vec![
-                    RTCRtpCodecParameters {
-                        rtp_codec: vp8_codec(),
-                        payload_type: 96,
-                    },
-                    RTCRtpCodecParameters {
-                        rtp_codec: h264_codec(),
-                        payload_type: 102,
-                    },
-                ])
+                .set_codec_preferences(video_rtc_codecs())
                 .await?;
         }
     }
@@ -164,7 +154,7 @@ pub fn rand_ssrc() -> u32 {
 }
 
 /// The payload type negotiated for our codec on this sender, once it is. Not simply
-/// the first codec: a peer that prefers H.264 lists it first, and we send VP8.
+/// the first codec: a peer may prefer another one than we send.
 async fn negotiated_payload_type(sender: &Arc<dyn RtpSender>, mime: &str) -> Option<PayloadType> {
     sender
         .get_parameters()

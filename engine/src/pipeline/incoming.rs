@@ -4,18 +4,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use rtc::peer_connection::configuration::media_engine::MIME_TYPE_H264;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
-use rtc::rtp::codec::h264::H264Packet;
-use rtc::rtp::codec::vp8::Vp8Packet;
-use rtc::rtp::packetizer::Depacketizer;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use super::assembler::{Assembly, FrameAssembler};
-use crate::codec::h264::H264Decoder;
 use crate::codec::opus::OpusDecoder;
-use crate::codec::vp8::{DecodedImage, Vp8Decoder};
+use crate::codec::{self, vp8};
 use crate::media::frame::{CHUNK_SAMPLES, VideoFrame};
 use crate::media::stream::StreamId;
 use crate::media::testsignal;
@@ -47,71 +41,8 @@ fn with_stats(stats: &ReceivedStats, id: &StreamId, f: impl FnOnce(&mut Received
     }
 }
 
-/// A decoder for whichever video codec the remote sends.
-enum VideoDecoder {
-    Vp8(Vp8Decoder),
-    H264(H264Decoder),
-}
-
-impl VideoDecoder {
-    fn new(h264: bool) -> Result<Self, String> {
-        Ok(if h264 {
-            VideoDecoder::H264(H264Decoder::new().map_err(|e| e.to_string())?)
-        } else {
-            VideoDecoder::Vp8(Vp8Decoder::new().map_err(|e| e.to_string())?)
-        })
-    }
-
-    fn decode_with<R>(
-        &mut self,
-        data: &[u8],
-        f: impl FnOnce(&DecodedImage<'_>) -> R,
-    ) -> Result<Option<R>, String> {
-        match self {
-            VideoDecoder::Vp8(d) => d.decode_with(data, f).map_err(|e| e.to_string()),
-            VideoDecoder::H264(d) => d.decode_with(data, f).map_err(|e| e.to_string()),
-        }
-    }
-
-    fn last_frame_corrupted(&mut self) -> bool {
-        match self {
-            VideoDecoder::Vp8(d) => d.last_frame_corrupted(),
-            VideoDecoder::H264(d) => d.last_frame_corrupted(),
-        }
-    }
-}
-
-/// The RTP payload format of that codec.
-enum VideoDepacketizer {
-    Vp8(Vp8Packet),
-    H264(H264Packet),
-}
-
-impl Depacketizer for VideoDepacketizer {
-    fn depacketize(&mut self, b: &Bytes) -> rtc::shared::error::Result<Bytes> {
-        match self {
-            VideoDepacketizer::Vp8(d) => d.depacketize(b),
-            VideoDepacketizer::H264(d) => d.depacketize(b),
-        }
-    }
-
-    fn is_partition_head(&self, payload: &Bytes) -> bool {
-        match self {
-            VideoDepacketizer::Vp8(d) => d.is_partition_head(payload),
-            VideoDepacketizer::H264(d) => d.is_partition_head(payload),
-        }
-    }
-
-    fn is_partition_tail(&self, marker: bool, payload: &Bytes) -> bool {
-        match self {
-            VideoDepacketizer::Vp8(d) => d.is_partition_tail(marker, payload),
-            VideoDepacketizer::H264(d) => d.is_partition_tail(marker, payload),
-        }
-    }
-}
-
-/// Receives a remote video track until it ends: reassembles VP8 or H.264 frames, decodes them,
-/// reads the barcode and hands the picture to the sink. Asks for a keyframe (PLI) at
+/// Receives a remote video track until it ends: reassembles frames in the codec it
+/// negotiated, decodes them, reads the barcode and hands the picture to the sink. Asks for a keyframe (PLI) at
 /// the start and whenever the picture is broken.
 pub async fn receive_video(
     track: Arc<dyn TrackRemote>,
@@ -120,22 +51,19 @@ pub async fn receive_video(
     sink: Arc<dyn FrameSink>,
 ) {
     let media_ssrc = track.ssrcs().await.first().copied().unwrap_or(0);
-    let h264 = match track.codec(media_ssrc).await {
-        Some(codec) => codec.mime_type.eq_ignore_ascii_case(MIME_TYPE_H264),
-        None => false,
+    // A codec we do not know cannot have been negotiated; VP8 is what every peer has.
+    let codec = match track.codec(media_ssrc).await {
+        Some(c) => codec::video_codec(&c.mime_type).unwrap_or(&vp8::VP8),
+        None => &vp8::VP8,
     };
-    let mut decoder = match VideoDecoder::new(h264) {
+    let mut decoder = match codec.decoder() {
         Ok(d) => d,
         Err(err) => {
             tracing::error!(%err, "cannot start the video decoder");
             return;
         }
     };
-    let mut assembler = FrameAssembler::new(if h264 {
-        VideoDepacketizer::H264(H264Packet::default())
-    } else {
-        VideoDepacketizer::Vp8(Vp8Packet::default())
-    });
+    let mut assembler = FrameAssembler::new(codec.depacketizer());
     let mut last_pli: Option<Instant> = None;
     let mut have_picture = false;
     let wants_frames = sink.wants_frames();

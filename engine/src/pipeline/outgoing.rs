@@ -14,7 +14,7 @@ use tokio::sync::broadcast;
 use crate::capture::echo::CaptureProcessor;
 use crate::capture::source::{AudioSource, VideoSource};
 use crate::codec::opus::OpusEncoder;
-use crate::codec::vp8::{Vp8Encoder, Vp8EncoderConfig};
+use crate::codec::{EncoderSettings, PTS_CLOCK_HZ, VideoCodec, VideoEncoder, vp8};
 use crate::media::frame::CHUNK_SAMPLES;
 use crate::stats::SentStream;
 
@@ -83,6 +83,8 @@ impl VideoControl {
 /// Settings of an outgoing video stream.
 #[derive(Debug, Clone)]
 pub struct VideoSendConfig {
+    /// What it is encoded in (once, for every peer).
+    pub codec: &'static VideoCodec,
     pub fps: u32,
     pub start_kbps: u32,
     pub min_kbps: u32,
@@ -94,6 +96,7 @@ impl VideoSendConfig {
     /// A shared screen: text wants resolution before frame rate, and more bits.
     pub fn screen() -> Self {
         VideoSendConfig {
+            codec: &vp8::VP8,
             fps: 30,
             start_kbps: 2500,
             min_kbps: 300,
@@ -106,6 +109,7 @@ impl VideoSendConfig {
 impl Default for VideoSendConfig {
     fn default() -> Self {
         VideoSendConfig {
+            codec: &vp8::VP8,
             fps: 30,
             start_kbps: 600,
             min_kbps: 150,
@@ -172,10 +176,10 @@ fn video_loop(
     stats: Arc<Mutex<SentStream>>,
     config: VideoSendConfig,
 ) {
-    let mut encoder: Option<Vp8Encoder> = None;
+    let mut encoder: Option<Box<dyn VideoEncoder>> = None;
     let mut current_kbps = control.target_kbps();
     let frame_duration = Duration::from_secs(1) / config.fps.max(1);
-    // libvpx derives its rate control from real time: pts in 90 kHz ticks.
+    // Rate control follows real time: pts in 90 kHz ticks of the capture clock.
     let clock_start = Instant::now();
     let mut was_listened = false;
     while !control.stop.load(Relaxed) {
@@ -200,17 +204,17 @@ fn video_loop(
         // The encoder follows size changes itself; it is made once, lazily, so that
         // nothing is encoded while nobody listens.
         if encoder.is_none() {
-            match Vp8Encoder::new(Vp8EncoderConfig {
+            let settings = EncoderSettings {
                 width: w,
                 height: h,
                 fps: config.fps,
                 bitrate_kbps: current_kbps,
                 screen_content: config.screen_content,
-                ..Vp8EncoderConfig::default()
-            }) {
+            };
+            match config.codec.encoder(&settings) {
                 Ok(e) => encoder = Some(e),
                 Err(err) => {
-                    tracing::error!(%err, "cannot start the VP8 encoder");
+                    tracing::error!(%err, codec = ?config.codec, "cannot start the video encoder");
                     return;
                 }
             }
@@ -231,7 +235,7 @@ fn video_loop(
             .captured_at
             .saturating_duration_since(clock_start)
             .as_micros() as i64)
-            * crate::codec::vp8::PTS_CLOCK_HZ
+            * PTS_CLOCK_HZ
             / 1_000_000;
         let encoded = match enc.encode(&captured.frame, pts, force) {
             Ok(e) => e,

@@ -10,20 +10,20 @@ use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
 use rtc::rtcp::receiver_report::ReceiverReport;
-use rtc::rtp::codec::vp8::Vp8Payloader;
-use rtc::rtp::packetizer::Payloader;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 
 use super::bitrate::BitrateController;
 use super::outgoing::{EncodedAudio, EncodedVideo, VideoControl};
+use crate::codec::VideoCodec;
 use crate::peer::tracks::{LocalTrack, RTP_MTU, rand_ssrc};
 
-/// Writes the shared encoded video into this connection's track until the sender
-/// stops or the connection goes. A receiver that fell behind gets a fresh keyframe.
+/// Writes the shared encoded video (in `codec`) into this connection's track until the
+/// sender stops or the connection goes. A receiver that fell behind gets a fresh keyframe.
 pub fn spawn_video_writer(
     local: &LocalTrack,
+    codec: &'static VideoCodec,
     mut frames: broadcast::Receiver<Arc<EncodedVideo>>,
     control: Arc<VideoControl>,
     connected: watch::Receiver<bool>,
@@ -40,8 +40,7 @@ pub fn spawn_video_writer(
         // We packetize ourselves so that every frame's RTP timestamp is its capture time
         // (a sample writer can only advance by a duration given one frame ahead, which
         // adds a frame of timing jitter a browser's jitter buffer then waits out).
-        let mut payloader = Vp8Payloader::default();
-        payloader.enable_picture_id = true;
+        let mut payloader = codec.payloader();
         let mut sequence: u16 = (rand_ssrc() & 0x7FFF) as u16;
         let mut clock: Option<(Instant, u32)> = None;
         loop {

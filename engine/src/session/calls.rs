@@ -6,8 +6,9 @@ use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use super::links::LinkKey;
 use super::state::{ParticipantInfo, State};
 use super::{SessionEvent, request_join};
+use crate::codec::vp8;
 use crate::peer::PeerError;
-use crate::peer::connection::{opus_codec, vp8_codec};
+use crate::peer::connection::{opus_codec, video_rtc_codec};
 use crate::peer::tracks::{self, Direction};
 use crate::pipeline::send;
 
@@ -79,12 +80,19 @@ impl State {
         } else {
             Direction::RecvOnly
         };
-        let video =
-            tracks::add_local_track(&pc, RtpCodecKind::Video, vp8_codec(), &stream_id, video_dir)
-                .await?;
+        let codec = self.video.as_ref().map_or(&vp8::VP8, |v| v.config.codec);
+        let video = tracks::add_local_track(
+            &pc,
+            RtpCodecKind::Video,
+            video_rtc_codec(codec),
+            &stream_id,
+            video_dir,
+        )
+        .await?;
         if let (Some(local), Some(sender)) = (&video, &self.video) {
             tasks.push(send::spawn_video_writer(
                 local,
+                codec,
                 sender.frames.subscribe(),
                 sender.control.clone(),
                 connected,

@@ -14,7 +14,7 @@ use super::state::{ScreenShare, State, Viewing};
 use super::{SessionError, SessionEvent};
 use crate::capture::source::VideoSource;
 use crate::media::stream::StreamKind;
-use crate::peer::connection::vp8_codec;
+use crate::peer::connection::video_rtc_codec;
 use crate::peer::tracks::{self, Direction};
 use crate::peer::{LinkKind, PeerError};
 use crate::pipeline::bitrate::BitrateController;
@@ -79,8 +79,9 @@ impl State {
         }
         screen.sender.stop();
         if let Ok(s) = screen.sender.stats.lock() {
+            let codec = screen.sender.config.codec.name;
             self.screen_reports
-                .push(s.report(StreamKind::Screen, "VP8", Instant::now()));
+                .push(s.report(StreamKind::Screen, codec, Instant::now()));
         }
         tracing::info!("stopped sharing");
         self.emit(SessionEvent::SharerStopped {
@@ -94,8 +95,9 @@ impl State {
         let result = async {
             let key = LinkKey::share_out(viewer);
             let stream_id = format!("huddle-screen-{}", self.my_id);
-            let Some((frames, control, bitrate)) = self.screen.as_ref().map(|s| {
+            let Some((codec, frames, control, bitrate)) = self.screen.as_ref().map(|s| {
                 (
+                    s.sender.config.codec,
                     s.sender.frames.subscribe(),
                     s.sender.control.clone(),
                     s.bitrate.clone(),
@@ -109,14 +111,14 @@ impl State {
             let local = tracks::add_local_track(
                 &pc,
                 RtpCodecKind::Video,
-                vp8_codec(),
+                video_rtc_codec(codec),
                 &stream_id,
                 Direction::SendOnly,
             )
             .await?
             .ok_or_else(|| PeerError::WebRtc("no screen track".into()))?;
             let tasks = [
-                send::spawn_video_writer(&local, frames, control.clone(), connected),
+                send::spawn_video_writer(&local, codec, frames, control.clone(), connected),
                 send::spawn_feedback_reader(&local, control, bitrate, viewer.to_string()),
             ];
             if let Some(link) = self.links.get_mut(&key) {

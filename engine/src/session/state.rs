@@ -113,7 +113,11 @@ impl State {
             audio,
             bitrate,
             screen: None,
-            screen_config: crate::pipeline::outgoing::VideoSendConfig::screen(),
+            // The screen goes in the codec the camera goes in.
+            screen_config: crate::pipeline::outgoing::VideoSendConfig {
+                codec: media.video.codec,
+                ..crate::pipeline::outgoing::VideoSendConfig::screen()
+            },
             viewing: None,
             mixer,
             stats,
@@ -460,7 +464,7 @@ impl State {
         if let Some(v) = self.video.as_mut() {
             v.stop();
             if let Ok(s) = v.stats.lock() {
-                sent.push(s.report(StreamKind::Video, "VP8", ended));
+                sent.push(s.report(StreamKind::Video, v.config.codec.name, ended));
             }
         }
         if let Some(a) = self.audio.as_mut() {

@@ -20,6 +20,11 @@ pub enum PixelError {
         len: usize,
         need: usize,
     },
+    #[error("a {}×{} picture given to a scaler for {}×{}", actual.0, actual.1, expected.0, expected.1)]
+    WrongSize {
+        expected: (usize, usize),
+        actual: (usize, usize),
+    },
 }
 
 pub(crate) fn check_len(what: &'static str, len: usize, need: usize) -> Result<(), PixelError> {

@@ -2,7 +2,7 @@
 //! a picture is sent at to fit a maximum.
 
 use super::{PixelError, check_len};
-use crate::media::frame::VideoFrame;
+use crate::media::frame::{PictureView, VideoFrame};
 
 /// The size to send a `width × height` picture at so it fits `max_width × max_height`: the
 /// aspect ratio is kept, nothing is upscaled, and both sides are even (encoders want that).
@@ -164,6 +164,13 @@ impl Taps {
     }
 }
 
+/// A source plane: line `r` starts at `r * stride`.
+#[derive(Clone, Copy)]
+struct Plane<'a> {
+    data: &'a [u8],
+    stride: usize,
+}
+
 /// One plane's scaler: vertical taps first (whole lines at once, which vectorises), then
 /// horizontal taps on the few output lines.
 #[derive(Clone, Debug)]
@@ -190,10 +197,13 @@ impl PlaneScaler {
         }
     }
 
-    fn scale(&mut self, src: &[u8], dst: &mut [u8]) {
+    /// Scales a plane whose line `r` starts at `r * stride` (`stride >= src_w`, and `src`
+    /// holds at least `stride * (src_h - 1) + src_w` bytes, as [`PictureView`] promises).
+    fn scale(&mut self, src: &[u8], stride: usize, dst: &mut [u8]) {
         if self.src_w == 0 || self.dst_w == 0 || self.src_h == 0 {
             return;
         }
+        let src = Plane { data: src, stride };
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: AVX2 is all `scale_avx2` requires of the CPU, and it was just detected.
@@ -206,12 +216,12 @@ impl PlaneScaler {
     /// The same code compiled for AVX2 (the vertical pass's 32-bit multiplies need it).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn scale_avx2(&mut self, src: &[u8], dst: &mut [u8]) {
+    fn scale_avx2(&mut self, src: Plane<'_>, dst: &mut [u8]) {
         self.scale_any_cpu(src, dst);
     }
 
     #[inline(always)]
-    fn scale_any_cpu(&mut self, src: &[u8], dst: &mut [u8]) {
+    fn scale_any_cpu(&mut self, src: Plane<'_>, dst: &mut [u8]) {
         match self.h.n {
             1 => self.rows::<1>(src, dst),
             2 => self.rows::<2>(src, dst),
@@ -223,7 +233,7 @@ impl PlaneScaler {
 
     /// Vertical taps into `self.acc` for output line `oy`, keeping 8 fractional bits.
     #[inline(always)]
-    fn vertical(&mut self, src: &[u8], oy: usize) {
+    fn vertical(&mut self, src: Plane<'_>, oy: usize) {
         let (sw, n) = (self.src_w, self.v.n);
         let first = self.v.first[oy];
         self.acc.fill(0);
@@ -231,7 +241,7 @@ impl PlaneScaler {
             if w == 0 {
                 continue;
             }
-            let line = &src[(first + k) * sw..][..sw];
+            let line = &src.data[(first + k) * src.stride..][..sw];
             for (a, &p) in self.acc.iter_mut().zip(line) {
                 *a += u32::from(p) * w;
             }
@@ -245,7 +255,7 @@ impl PlaneScaler {
     /// has a short pattern, outputs go chunk by chunk with the pattern's fixed offsets and
     /// weights (no per-output table reads); the rest goes by the per-output table.
     #[inline(always)]
-    fn rows<const N: usize>(&mut self, src: &[u8], dst: &mut [u8]) {
+    fn rows<const N: usize>(&mut self, src: Plane<'_>, dst: &mut [u8]) {
         let (p, q, dw) = (self.h.p, self.h.q, self.dst_w);
         let done = self.h.periodic_chunks * p;
         let pattern: Vec<(usize, [u32; N])> = (0..if done > 0 { p } else { 0 })
@@ -292,7 +302,7 @@ impl PlaneScaler {
     }
 
     /// Any number of taps (extreme downscales).
-    fn rows_any(&mut self, src: &[u8], dst: &mut [u8]) {
+    fn rows_any(&mut self, src: Plane<'_>, dst: &mut [u8]) {
         for (oy, out) in dst
             .chunks_exact_mut(self.dst_w)
             .take(self.dst_h)
@@ -415,20 +425,32 @@ impl Scaler {
                 need: VideoFrame::byte_len(sw, sh),
             });
         }
+        self.scale_view(&src.view())
+    }
+
+    /// Scales a strided picture (a decoder's, without copying it first) into a new frame
+    /// of the target size: the only copy made.
+    pub fn scale_view(&mut self, src: &PictureView<'_>) -> Result<VideoFrame, PixelError> {
+        let (sw, sh) = self.src;
+        if (src.width, src.height) != (sw, sh) {
+            return Err(PixelError::WrongSize {
+                expected: (sw, sh),
+                actual: (src.width, src.height),
+            });
+        }
+        if self.src == self.dst {
+            return Ok(src.to_frame());
+        }
         let (dw, dh) = self.dst;
         let mut dst = VideoFrame {
             width: dw,
             height: dh,
             data: vec![0; VideoFrame::byte_len(dw, dh)],
         };
-        if self.src == self.dst {
-            dst.data.copy_from_slice(&src.data);
-            return Ok(dst);
-        }
         let (dy, du, dv) = dst.planes_mut();
-        self.luma.scale(src.y(), dy);
-        self.chroma.scale(src.u(), du);
-        self.chroma.scale(src.v(), dv);
+        self.luma.scale(src.y, src.y_stride, dy);
+        self.chroma.scale(src.u, src.u_stride, du);
+        self.chroma.scale(src.v, src.v_stride, dv);
         Ok(dst)
     }
 }
@@ -531,6 +553,44 @@ mod tests {
         assert_eq!((t.p, t.q, t.n), (2, 3, 2));
         assert!(t.periodic_chunks >= 639, "{}", t.periodic_chunks);
         assert_eq!(Taps::new(1366, 1280).periodic_chunks, 0);
+    }
+
+    #[test]
+    fn strided_views_scale_like_packed_frames() {
+        let (w, h) = (101, 57);
+        let mut packed = VideoFrame::black(w, h);
+        packed.data = noise(packed.data.len(), 7);
+        // The same picture with 13 bytes of junk after every line of every plane.
+        let pad = |plane: &[u8], width: usize| -> Vec<u8> {
+            plane
+                .chunks(width)
+                .flat_map(|line| line.iter().copied().chain([0xEE; 13]))
+                .collect()
+        };
+        let (cw, _) = VideoFrame::chroma_size(w, h);
+        let (y, u, v) = (pad(packed.y(), w), pad(packed.u(), cw), pad(packed.v(), cw));
+        let strided = PictureView {
+            width: w,
+            height: h,
+            y: &y,
+            u: &u,
+            v: &v,
+            y_stride: w + 13,
+            u_stride: cw + 13,
+            v_stride: cw + 13,
+        };
+        for (dw, dh) in [(50, 28), (w, h), (160, 90)] {
+            let mut scaler = Scaler::new(w, h, dw, dh);
+            assert_eq!(
+                scaler.scale_view(&strided).unwrap(),
+                scaler.scale(&packed).unwrap(),
+                "{w}x{h}→{dw}x{dh}"
+            );
+        }
+        assert!(matches!(
+            Scaler::new(64, 36, 32, 18).scale_view(&packed.view()),
+            Err(PixelError::WrongSize { .. })
+        ));
     }
 
     #[test]
