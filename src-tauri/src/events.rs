@@ -121,7 +121,9 @@ impl UiSessionEvent {
                 message: message.clone(),
             },
             // Already visible as video in a tile.
-            SessionEvent::MediaFlowing { .. } | SessionEvent::Joined { .. } => return None,
+            SessionEvent::MediaFlowing { .. }
+            | SessionEvent::Joined { .. }
+            | SessionEvent::NoMediaConnection { .. } => return None,
         })
     }
 }

@@ -472,7 +472,7 @@ fn print_event(event: &SessionEvent) {
         SessionEvent::Rejoined { id, .. } => println!("signaling back: rejoined as {id}"),
         SessionEvent::ConnectionHeld => println!("signaling connection held"),
         SessionEvent::ServerError { code, message } => println!("server: {message} ({code})"),
-        SessionEvent::Joined { .. } => {}
+        SessionEvent::Joined { .. } | SessionEvent::NoMediaConnection { .. } => {}
     }
 }
 

@@ -16,7 +16,6 @@ use rtc::peer_connection::transport::RTCIceServer;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind,
 };
-use tokio::sync::mpsc;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceConnectionState,
@@ -66,17 +65,7 @@ impl Default for PeerSetup {
     }
 }
 
-/// Which of a participant's connections an event is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum LinkKind {
-    /// The camera/microphone call with a participant.
-    Call,
-    /// Our screen, sent to a viewer.
-    ShareOut,
-    /// A sharer's screen, received.
-    ShareIn,
-}
-
+/// What a peer connection reports.
 #[derive(Clone)]
 pub enum PeerEvent {
     Candidate(RTCIceCandidateInit),
@@ -85,31 +74,16 @@ pub enum PeerEvent {
     Track(Arc<dyn TrackRemote>),
 }
 
-/// A peer event with where it came from. `generation` tells events of a replaced
-/// connection apart from the current one's.
-#[derive(Clone)]
-pub struct PeerNotice {
-    pub remote_id: String,
-    pub kind: LinkKind,
-    pub generation: u64,
-    pub event: PeerEvent,
-}
+/// Where a connection's events go (the caller tags them with which connection it is).
+pub type PeerEvents = Box<dyn Fn(PeerEvent) + Send + Sync>;
 
 struct Handler {
-    remote_id: String,
-    kind: LinkKind,
-    generation: u64,
-    notices: mpsc::UnboundedSender<PeerNotice>,
+    tell: PeerEvents,
 }
 
 impl Handler {
     fn tell(&self, event: PeerEvent) {
-        let _ = self.notices.send(PeerNotice {
-            remote_id: self.remote_id.clone(),
-            kind: self.kind,
-            generation: self.generation,
-            event,
-        });
+        (self.tell)(event);
     }
 }
 
@@ -185,10 +159,7 @@ pub fn video_rtc_codecs() -> Vec<RTCRtpCodecParameters> {
 /// multicast route, and we gather plain host candidates anyway).
 pub async fn connect(
     setup: &PeerSetup,
-    remote_id: &str,
-    kind: LinkKind,
-    generation: u64,
-    notices: mpsc::UnboundedSender<PeerNotice>,
+    events: PeerEvents,
 ) -> Result<Arc<dyn PeerConnection>, PeerError> {
     let mut media = MediaEngine::default();
     // Codecs first: the interceptors add their feedback to the codecs registered so far.
@@ -224,12 +195,7 @@ pub async fn connect(
         // of attempts per candidate pair.
         .with_ice_connection_attempts(Some(ICE_CHECK_INTERVAL), Some(70))
         .build();
-    let handler = Arc::new(Handler {
-        remote_id: remote_id.to_string(),
-        kind,
-        generation,
-        notices,
-    });
+    let handler = Arc::new(Handler { tell: events });
     let pc = PeerConnectionBuilder::new()
         .with_configuration(config)
         .with_media_engine(media)

@@ -44,23 +44,15 @@ pub fn to_rtc_candidate(c: &IceCandidate) -> RTCIceCandidateInit {
     }
 }
 
-/// webrtc-rs reports local candidates with an empty mid; browsers need a real one.
-/// Everything is bundled on the first m-line, so that one it is.
-pub fn from_rtc_candidate(c: &RTCIceCandidateInit, first_mid: Option<&str>) -> IceCandidate {
-    let mid = c.sdp_mid.as_deref().filter(|m| !m.is_empty()).or(first_mid);
+/// A local candidate as webrtc-rs reports it (often with an empty mid, which the
+/// session fills in before relaying it).
+pub fn from_rtc_candidate(c: &RTCIceCandidateInit) -> IceCandidate {
     IceCandidate {
         candidate: c.candidate.clone(),
-        sdp_mid: mid.map(str::to_string),
-        sdp_m_line_index: Some(c.sdp_mline_index.unwrap_or(0)),
+        sdp_mid: c.sdp_mid.clone(),
+        sdp_m_line_index: c.sdp_mline_index,
         username_fragment: c.username_fragment.clone(),
     }
-}
-
-/// The mid of the first m-line of an SDP.
-pub fn first_mid(sdp: &str) -> Option<String> {
-    sdp.lines()
-        .find_map(|l| l.trim_end().strip_prefix("a=mid:"))
-        .map(str::to_string)
 }
 
 #[cfg(test)]
@@ -68,18 +60,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn candidates_get_the_first_mid() {
-        let sdp = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\n";
-        assert_eq!(first_mid(sdp).as_deref(), Some("0"));
+    fn candidates_convert_both_ways() {
         let local = RTCIceCandidateInit {
             candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host".into(),
-            sdp_mid: Some(String::new()),
+            sdp_mid: Some("0".into()),
             sdp_mline_index: Some(0),
+            username_fragment: Some("abcd".into()),
             ..Default::default()
         };
-        let out = from_rtc_candidate(&local, Some("0"));
-        assert_eq!(out.sdp_mid.as_deref(), Some("0"));
-        assert_eq!(to_rtc_candidate(&out).candidate, local.candidate);
+        let back = to_rtc_candidate(&from_rtc_candidate(&local));
+        assert_eq!(back.candidate, local.candidate);
+        assert_eq!(back.sdp_mid, local.sdp_mid);
+        assert_eq!(back.sdp_mline_index, local.sdp_mline_index);
+        assert_eq!(back.username_fragment, local.username_fragment);
     }
 
     #[test]

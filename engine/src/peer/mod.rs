@@ -7,7 +7,5 @@ pub mod convert;
 pub mod feedback;
 pub mod tracks;
 
-pub use connection::{IceServer, LinkKind, PeerError, PeerEvent, PeerNotice, PeerSetup};
-pub use convert::{
-    first_mid, from_rtc_candidate, from_rtc_description, to_rtc_candidate, to_rtc_description,
-};
+pub use connection::{IceServer, PeerError, PeerEvent, PeerEvents, PeerSetup};
+pub use convert::{from_rtc_candidate, from_rtc_description, to_rtc_candidate, to_rtc_description};

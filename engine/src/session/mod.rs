@@ -2,41 +2,35 @@
 //! other participant (a mesh), sends local media to all of them and receives theirs;
 //! shares its screen, or views someone else's.
 //!
-//! Mesh rule (PROTOCOL.md): the newcomer calls everyone in its join ack; nobody calls a
-//! newcomer. Everything runs in one task that owns the state ([`state`]), fed by the
-//! server's events, the peer connections' events and the application's commands.
-//! - [`links`]: what every peer connection has in common (offers, answers, ICE);
-//! - [`calls`]: the camera/microphone mesh;
-//! - [`sharing`]: screen sharing, as sharer and as viewer.
+//! - [`core`]: the rules, as a state machine without I/O (events in, actions out);
+//! - [`shell`]: the one task that owns the I/O and carries out the rules' actions;
+//! - here: [`Session`], the application's handle on that task.
 
-mod calls;
-mod links;
-mod sharing;
-mod state;
+pub(crate) mod core;
+mod event;
+mod shell;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use huddle_protocol::request::RoomLeave;
-use huddle_protocol::{
-    ChatAck, ChatMessage, ChatSend, JoinAck, JoinReply, JoinRequest, Participant,
-};
+use huddle_protocol::{ChatAck, ChatMessage, ChatSend, JoinAck, JoinReply, JoinRequest};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+pub use event::SessionEvent;
+
 use crate::capture::echo::CaptureProcessor;
 use crate::capture::source::{AudioSource, VideoSource};
-use crate::media::stream::StreamKind;
 use crate::peer::PeerSetup;
 use crate::pipeline::incoming::{FrameSink, ReceivedStats};
 use crate::pipeline::outgoing::VideoSendConfig;
 use crate::playout::mixer::Mixer;
 use crate::signaling::{SignalingClient, SignalingError};
 use crate::stats::{ReceivedStream, ReceivedStreamReport, SentStreamReport};
-
-use state::State;
+use shell::{Command, Shell, ShellParts};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -65,87 +59,6 @@ pub struct LocalMedia {
     pub microphone: Option<Box<dyn AudioSource>>,
     pub capture_processor: Option<Box<dyn CaptureProcessor>>,
     pub video: VideoSendConfig,
-}
-
-/// What the application hears from the session.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SessionEvent {
-    Joined {
-        id: String,
-        room: String,
-        participants: Vec<Participant>,
-        sharer_id: Option<String>,
-        history: Vec<ChatMessage>,
-    },
-    ParticipantJoined {
-        id: String,
-        email: String,
-        name: Option<String>,
-    },
-    ParticipantLeft {
-        id: String,
-        email: String,
-    },
-    MediaState {
-        id: String,
-        audio: bool,
-        video: bool,
-    },
-    Chat(ChatMessage),
-    /// A remote stream started: its first packets are here.
-    MediaFlowing {
-        id: String,
-        email: String,
-        kind: StreamKind,
-    },
-    Connected {
-        id: String,
-    },
-    PeerFailed {
-        id: String,
-        reason: String,
-    },
-    /// Someone (maybe us) started or stopped sharing their screen.
-    SharerStarted {
-        id: String,
-    },
-    SharerStopped {
-        id: String,
-    },
-    Reconnecting,
-    /// Back in the room as a new connection: our new id, who is there now, and the
-    /// room's chat history (with what was said while we were away). Calls start over; a
-    /// share we were sending or viewing has ended.
-    Rejoined {
-        id: String,
-        participants: Vec<Participant>,
-        sharer_id: Option<String>,
-        history: Vec<ChatMessage>,
-    },
-    /// A transport error turned out not to have broken the connection.
-    ConnectionHeld,
-    ServerError {
-        code: String,
-        message: String,
-    },
-}
-
-enum Command {
-    Chat {
-        text: String,
-        client_id: String,
-        reply: oneshot::Sender<Result<ChatMessage, SignalingError>>,
-    },
-    SetMuted(bool),
-    SetCameraOn(bool),
-    SwitchCamera(Box<dyn VideoSource>),
-    SwitchMicrophone(Box<dyn AudioSource>),
-    StartSharing {
-        source: Box<dyn VideoSource>,
-        reply: oneshot::Sender<Result<(), SessionError>>,
-    },
-    StopSharing(oneshot::Sender<Result<(), SessionError>>),
-    Leave(oneshot::Sender<SessionReport>),
 }
 
 /// The application's handle on a running session.
@@ -190,23 +103,24 @@ impl Session {
         );
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (events_tx, events) = mpsc::unbounded_channel();
+        let (notices, notices_rx) = mpsc::unbounded_channel();
         let stats: ReceivedStats = Arc::new(Mutex::new(HashMap::new()));
-        let mut state = State::new(
+        let mut shell = Shell::new(ShellParts {
             identity,
+            config: core::CoreConfig::default(),
             signaling,
-            &joined,
-            started,
+            setup,
+            joined_at: started,
             join_rtt,
             media,
-            speaker_mixer,
+            mixer: speaker_mixer,
             sink,
-            setup,
-            stats.clone(),
-            events_tx,
-        );
-        let notices = state.take_notices();
-        state.on_joined(&joined).await;
-        let task = tokio::spawn(state.run(server_events, notices, command_rx));
+            stats: stats.clone(),
+            events: events_tx,
+            notices,
+        });
+        shell.joined(joined.clone()).await;
+        let task = tokio::spawn(shell.run(server_events, notices_rx, command_rx));
         Ok(Session {
             commands,
             events,
