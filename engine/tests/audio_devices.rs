@@ -10,14 +10,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use huddle_engine::capture::audio_host::{list_microphones, list_speakers};
-use huddle_engine::capture::echo::{AudioProcessing, CaptureProcessor};
-use huddle_engine::capture::microphone::CpalMicrophone;
-use huddle_engine::capture::source::AudioSource;
-use huddle_engine::media::frame::{CHUNK_SAMPLES, SAMPLE_RATE};
-use huddle_engine::media::stream::{StreamId, StreamKind};
-use huddle_engine::playout::mixer::Mixer;
-use huddle_engine::playout::speaker::CpalSpeaker;
+use huddle_engine::devices::{
+    AudioProcessing, AudioSource, CaptureProcessor, CpalMicrophone, CpalSpeaker, Mixer,
+    list_microphones, list_speakers,
+};
+use huddle_engine::frames::{CHUNK_SAMPLES, SAMPLE_RATE};
+use huddle_engine::{StreamId, StreamKind};
 use support::{PulseDaemon, SINK};
 
 const TONE_HZ: f64 = 440.0;

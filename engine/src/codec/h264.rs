@@ -131,20 +131,6 @@ impl From<&EncoderSettings> for H264EncoderConfig {
 }
 
 impl H264EncoderConfig {
-    /// A starting point for screen sharing, as [`Vp8EncoderConfig::screen`]: screen
-    /// content mode, 15 fps, more bits.
-    ///
-    /// [`Vp8EncoderConfig::screen`]: crate::codec::vp8::Vp8EncoderConfig::screen
-    pub fn screen(width: usize, height: usize) -> Self {
-        H264EncoderConfig {
-            width,
-            height,
-            fps: 15,
-            bitrate_kbps: 1500,
-            screen_content: true,
-        }
-    }
-
     /// The size of the coded pictures: the input size rounded down to even numbers.
     pub fn coded_size(&self) -> (usize, usize) {
         coded_size(self.width, self.height)
@@ -254,11 +240,6 @@ impl H264Encoder {
             tracing::debug!(%e, "OpenH264 trace level not set");
         }
         Ok(encoder)
-    }
-
-    /// The configuration in force (it follows size and bitrate changes).
-    pub fn config(&self) -> &H264EncoderConfig {
-        &self.config
     }
 
     fn set_bitrate_option(

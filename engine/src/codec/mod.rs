@@ -246,6 +246,7 @@ impl dyn VideoDecoder + '_ {
     }
 
     /// Decodes one frame into a packed copy.
+    #[cfg(test)]
     pub fn decode(&mut self, data: &[u8]) -> Result<Option<VideoFrame>, CodecError> {
         self.decode_with(data, |picture| picture.to_frame())
     }

@@ -101,23 +101,6 @@ impl From<&EncoderSettings> for Vp8EncoderConfig {
 }
 
 impl Vp8EncoderConfig {
-    /// A starting point for screen sharing: screen-content mode, more bits, and extra
-    /// threads for desktop-sized frames when the machine has cores to spare (half of
-    /// them, up to 4: libvpx's threads spin-wait on each other, so on a busy machine
-    /// with few cores a second thread made 1080p several times slower, not faster).
-    pub fn screen(width: usize, height: usize) -> Self {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) / 2;
-        Vp8EncoderConfig {
-            width,
-            height,
-            fps: 15,
-            bitrate_kbps: 1500,
-            threads: cores.clamp(1, 4) as u32,
-            screen_content: true,
-            ..Default::default()
-        }
-    }
-
     fn validate(&self) -> Result<()> {
         let bad = |msg: String| Err(CodecError::invalid(NAME, msg));
         if !(1..=MAX_DIMENSION).contains(&self.width) || !(1..=MAX_DIMENSION).contains(&self.height)
@@ -271,11 +254,6 @@ impl Vp8Encoder {
             "VP8 encoder ready"
         );
         Ok(encoder)
-    }
-
-    /// The configuration in force (it follows size and bitrate changes).
-    pub fn config(&self) -> &Vp8EncoderConfig {
-        &self.config
     }
 
     fn control(&mut self, id: c_int, value: c_int) -> std::result::Result<(), String> {
@@ -631,6 +609,10 @@ mod tests {
         assert!(enc.is_err());
     }
 
+    fn available_cores() -> usize {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+
     /// `cargo test -p huddle-engine --lib codec::vp8 -- --ignored --nocapture`: VP8's own
     /// knobs (threads, the screen preset); every codec's common cases are in the suite's
     /// `timing`. libvpx itself is always the system's optimised library.
@@ -651,7 +633,20 @@ mod tests {
                     ..hd.clone()
                 },
             ),
-            ("screen preset", Vp8EncoderConfig::screen(1920, 1080)),
+            // Screen content with extra threads for desktop-sized frames when the machine
+            // has cores to spare (half of them, up to 4: libvpx's threads spin-wait on
+            // each other, so on a busy machine with few cores a second thread made 1080p
+            // several times slower, not faster).
+            (
+                "screen, threads for spare cores",
+                Vp8EncoderConfig {
+                    fps: 15,
+                    bitrate_kbps: 1500,
+                    threads: (available_cores() / 2).clamp(1, 4) as u32,
+                    screen_content: true,
+                    ..hd.clone()
+                },
+            ),
         ];
         for (label, cfg) in cases {
             let desc = format!(

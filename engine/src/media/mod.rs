@@ -8,5 +8,3 @@ pub mod pixels;
 pub mod stream;
 pub mod synthetic;
 pub mod testsignal;
-
-pub use frame::{AudioFrame, CapturedFrame, VideoFrame};

@@ -7,5 +7,5 @@ pub mod convert;
 pub mod feedback;
 pub mod tracks;
 
-pub use connection::{IceServer, PeerError, PeerEvent, PeerEvents, PeerSetup};
+pub use connection::{IceServer, PeerError, PeerEvent, PeerSetup};
 pub use convert::{from_rtc_candidate, from_rtc_description, to_rtc_candidate, to_rtc_description};

@@ -31,7 +31,6 @@ pub struct FrameAssembler {
 /// A reassembled frame.
 pub struct AssembledFrame {
     pub data: Bytes,
-    pub rtp_timestamp: u32,
 }
 
 /// What one call to [`FrameAssembler::pop`] found.
@@ -110,7 +109,7 @@ impl FrameAssembler {
                 return Some(Assembly::Lost);
             }
             if p.header.marker {
-                return Some(self.assemble(first, seq, timestamp));
+                return Some(self.assemble(first, seq));
             }
             seq += 1;
         }
@@ -140,7 +139,7 @@ impl FrameAssembler {
         self.done_up_to = Some(self.done_up_to.map_or(last, |d| d.max(last)));
     }
 
-    fn assemble(&mut self, first: u64, last: u64, rtp_timestamp: u32) -> Assembly {
+    fn assemble(&mut self, first: u64, last: u64) -> Assembly {
         let mut data = BytesMut::new();
         let mut broken = false;
         for seq in first..=last {
@@ -157,7 +156,6 @@ impl FrameAssembler {
         }
         Assembly::Frame(AssembledFrame {
             data: data.freeze(),
-            rtp_timestamp,
         })
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
@@ -11,18 +11,30 @@ use super::assembler::{Assembly, FrameAssembler};
 use crate::codec::opus::OpusDecoder;
 use crate::codec::{self, vp8};
 use crate::media::frame::{CHUNK_SAMPLES, VideoFrame};
+use crate::media::pixels::Resizer;
 use crate::media::stream::StreamId;
 use crate::media::testsignal;
 use crate::playout::mixer::Mixer;
 use crate::stats::ReceivedStream;
 
-/// Where decoded video goes (the app draws it; headless, nothing does).
+/// Where decoded video goes (the app draws it; headless, nothing does). The sink says
+/// the size it wants each frame at, so the engine scales straight from the decoder's
+/// picture: the frame the sink gets is the one copy made.
 pub trait FrameSink: Send + Sync {
-    /// Decoded frames are copied out only for a sink that wants them.
-    fn wants_frames(&self) -> bool {
-        false
+    /// The size to hand over a `width × height` frame of `stream` at, or `None` for no
+    /// frame now (nothing shows it, or whoever draws it is behind).
+    fn frame_size(
+        &self,
+        _stream: &StreamId,
+        _width: usize,
+        _height: usize,
+    ) -> Option<(usize, usize)> {
+        None
     }
-    fn on_frame(&self, _stream: &StreamId, _frame: &VideoFrame) {}
+
+    /// A decoded frame at the size asked for; `decoded_at` is when its decoding ended.
+    fn on_frame(&self, _stream: &StreamId, _frame: VideoFrame, _decoded_at: SystemTime) {}
+
     fn on_stream_ended(&self, _stream: &StreamId) {}
 }
 
@@ -66,7 +78,7 @@ pub async fn receive_video(
     let mut assembler = FrameAssembler::new(codec.depacketizer());
     let mut last_pli: Option<Instant> = None;
     let mut have_picture = false;
-    let wants_frames = sink.wants_frames();
+    let mut resizer = Resizer::default();
     while let Some(event) = track.poll().await {
         let packet = match event {
             TrackRemoteEvent::OnRtpPacket(p) => p,
@@ -90,16 +102,27 @@ pub async fn receive_video(
             };
             let decoded = decoder.decode_with(&sample.data, |img| {
                 let barcode = testsignal::read_y(img.y, img.width, img.height, img.y_stride);
-                let frame = wants_frames.then(|| img.to_frame());
-                (img.width, img.height, barcode, frame)
+                // Decoded now: what scaling for the sink costs is not part of it.
+                let (at, now_ms, decoded_at) =
+                    (Instant::now(), testsignal::now_ms(), SystemTime::now());
+                let frame = sink
+                    .frame_size(&id, img.width, img.height)
+                    .and_then(|(w, h)| match resizer.resize(img, w, h) {
+                        Ok(frame) => Some(frame),
+                        Err(err) => {
+                            tracing::debug!(%err, "frame not scaled for the sink");
+                            None
+                        }
+                    });
+                (
+                    img.width, img.height, barcode, at, now_ms, frame, decoded_at,
+                )
             });
             match decoded {
-                Ok(Some((w, h, barcode, frame))) => {
-                    let at = Instant::now();
-                    let now_ms = testsignal::now_ms();
+                Ok(Some((w, h, barcode, at, now_ms, frame, decoded_at))) => {
                     with_stats(&stats, &id, |s| s.on_frame(at, w, h, barcode, now_ms));
                     if let Some(frame) = frame {
-                        sink.on_frame(&id, &frame);
+                        sink.on_frame(&id, frame, decoded_at);
                     }
                     have_picture = true;
                     need_keyframe = decoder.last_frame_corrupted();

@@ -13,9 +13,8 @@ use tokio::sync::broadcast;
 
 use crate::capture::echo::CaptureProcessor;
 use crate::capture::source::{AudioSource, VideoSource};
-use crate::codec::opus::OpusEncoder;
+use crate::codec::opus::{FRAME_SAMPLES, OpusEncoder};
 use crate::codec::{EncoderSettings, PTS_CLOCK_HZ, VideoCodec, VideoEncoder, vp8};
-use crate::media::frame::CHUNK_SAMPLES;
 use crate::stats::SentStream;
 
 /// One encoded video frame, shared by every peer.
@@ -23,7 +22,6 @@ use crate::stats::SentStream;
 pub struct EncodedVideo {
     pub data: Bytes,
     pub keyframe: bool,
-    pub duration: Duration,
     pub captured_at: Instant,
 }
 
@@ -178,7 +176,6 @@ fn video_loop(
 ) {
     let mut encoder: Option<Box<dyn VideoEncoder>> = None;
     let mut current_kbps = control.target_kbps();
-    let frame_duration = Duration::from_secs(1) / config.fps.max(1);
     // Rate control follows real time: pts in 90 kHz ticks of the capture clock.
     let clock_start = Instant::now();
     let mut was_listened = false;
@@ -248,12 +245,11 @@ fn video_loop(
         for packet in encoded {
             if let Ok(mut s) = stats.lock() {
                 s.on_encoded(Instant::now(), packet.data.len(), took, packet.keyframe);
-                s.bitrate_kbps = current_kbps;
+                s.bitrate_kbps = enc.bitrate_kbps();
             }
             let _ = frames.send(Arc::new(EncodedVideo {
                 data: packet.data,
                 keyframe: packet.keyframe,
-                duration: frame_duration,
                 captured_at: captured.captured_at,
             }));
         }
@@ -342,7 +338,7 @@ fn audio_loop(
             return;
         }
     };
-    let mut pcm: Vec<i16> = Vec::with_capacity(2 * CHUNK_SAMPLES);
+    let mut pcm: Vec<i16> = Vec::with_capacity(FRAME_SAMPLES);
     while !control.stop.load(Relaxed) {
         if let Some(next) = control.replacement.lock().ok().and_then(|mut s| s.take()) {
             tracing::info!(source = %next.describe(), "microphone switched");
@@ -363,10 +359,10 @@ fn audio_loop(
             chunk.samples.fill(0);
         }
         pcm.extend_from_slice(&chunk.samples);
-        if pcm.len() < 2 * CHUNK_SAMPLES {
+        if pcm.len() < FRAME_SAMPLES {
             continue;
         }
-        let frame: Vec<i16> = pcm.drain(..2 * CHUNK_SAMPLES).collect();
+        let frame: Vec<i16> = pcm.drain(..FRAME_SAMPLES).collect();
         if packets.receiver_count() == 0 {
             continue;
         }

@@ -53,6 +53,28 @@ pub struct Identity {
     pub name: Option<String>,
 }
 
+/// How a session joins and runs.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub identity: Identity,
+    /// How peer connections are made (ICE servers, local addresses).
+    pub peers: PeerSetup,
+    /// When set, [`SessionEvent::NoMediaConnection`] says that no call came up this
+    /// long after someone was met.
+    pub connect_timeout: Option<Duration>,
+}
+
+impl SessionConfig {
+    /// `identity` with the default peer setup and no connect timeout.
+    pub fn new(identity: Identity) -> Self {
+        SessionConfig {
+            identity,
+            peers: PeerSetup::default(),
+            connect_timeout: None,
+        }
+    }
+}
+
 /// Local media for a session, already opened.
 pub struct LocalMedia {
     pub camera: Option<Box<dyn VideoSource>>,
@@ -61,14 +83,17 @@ pub struct LocalMedia {
     pub video: VideoSendConfig,
 }
 
-/// The application's handle on a running session.
+/// The application's handle on a running session. Every method takes `&self`, so a
+/// handle can be shared; once the session has ended they answer
+/// [`SessionError::Ended`].
 pub struct Session {
     commands: mpsc::UnboundedSender<Command>,
-    pub events: mpsc::UnboundedReceiver<SessionEvent>,
-    pub joined: JoinAck,
-    pub join_rtt: Duration,
+    events: Option<mpsc::UnboundedReceiver<SessionEvent>>,
+    joined: JoinAck,
+    join_rtt: Duration,
     stats: ReceivedStats,
-    task: JoinHandle<()>,
+    /// The session's task, until someone waits for it to end.
+    task: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// Everything measured during a session.
@@ -86,13 +111,18 @@ pub struct SessionReport {
 
 impl Session {
     /// Connects to the server, joins the room and starts calling everyone in it.
+    /// Remote audio goes into `speaker_mixer`, remote video to `sink`.
     pub async fn join(
-        identity: Identity,
+        config: SessionConfig,
         media: LocalMedia,
         speaker_mixer: Arc<Mixer>,
         sink: Arc<dyn FrameSink>,
-        setup: PeerSetup,
     ) -> Result<Session, SessionError> {
+        let SessionConfig {
+            identity,
+            peers: setup,
+            connect_timeout,
+        } = config;
         let (signaling, server_events) = SignalingClient::connect(&identity.server_url).await?;
         let started = Instant::now();
         let joined = request_join(&signaling, &identity).await?;
@@ -107,7 +137,7 @@ impl Session {
         let stats: ReceivedStats = Arc::new(Mutex::new(HashMap::new()));
         let mut shell = Shell::new(ShellParts {
             identity,
-            config: core::CoreConfig::default(),
+            config: core::CoreConfig { connect_timeout },
             signaling,
             setup,
             joined_at: started,
@@ -123,12 +153,33 @@ impl Session {
         let task = tokio::spawn(shell.run(server_events, notices_rx, command_rx));
         Ok(Session {
             commands,
-            events,
+            events: Some(events),
             joined,
             join_rtt,
             stats,
-            task,
+            task: Mutex::new(Some(task)),
         })
+    }
+
+    /// The server's answer to our join: our id, who was there, the chat history.
+    pub fn joined(&self) -> &JoinAck {
+        &self.joined
+    }
+
+    /// How long the join took to be acknowledged.
+    pub fn join_rtt(&self) -> Duration {
+        self.join_rtt
+    }
+
+    /// The next event; `None` once the session has ended (or the events were taken).
+    pub async fn next_event(&mut self) -> Option<SessionEvent> {
+        self.events.as_mut()?.recv().await
+    }
+
+    /// The session's events, for a task of their own; [`Session::next_event`] answers
+    /// `None` from then on.
+    pub fn take_events(&mut self) -> Option<mpsc::UnboundedReceiver<SessionEvent>> {
+        self.events.take()
     }
 
     /// Sends a chat message; resolves with the server's stored copy.
@@ -192,14 +243,18 @@ impl Session {
             .unwrap_or_default()
     }
 
-    /// Ends every call, leaves the room and returns what was measured.
-    pub async fn leave(self) -> Result<SessionReport, SessionError> {
+    /// Ends every call, leaves the room and returns what was measured; resolves once
+    /// the session's task has ended.
+    pub async fn leave(&self) -> Result<SessionReport, SessionError> {
         let (reply, rx) = oneshot::channel();
         self.commands
             .send(Command::Leave(reply))
             .map_err(|_| SessionError::Ended)?;
         let report = rx.await.map_err(|_| SessionError::Ended)?;
-        let _ = self.task.await;
+        let task = self.task.lock().ok().and_then(|mut t| t.take());
+        if let Some(task) = task {
+            let _ = task.await;
+        }
         Ok(report)
     }
 }

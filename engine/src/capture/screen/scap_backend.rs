@@ -21,7 +21,7 @@ use scap::frame::{Frame, FrameType};
 use super::{ScreenInfo, WindowInfo};
 use crate::capture::source::{Pacer, SourceError, VideoSource};
 use crate::media::frame::{CapturedFrame, VideoFrame};
-use crate::media::pixels::{self, Scaler};
+use crate::media::pixels::{self, Resizer};
 
 /// How long opening waits for the capturer to start and for its first frame.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -174,7 +174,7 @@ pub struct ScapCapture {
     what: String,
     seen: u64,
     full: VideoFrame,
-    scaler: Option<Scaler>,
+    resizer: Resizer,
     max: (usize, usize),
     fps: u32,
     pacer: Pacer,
@@ -250,7 +250,7 @@ impl ScapCapture {
             what,
             seen: 0,
             full: VideoFrame::black(2, 2),
-            scaler: None,
+            resizer: Resizer::default(),
             max: (max_width, max_height),
             fps,
             pacer: Pacer::at_fps(fps),
@@ -350,12 +350,8 @@ impl VideoSource for ScapCapture {
         let frame = if (ow, oh) == (w, h) {
             self.full.clone()
         } else {
-            let scaler = match &mut self.scaler {
-                Some(s) if s.src_size() == (w, h) && s.dst_size() == (ow, oh) => s,
-                slot => slot.insert(Scaler::new(w, h, ow, oh)),
-            };
-            scaler
-                .scale(&self.full)
+            self.resizer
+                .resize(&self.full.view(), ow, oh)
                 .map_err(|e| SourceError::Device(e.to_string()))?
         };
         Ok(CapturedFrame { frame, captured_at })

@@ -9,7 +9,7 @@ pub mod scale;
 
 pub use bgra::bgra_to_i420;
 pub use cursor::{CursorImage, blend_cursor};
-pub use scale::{Scaler, fit_size, scale_i420};
+pub use scale::{Resizer, Scaler, fit_size, scale_i420};
 
 /// A picture buffer that does not hold what its size claims.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -455,6 +455,30 @@ impl Scaler {
     }
 }
 
+/// Scales pictures to the size wanted for each, keeping its filter tables while the
+/// sizes stay the same (one per stream).
+#[derive(Clone, Debug, Default)]
+pub struct Resizer {
+    scaler: Option<Scaler>,
+}
+
+impl Resizer {
+    /// `picture` at `width × height`, in a new frame (a copy when the size is the same).
+    pub fn resize(
+        &mut self,
+        picture: &PictureView<'_>,
+        width: usize,
+        height: usize,
+    ) -> Result<VideoFrame, PixelError> {
+        let src = (picture.width, picture.height);
+        let scaler = match &mut self.scaler {
+            Some(s) if s.src_size() == src && s.dst_size() == (width, height) => s,
+            slot => slot.insert(Scaler::new(src.0, src.1, width, height)),
+        };
+        scaler.scale_view(picture)
+    }
+}
+
 /// One-off convenience: `src` scaled to `width × height`.
 pub fn scale_i420(src: &VideoFrame, width: usize, height: usize) -> Result<VideoFrame, PixelError> {
     Scaler::new(src.width, src.height, width, height).scale(src)
@@ -591,6 +615,14 @@ mod tests {
             Scaler::new(64, 36, 32, 18).scale_view(&packed.view()),
             Err(PixelError::WrongSize { .. })
         ));
+        // A resizer follows both sizes.
+        let mut resizer = Resizer::default();
+        assert_eq!(
+            resizer.resize(&strided, 50, 28).unwrap(),
+            scale_i420(&packed, 50, 28).unwrap()
+        );
+        let small = scale_i420(&packed, 20, 10).unwrap();
+        assert_eq!(resizer.resize(&small.view(), 20, 10).unwrap(), small);
     }
 
     #[test]

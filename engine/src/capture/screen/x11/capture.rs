@@ -18,7 +18,7 @@ use super::listing::{monitors, parse_window_id};
 use super::{Rect, conn_err, connect, has_extension, id_err, reply_err};
 use crate::capture::source::{Pacer, SourceError, VideoSource};
 use crate::media::frame::{CapturedFrame, VideoFrame};
-use crate::media::pixels::{self, CursorImage, Scaler};
+use crate::media::pixels::{self, CursorImage, Resizer};
 
 /// A server-created shared memory segment and our handle on it.
 struct ShmSegment {
@@ -65,7 +65,7 @@ pub struct X11Capture {
     /// The last image in I420 at capture size (even sides), reused when a window is hidden.
     full: VideoFrame,
     have_full: bool,
-    scaler: Option<Scaler>,
+    resizer: Resizer,
     max: (usize, usize),
     fps: u32,
     pacer: Pacer,
@@ -226,7 +226,7 @@ impl X11Capture {
             height: 0,
             full: VideoFrame::black(2, 2),
             have_full: false,
-            scaler: None,
+            resizer: Resizer::default(),
             max: (max_width, max_height),
             fps,
             pacer: Pacer::at_fps(fps),
@@ -530,12 +530,8 @@ impl X11Capture {
         if (ow, oh) == (w, h) {
             return Ok(self.full.clone());
         }
-        let scaler = match &mut self.scaler {
-            Some(s) if s.src_size() == (w, h) && s.dst_size() == (ow, oh) => s,
-            slot => slot.insert(Scaler::new(w, h, ow, oh)),
-        };
-        scaler
-            .scale(&self.full)
+        self.resizer
+            .resize(&self.full.view(), ow, oh)
             .map_err(|e| SourceError::Device(e.to_string()))
     }
 }
