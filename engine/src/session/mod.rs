@@ -6,7 +6,7 @@
 //! - [`shell`]: the one task that owns the I/O and carries out the rules' actions;
 //! - here: [`Session`], the application's handle on that task.
 
-pub(crate) mod core;
+mod core;
 mod event;
 mod shell;
 

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use huddle_protocol::request::{RoomLeave, StartSharing, StopSharing};
-use huddle_protocol::{ErrorCode, JoinAck, MediaState, RelayBody, RelayKind};
+use huddle_protocol::{ChatMessage, ErrorCode, JoinAck, MediaState, RelayBody, RelayKind};
 use tokio::sync::{mpsc, oneshot};
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{RTCIceConnectionState, RTCPeerConnectionState};
@@ -32,7 +32,6 @@ use crate::pipeline::outgoing::{AudioSender, VideoSendConfig, VideoSender};
 use crate::playout::mixer::Mixer;
 use crate::signaling::{SignalingClient, SignalingError, SignalingEvent};
 use crate::stats::{ReceivedStreamReport, SentStreamReport};
-use huddle_protocol::ChatMessage;
 use links::LinkIo;
 
 /// What the application asks of a running session.
