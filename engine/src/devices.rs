@@ -1,20 +1,25 @@
-//! Choosing and opening local media: real devices by default, synthetic ones when
-//! asked for explicitly.
+//! Local devices: listing and opening cameras, microphones and speakers (real ones by
+//! default, synthetic ones when asked for explicitly), the sources they become, and
+//! where remote audio is played.
 
 use std::sync::Arc;
 
-use crate::media::audio_device::{self, CpalMicrophone, CpalSpeaker};
-use crate::media::camera::{self, NokhwaCamera};
-use crate::media::echo::{AudioProcessing, EchoReference};
-use crate::media::source::{
+use crate::capture::camera;
+use crate::capture::echo::EchoReference;
+use crate::pipeline::outgoing::VideoSendConfig;
+use crate::session::LocalMedia;
+
+pub use crate::capture::audio_host::{list_microphones, list_speakers};
+pub use crate::capture::camera::{NokhwaCamera, list_cameras};
+pub use crate::capture::device_info::DeviceInfo;
+pub use crate::capture::echo::{AudioProcessing, CaptureProcessor};
+pub use crate::capture::microphone::CpalMicrophone;
+pub use crate::capture::source::{
     AudioSource, CameraChoice, MicChoice, SineMicrophone, SourceError, SpeakerChoice,
     SyntheticCamera, VideoSource,
 };
-use crate::pipeline::incoming::Mixer;
-use crate::pipeline::outgoing::{CaptureProcessor, VideoSendConfig};
-use crate::session::LocalMedia;
-
-pub use crate::media::audio_device::DeviceInfo;
+pub use crate::playout::mixer::Mixer;
+pub use crate::playout::speaker::CpalSpeaker;
 
 /// The size and rate cameras are asked for, and the synthetic one draws.
 pub const CAMERA_WIDTH: usize = 640;
@@ -31,8 +36,8 @@ pub struct Listing {
 pub fn list() -> Listing {
     Listing {
         cameras: camera::list_cameras().map_err(|e| e.to_string()),
-        microphones: audio_device::list_microphones().map_err(|e| e.to_string()),
-        speakers: audio_device::list_speakers().map_err(|e| e.to_string()),
+        microphones: list_microphones().map_err(|e| e.to_string()),
+        speakers: list_speakers().map_err(|e| e.to_string()),
     }
 }
 

@@ -5,6 +5,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::media::stream::StreamKind;
+
 /// Latency samples (ms) with the summary TESTSIGNAL.md asks for.
 #[derive(Debug, Default, Clone)]
 pub struct Latencies {
@@ -91,14 +93,6 @@ pub struct ReceivedStream {
     pub rtt_ms: Option<f64>,
     /// Interarrival jitter (RFC 3550) as webrtc-rs measures it, ms.
     pub jitter_ms: Option<f64>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StreamKind {
-    Audio,
-    Video,
-    Screen,
 }
 
 impl ReceivedStream {

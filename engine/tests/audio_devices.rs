@@ -10,15 +10,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use huddle_engine::media::audio_device::{
-    CpalMicrophone, CpalSpeaker, list_microphones, list_speakers,
+use huddle_engine::devices::{
+    AudioProcessing, AudioSource, CaptureProcessor, CpalMicrophone, CpalSpeaker, Mixer,
+    list_microphones, list_speakers,
 };
-use huddle_engine::media::echo::AudioProcessing;
-use huddle_engine::media::frame::{CHUNK_SAMPLES, SAMPLE_RATE};
-use huddle_engine::media::source::AudioSource;
-use huddle_engine::pipeline::incoming::{Mixer, StreamId};
-use huddle_engine::pipeline::outgoing::CaptureProcessor;
-use huddle_engine::stats::StreamKind;
+use huddle_engine::frames::{CHUNK_SAMPLES, SAMPLE_RATE};
+use huddle_engine::{StreamId, StreamKind};
 use support::{PulseDaemon, SINK};
 
 const TONE_HZ: f64 = 440.0;

@@ -134,19 +134,19 @@ fn a_tone_from_a_real_microphone_is_heard_by_the_other_participant() {
     // Switching the speaker mid-call opens the new one on the same mixer.
     pulse.use_in_this_process();
     let mut opened = huddle_engine::devices::open(
-        &huddle_engine::media::source::CameraChoice::None,
-        &huddle_engine::media::source::MicChoice::None,
-        &huddle_engine::media::source::SpeakerChoice::Default,
+        &huddle_engine::devices::CameraChoice::None,
+        &huddle_engine::devices::MicChoice::None,
+        &huddle_engine::devices::SpeakerChoice::Default,
     )
     .expect("open the default speaker");
     opened
         .playback
-        .switch(&huddle_engine::media::source::SpeakerChoice::Device(
+        .switch(&huddle_engine::devices::SpeakerChoice::Device(
             "huddle_bob".into(),
         ))
         .expect("switch speakers");
     assert_ne!(opened.playback.describe(), "none");
-    let missing = huddle_engine::media::source::SpeakerChoice::Device("no-such-speaker".into());
+    let missing = huddle_engine::devices::SpeakerChoice::Device("no-such-speaker".into());
     assert!(
         opened.playback.switch(&missing).is_err(),
         "a missing speaker is an error"

@@ -8,11 +8,9 @@ mod support;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use huddle_engine::media::frame::VideoFrame;
-use huddle_engine::media::screen::scale::{self, Scaler};
-use huddle_engine::media::screen::{self, ShareChoice, X11Capture, x11};
-use huddle_engine::media::source::{SourceError, VideoSource};
-use huddle_engine::media::testsignal;
+use huddle_engine::devices::{SourceError, VideoSource};
+use huddle_engine::frames::{self as scale, Scaler, VideoFrame, testsignal};
+use huddle_engine::share::{self as screen, ShareChoice, X11Capture, x11};
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{
     AtomEnum, ConfigureWindowAux, ConnectionExt as _, CreateGCAux, CreateWindowAux, PropMode,

@@ -6,12 +6,12 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use huddle_engine::media::source::SyntheticCamera;
-use huddle_engine::pipeline::incoming::{DiscardFrames, Mixer};
-use huddle_engine::pipeline::outgoing::VideoSendConfig;
-use huddle_engine::session::{Identity, LocalMedia, Session, SessionError, SessionEvent};
-use huddle_engine::stats::StreamKind;
-use support::inprocess::{loopback, start_server};
+use huddle_engine::devices::{Mixer, SyntheticCamera};
+use huddle_engine::{
+    DiscardFrames, Identity, LocalMedia, Session, SessionError, SessionEvent, StreamKind,
+    VideoSendConfig,
+};
+use support::inprocess::{loopback_config, start_server};
 
 /// A participant without camera or microphone: only the screen moves.
 async fn join(url: &str, email: &str, room: &str) -> Session {
@@ -28,11 +28,10 @@ async fn join(url: &str, email: &str, room: &str) -> Session {
         video: VideoSendConfig::default(),
     };
     Session::join(
-        identity,
+        loopback_config(identity),
         media,
         Arc::new(Mixer::new()),
         Arc::new(DiscardFrames),
-        loopback(),
     )
     .await
     .expect("join")
@@ -44,7 +43,7 @@ fn screen() -> Box<SyntheticCamera> {
 
 async fn wait_for(session: &mut Session, what: impl Fn(&SessionEvent) -> bool) {
     tokio::time::timeout(Duration::from_secs(10), async {
-        while let Some(e) = session.events.recv().await {
+        while let Some(e) = session.next_event().await {
             if what(&e) {
                 return;
             }
@@ -75,7 +74,7 @@ async fn a_sharer_reaches_every_viewer_including_a_late_one() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let mut late = join(&url, "late@example.com", "share").await;
     assert!(
-        late.joined.sharer_id.is_some(),
+        late.joined().sharer_id.is_some(),
         "the join ack names the sharer"
     );
     tokio::time::sleep(Duration::from_secs(4)).await;
@@ -129,7 +128,9 @@ async fn of_two_simultaneous_sharers_exactly_one_wins() {
         other => panic!("exactly one must win: {other:?}"),
     };
     match loser_result {
-        Err(SessionError::SharingConflict { sharer_id }) => assert_eq!(sharer_id, winner.joined.id),
+        Err(SessionError::SharingConflict { sharer_id }) => {
+            assert_eq!(sharer_id, winner.joined().id)
+        }
         other => panic!("expected a conflict naming the winner: {other:?}"),
     }
     winner.stop_sharing().await.unwrap();

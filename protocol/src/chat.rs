@@ -39,6 +39,7 @@ impl ChatSend {
 
 /// A stored chat message (PROTOCOL.md's ChatMessage).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ChatMessage {
     /// The room's sequence number, zero-padded (see [`chat_id`]).
     pub id: String,
@@ -50,8 +51,10 @@ pub struct ChatMessage {
     pub name: Option<String>,
     pub text: String,
     /// Milliseconds since the Unix epoch.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub ts: i64,
     #[serde(rename = "clientId", default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub client_id: Option<String>,
 }
 

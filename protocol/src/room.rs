@@ -59,6 +59,7 @@ pub struct JoinEcho {
 
 /// Someone in a room, as a join ack lists them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Participant {
     pub id: String,
     pub email: String,

@@ -1,8 +1,16 @@
 //! Errors the window sees: a stable `code` the UI turns into words, and a message.
 
-use huddle_engine::session::SessionError;
-use huddle_engine::signaling::SignalingError;
+use huddle_engine::{SessionError, SignalingError};
 use serde::Serialize;
+
+/// Runs blocking work (devices, screen capture) off the async runtime.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, CommandError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| CommandError::Internal(e.to_string()))
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
@@ -41,21 +49,34 @@ impl CommandError {
     }
 }
 
-/// What `invoke` rejects with: `{ code, message, sharerId? }`.
+/// What `invoke` rejects with: a code the UI turns into words, the message, and who
+/// shares when that is why.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "CommandError"))]
+pub struct Rejection {
+    /// The server's codes (invalid_email, invalid_room, room_full, rate_limited, …),
+    /// or unreachable, device, invalid_input, not_joined, already_joined, internal.
+    code: String,
+    message: String,
+    /// With sharing_conflict: who is sharing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    sharer_id: Option<String>,
+}
+
 impl Serialize for CommandError {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let sharer = match self {
-            CommandError::Server { sharer_id, .. } => sharer_id.as_deref(),
+        let sharer_id = match self {
+            CommandError::Server { sharer_id, .. } => sharer_id.clone(),
             _ => None,
         };
-        let mut s = serializer.serialize_struct("CommandError", 3)?;
-        s.serialize_field("code", self.code())?;
-        s.serialize_field("message", &self.to_string())?;
-        if let Some(id) = sharer {
-            s.serialize_field("sharerId", id)?;
+        Rejection {
+            code: self.code().to_string(),
+            message: self.to_string(),
+            sharer_id,
         }
-        s.end()
+        .serialize(serializer)
     }
 }
 

@@ -2,17 +2,39 @@
 //! (`stats`), the microphone level (`mic-level`) and launch requests (`launch`).
 
 use huddle_engine::protocol::{ChatMessage, Participant};
-use huddle_engine::session::SessionEvent;
+use huddle_engine::{Session, SessionEvent};
 use serde::Serialize;
+
+/// The events' names (the window listens by these).
+pub const SESSION: &str = "session";
+pub const STATS: &str = "stats";
+pub const MIC_LEVEL: &str = "mic-level";
+pub const LAUNCH: &str = "launch";
 
 /// Sends an event to the window. The Tauri app implements it; tests record.
 pub trait Notify: Send + Sync {
     fn notify(&self, event: &str, payload: serde_json::Value);
 }
 
+/// Sends `payload` as event `name`.
+pub fn send(notify: &dyn Notify, name: &str, payload: &impl Serialize) {
+    match serde_json::to_value(payload) {
+        Ok(value) => notify.notify(name, value),
+        Err(e) => tracing::warn!(event = name, error = %e, "event not serialized"),
+    }
+}
+
+/// The `mic-level` event: the local microphone's level, 0..1.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct MicLevel {
+    pub level: f32,
+}
+
 /// The join command's answer.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "Joined"))]
 pub struct UiJoined {
     pub self_id: String,
     pub room: String,
@@ -22,8 +44,25 @@ pub struct UiJoined {
     pub join_ms: f64,
 }
 
+impl UiJoined {
+    /// What the window needs of a session that just joined.
+    pub fn of(session: &Session) -> Self {
+        let joined = session.joined();
+        UiJoined {
+            self_id: joined.id.clone(),
+            room: joined.room.clone(),
+            participants: joined.participants.clone(),
+            sharer_id: joined.sharer_id.clone(),
+            history: joined.history.clone(),
+            join_ms: session.join_rtt().as_secs_f64() * 1000.0,
+        }
+    }
+}
+
+/// The `session` event: what happens in the room.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(tag = "type", rename_all = "kebab-case")]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "SessionEvent"))]
 pub enum UiSessionEvent {
     ParticipantJoined {
         id: String,
@@ -57,6 +96,8 @@ pub enum UiSessionEvent {
         reason: String,
     },
     Reconnecting,
+    /// Back in the room as a new connection: our new id, who is there now, and the chat
+    /// history (with what was said while we were away).
     Rejoined {
         #[serde(rename = "selfId")]
         self_id: String,
@@ -65,11 +106,13 @@ pub enum UiSessionEvent {
         sharer_id: Option<String>,
         history: Vec<ChatMessage>,
     },
+    /// The connection held after all (no rejoin).
     Reconnected,
     ServerError {
         code: String,
         message: String,
     },
+    /// The session is over without the user leaving (e.g. the server is gone for good).
     Ended {
         reason: String,
     },
@@ -121,7 +164,9 @@ impl UiSessionEvent {
                 message: message.clone(),
             },
             // Already visible as video in a tile.
-            SessionEvent::MediaFlowing { .. } | SessionEvent::Joined { .. } => return None,
+            SessionEvent::MediaFlowing { .. }
+            | SessionEvent::Joined { .. }
+            | SessionEvent::NoMediaConnection { .. } => return None,
         })
     }
 }

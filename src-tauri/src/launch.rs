@@ -36,10 +36,12 @@ pub struct LaunchArgs {
 
 /// What fills the lobby (sent to the window as `LaunchOptions`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct LaunchOptions {
     pub email: Option<String>,
     pub room: Option<String>,
     pub name: Option<String>,
+    /// Join at once (only honoured with both email and room).
     pub join: bool,
 }
 

@@ -1,13 +1,23 @@
 //! Huddle's desktop app: a Tauri 2 window around the engine.
 //!
-//! The window (ui/) draws; everything else happens here, in Rust:
-//! - [`commands`]: what the window asks for (devices, join, chat, sharing, settings);
-//! - [`call`]: a joined room, its events and connection figures for the window;
+//! The window (ui/) draws; everything else happens here, in Rust, through the engine's
+//! API (`huddle_engine`'s re-exports):
+//! - [`commands`]: the IPC layer — what the window asks for, handed on;
+//! - [`call`]: the call manager — joining, the call's events and figures, leaving;
+//! - [`lobby`]: what the lobby lists (devices, screens and windows to share);
 //! - [`local_media`]: our camera and microphone, previewed in the lobby, then sent;
-//! - [`frames`]: decoded video, scaled and sent to the window as binary frames;
+//! - [`frames`]: decoded video, sized by the engine for each tile and sent to the
+//!   window as binary frames;
+//! - [`events`], [`error`]: what the window hears, and how refusals look;
 //! - [`hosting`]: the signaling server run in-process when none is configured;
-//! - [`launch`], [`settings`]: command line, `huddle://` links, saved settings.
+//! - [`launch`], [`settings`], [`state`]: command line, `huddle://` links, saved
+//!   settings, what the app holds.
+//!
+//! The window's side of the contract (`ui/src/bridge/generated.ts`) is generated from
+//! these types; a test fails when it is stale (`bindings.rs`).
 
+#[cfg(test)]
+mod bindings;
 pub mod call;
 pub mod commands;
 pub mod error;
@@ -15,6 +25,7 @@ pub mod events;
 pub mod frames;
 pub mod hosting;
 pub mod launch;
+pub mod lobby;
 pub mod local_media;
 pub mod settings;
 pub mod state;
@@ -25,12 +36,12 @@ use std::sync::{Arc, Mutex};
 use tauri::{Emitter, Manager};
 use tauri_plugin_deep_link::DeepLinkExt;
 
-use crate::call::OwnLevel;
+use crate::call::{CallManager, OwnLevel};
 use crate::events::Notify;
 use crate::frames::FrameHub;
 use crate::launch::{JoinLink, LaunchArgs};
 use crate::settings::Settings;
-use crate::state::{AppState, ServerState, level_listener, lock};
+use crate::state::{AppState, ServerState, lock};
 
 /// Events reach the window through Tauri's event system.
 struct WindowNotify(tauri::AppHandle);
@@ -56,7 +67,12 @@ fn setup(
     let hub = Arc::new(FrameHub::new());
     let socket = tauri::async_runtime::block_on(frames::socket::start(hub.clone()))?;
     let notify: Arc<dyn Notify> = Arc::new(WindowNotify(app.handle().clone()));
-    let own_level = Arc::new(OwnLevel::default());
+    let calls = CallManager::new(
+        hub.clone(),
+        notify,
+        Arc::new(OwnLevel::default()),
+        Arc::default(),
+    );
     app.manage(AppState {
         started,
         lobby_shown: AtomicBool::new(false),
@@ -66,11 +82,7 @@ fn setup(
         frame_socket_url: socket.url,
         frame_path: frames::FramePath::from_env(),
         hub,
-        on_level: level_listener(notify.clone(), own_level.clone()),
-        notify,
-        own_level,
-        preview: Arc::default(),
-        call: tokio::sync::Mutex::new(None),
+        calls,
         server: tokio::sync::Mutex::new(ServerState {
             url: String::new(),
             hosted: None,
@@ -92,7 +104,7 @@ fn setup(
                     }
                     let options = launch::options_from_link(&link);
                     *lock(&state.launch) = options.clone();
-                    let _ = handle.emit("launch", options);
+                    let _ = handle.emit(events::LAUNCH, options);
                 }
                 Err(e) => tracing::warn!(error = %e, "ignored a link"),
             }
@@ -133,13 +145,9 @@ pub fn run(args: LaunchArgs) -> anyhow::Result<()> {
         if let tauri::RunEvent::ExitRequested { .. } = event {
             let state = handle.state::<AppState>();
             let _ = tauri::async_runtime::block_on(async {
-                tokio::time::timeout(
-                    std::time::Duration::from_secs(2),
-                    commands::leave_call(&state),
-                )
-                .await
+                tokio::time::timeout(std::time::Duration::from_secs(2), state.calls.leave()).await
             });
-            lock(&state.preview).close();
+            state.calls.close_preview();
         }
     });
     Ok(())

@@ -9,11 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
-use huddle_engine::devices;
-use huddle_engine::media::frame::{AudioFrame, CapturedFrame};
-use huddle_engine::media::source::{
-    AudioSource, CameraChoice, MicChoice, SourceError, VideoSource,
+use huddle_engine::devices::{
+    self, AudioSource, CameraChoice, MicChoice, SourceError, VideoSource,
 };
+use huddle_engine::frames::{AudioFrame, CapturedFrame};
 
 use crate::error::CommandError;
 use crate::frames::hub::LOCAL_KEY;

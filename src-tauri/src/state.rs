@@ -4,12 +4,13 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::call::{Call, OwnLevel};
-use crate::events::Notify;
+use serde::Serialize;
+
+use crate::call::CallManager;
+use crate::error::CommandError;
 use crate::frames::{FrameHub, FramePath};
 use crate::hosting::{self, HostedServer};
 use crate::launch::LaunchOptions;
-use crate::local_media::{LevelListener, Preview};
 use crate::settings::Settings;
 
 /// Which signaling server joins go through.
@@ -29,11 +30,7 @@ pub struct AppState {
     pub frame_socket_url: String,
     pub frame_path: FramePath,
     pub hub: Arc<FrameHub>,
-    pub notify: Arc<dyn Notify>,
-    pub own_level: Arc<OwnLevel>,
-    pub on_level: LevelListener,
-    pub preview: Arc<Mutex<Preview>>,
-    pub call: tokio::sync::Mutex<Option<Arc<Call>>>,
+    pub calls: CallManager,
     pub server: tokio::sync::Mutex<ServerState>,
     /// From the command line, `HUDDLE_SERVER` or a join link: wins over the setting.
     pub server_override: Mutex<Option<String>>,
@@ -41,12 +38,34 @@ pub struct AppState {
     pub settings_path: PathBuf,
 }
 
-/// The level listener: remembers our level (for the active speaker) and tells the window.
-pub fn level_listener(notify: Arc<dyn Notify>, own: Arc<OwnLevel>) -> LevelListener {
-    Arc::new(move |level| {
-        own.set(level);
-        notify.notify("mic-level", serde_json::json!({ "level": level }));
-    })
+/// What the window needs to start: the server, launch options, the frame socket.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct AppInfo {
+    version: String,
+    server: ServerInfo,
+    /// Synthetic camera/microphone/screen (HUDDLE_FAKE_DEVICES=1 or the setting).
+    fake_devices: bool,
+    /// From the command line or a huddle:// link; fills the lobby.
+    launch: LaunchOptions,
+    /// ws://127.0.0.1:PORT/frames?token=TOKEN — only this window knows the token.
+    frame_socket_url: String,
+    /// How frames travel: the WebSocket (default, measured fastest on WebKitGTK), or a
+    /// Tauri IPC channel (HUDDLE_FRAME_PATH=channel, for comparing the two).
+    frame_path: FramePath,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ServerInfo {
+    /// The signaling server the app joins through.
+    pub url: String,
+    /// True when the app runs the server itself (no server configured).
+    hosted: bool,
+    /// Addresses others on the network can use to reach a hosted server.
+    share_urls: Vec<String>,
 }
 
 pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -77,6 +96,50 @@ impl AppState {
             }
             None => {}
         }
+        Ok(())
+    }
+
+    /// The server joins go through now (hosting one if none is configured).
+    pub async fn server_info(&self) -> Result<ServerInfo, CommandError> {
+        self.resolve_server()
+            .await
+            .map_err(|e| CommandError::Unreachable(format!("cannot host a server here: {e}")))?;
+        let server = self.server.lock().await;
+        Ok(ServerInfo {
+            url: server.url.clone(),
+            hosted: server.hosted.is_some(),
+            share_urls: server
+                .hosted
+                .as_ref()
+                .map(|h| h.share_urls.clone())
+                .unwrap_or_default(),
+        })
+    }
+
+    pub async fn info(&self) -> Result<AppInfo, CommandError> {
+        Ok(AppInfo {
+            version: self.version.clone(),
+            server: self.server_info().await?,
+            fake_devices: self.fake_devices(),
+            launch: lock(&self.launch).clone(),
+            frame_socket_url: self.frame_socket_url.clone(),
+            frame_path: self.frame_path,
+        })
+    }
+
+    /// Saves the settings; a new server applies to the next join and replaces one given
+    /// at launch.
+    pub fn save_settings(&self, settings: Settings) -> Result<(), CommandError> {
+        let settings = settings
+            .normalized()
+            .map_err(|e| CommandError::InvalidInput(e.to_string()))?;
+        settings
+            .save(&self.settings_path)
+            .map_err(|e| CommandError::Internal(e.to_string()))?;
+        self.fake_devices
+            .store(settings.fake_devices, Ordering::Relaxed);
+        *lock(&self.settings) = settings;
+        *lock(&self.server_override) = None;
         Ok(())
     }
 }

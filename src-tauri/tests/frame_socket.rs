@@ -5,7 +5,7 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 use huddle_app::frames::hub::LOCAL_KEY;
 use huddle_app::frames::{FrameHub, FrameKind, socket};
-use huddle_engine::media::frame::VideoFrame;
+use huddle_engine::frames::VideoFrame;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 

@@ -57,6 +57,7 @@ export function appInfo(over: Partial<AppInfo> = {}): AppInfo {
     fakeDevices: true,
     launch: { email: null, room: null, name: null, join: false },
     frameSocketUrl: "",
+    framePath: "websocket",
     ...over,
   };
 }

@@ -8,13 +8,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use huddle_engine::devices::{self, OpenedMedia};
-use huddle_engine::media::screen::{ShareChoice, list_screens, list_windows, open_share};
-use huddle_engine::media::source::{CameraChoice, MicChoice, SpeakerChoice};
-use huddle_engine::peer::{IceServer, PeerSetup};
-use huddle_engine::pipeline::incoming::DiscardFrames;
-use huddle_engine::session::{Identity, Session, SessionError, SessionEvent, SessionReport};
-use huddle_engine::stats::StreamKind;
+use huddle_engine::devices::{self, CameraChoice, MicChoice, OpenedMedia, SpeakerChoice};
+use huddle_engine::share::{ShareChoice, list_screens, list_windows, open_share};
+use huddle_engine::{
+    DiscardFrames, IceServer, Identity, PeerSetup, Session, SessionConfig, SessionError,
+    SessionEvent, SessionReport, StreamKind,
+};
 
 #[derive(Parser)]
 #[command(
@@ -99,6 +98,10 @@ struct JoinArgs {
     /// Frames per second of a shared screen.
     #[arg(long, default_value_t = 30)]
     share_fps: u32,
+    /// The codec our camera and screen are sent in: `vp8` (every WebRTC peer has it) or
+    /// `h264` (constrained baseline). We receive either, whatever is chosen here.
+    #[arg(long, default_value = "vp8")]
+    video_codec: String,
     /// Leave with an error when no media connection is up this many seconds after
     /// someone was met.
     #[arg(long, default_value_t = 20.0)]
@@ -130,7 +133,7 @@ async fn main() -> ExitCode {
             display,
             fps,
             duration,
-        } => huddle_engine::media::barcode_window::show(
+        } => huddle_engine::share::show_barcode(
             display.as_deref(),
             fps,
             duration.map(Duration::from_secs_f64),
@@ -244,12 +247,27 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
         .map(|s| parse_ice_server(s))
         .collect::<anyhow::Result<_>>()?;
 
-    let OpenedMedia { local, playback } = devices::open(
+    let codec = huddle_engine::video_codec_named(&args.video_codec).with_context(|| {
+        let known: Vec<String> = huddle_engine::VIDEO_CODECS
+            .iter()
+            .map(|c| c.name.to_lowercase())
+            .collect();
+        format!(
+            "--video-codec {}: expected one of {}",
+            args.video_codec,
+            known.join(", ")
+        )
+    })?;
+    let OpenedMedia {
+        mut local,
+        playback,
+    } = devices::open(
         &CameraChoice::parse(&args.camera),
         &MicChoice::parse(&args.mic),
         &SpeakerChoice::parse(&args.speaker),
     )
     .context("cannot open local media")?;
+    local.video.codec = codec;
     if let Some(cam) = &local.camera {
         println!("camera: {}", cam.describe());
     }
@@ -271,33 +289,41 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
         room: args.room.clone(),
         name: args.name.clone(),
     };
+    let connect_timeout = Duration::from_secs_f64(args.connect_timeout);
+    let config = SessionConfig {
+        identity,
+        peers: setup,
+        connect_timeout: Some(connect_timeout),
+    };
     println!("speaker: {}", playback.describe());
     let mut session = Session::join(
-        identity,
+        config,
         local,
         playback.mixer.clone(),
         Arc::new(DiscardFrames),
-        setup,
     )
     .await
     .context("cannot join")?;
-    let others: Vec<String> = session
-        .joined
+    let mut events = session
+        .take_events()
+        .context("the session's events are gone")?;
+    let joined = session.joined();
+    let others: Vec<String> = joined
         .participants
         .iter()
         .map(|p| p.email.clone())
         .collect();
     println!(
         "joined room {} as {} in {:.0} ms ({} other{}{}{})",
-        session.joined.room,
-        session.joined.id,
-        session.join_rtt.as_secs_f64() * 1000.0,
+        joined.room,
+        joined.id,
+        session.join_rtt().as_secs_f64() * 1000.0,
         others.len(),
         if others.len() == 1 { "" } else { "s" },
         if others.is_empty() { "" } else { ": " },
         others.join(", ")
     );
-    for m in &session.joined.history {
+    for m in &joined.history {
         println!("chat (history) {}: {}", m.email, m.text);
     }
     for text in &args.chat {
@@ -313,11 +339,6 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
         }
     };
     tokio::pin!(sleep);
-    let connect_timeout = Duration::from_secs_f64(args.connect_timeout);
-    let mut first_met: Option<tokio::time::Instant> =
-        (!session.joined.participants.is_empty()).then(tokio::time::Instant::now);
-    let mut connected_any = false;
-    let mut check = tokio::time::interval(Duration::from_millis(500));
     let mut never_connected = false;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot watch SIGTERM")?;
@@ -351,23 +372,13 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
                     Err(err) => println!("could not stop sharing: {err}"),
                 }
             }
-            _ = check.tick() => {
-                if !connected_any && first_met.is_some_and(|t| t.elapsed() > connect_timeout) {
+            event = events.recv() => match event {
+                // Someone was met and no call came up in time.
+                Some(SessionEvent::NoMediaConnection { .. }) => {
                     never_connected = true;
                     break;
                 }
-            }
-            event = session.events.recv() => match event {
-                Some(event) => {
-                    match &event {
-                        SessionEvent::ParticipantJoined { .. } if first_met.is_none() => {
-                            first_met = Some(tokio::time::Instant::now());
-                        }
-                        SessionEvent::Connected { .. } => connected_any = true,
-                        _ => {}
-                    }
-                    print_event(&event);
-                }
+                Some(event) => print_event(&event),
                 None => break,
             },
         }
@@ -453,7 +464,7 @@ fn print_event(event: &SessionEvent) {
         SessionEvent::Rejoined { id, .. } => println!("signaling back: rejoined as {id}"),
         SessionEvent::ConnectionHeld => println!("signaling connection held"),
         SessionEvent::ServerError { code, message } => println!("server: {message} ({code})"),
-        SessionEvent::Joined { .. } => {}
+        SessionEvent::Joined { .. } | SessionEvent::NoMediaConnection { .. } => {}
     }
 }
 

@@ -56,12 +56,95 @@ impl VideoFrame {
         &self.data[start..start + cw * ch]
     }
 
+    /// The picture as strided planes (here the strides are the widths).
+    pub fn view(&self) -> PictureView<'_> {
+        let (cw, _) = Self::chroma_size(self.width, self.height);
+        PictureView {
+            width: self.width,
+            height: self.height,
+            y: self.y(),
+            u: self.u(),
+            v: self.v(),
+            y_stride: self.width,
+            u_stride: cw,
+            v_stride: cw,
+        }
+    }
+
     /// The three planes, mutably.
     pub fn planes_mut(&mut self) -> (&mut [u8], &mut [u8], &mut [u8]) {
         let (cw, ch) = Self::chroma_size(self.width, self.height);
         let (y, rest) = self.data.split_at_mut(self.width * self.height);
         let (u, v) = rest.split_at_mut(cw * ch);
         (y, u, v)
+    }
+}
+
+/// An I420 picture with strided planes, borrowed: what a decoder holds until its next
+/// decode, or a [`VideoFrame`] seen through [`VideoFrame::view`]. Lets readers (scalers,
+/// analysis) skip a copy per frame.
+#[derive(Clone, Copy, Debug)]
+pub struct PictureView<'a> {
+    pub width: usize,
+    pub height: usize,
+    /// Each plane slice covers all its rows: row `r` starts at `r * stride`.
+    pub y: &'a [u8],
+    pub u: &'a [u8],
+    pub v: &'a [u8],
+    pub y_stride: usize,
+    pub u_stride: usize,
+    pub v_stride: usize,
+}
+
+impl<'a> PictureView<'a> {
+    /// Width and height of the chroma planes.
+    pub fn chroma_size(&self) -> (usize, usize) {
+        VideoFrame::chroma_size(self.width, self.height)
+    }
+
+    pub fn y_row(&self, row: usize) -> &'a [u8] {
+        &self.y[row * self.y_stride..][..self.width]
+    }
+
+    pub fn u_row(&self, row: usize) -> &'a [u8] {
+        &self.u[row * self.u_stride..][..self.chroma_size().0]
+    }
+
+    pub fn v_row(&self, row: usize) -> &'a [u8] {
+        &self.v[row * self.v_stride..][..self.chroma_size().0]
+    }
+
+    /// Copies into `frame`, reusing its buffer's allocation.
+    pub fn copy_into(&self, frame: &mut VideoFrame) {
+        let (_, ch) = self.chroma_size();
+        frame.width = self.width;
+        frame.height = self.height;
+        // Appending rows (memcpy) rather than resizing first avoids zero-filling
+        // megabytes that are about to be overwritten.
+        frame.data.clear();
+        frame
+            .data
+            .reserve(VideoFrame::byte_len(self.width, self.height));
+        for r in 0..self.height {
+            frame.data.extend_from_slice(self.y_row(r));
+        }
+        for r in 0..ch {
+            frame.data.extend_from_slice(self.u_row(r));
+        }
+        for r in 0..ch {
+            frame.data.extend_from_slice(self.v_row(r));
+        }
+    }
+
+    /// A packed I420 copy.
+    pub fn to_frame(&self) -> VideoFrame {
+        let mut frame = VideoFrame {
+            width: 0,
+            height: 0,
+            data: Vec::new(),
+        };
+        self.copy_into(&mut frame);
+        frame
     }
 }
 

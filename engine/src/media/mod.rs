@@ -1,13 +1,10 @@
-//! Media sources and the raw frames they produce.
+//! Raw media and everything done to its pixels: frames ([`frame`]), stream identities
+//! ([`stream`]), colour conversion and scaling ([`pixels`]), the timestamp barcode
+//! ([`testsignal`]) and the synthetic pictures and tone ([`synthetic`]). Depends on no
+//! other module of the engine.
 
-pub mod audio_device;
-pub mod barcode_window;
-pub mod camera;
-pub mod echo;
 pub mod frame;
-pub mod screen;
-pub mod source;
+pub mod pixels;
+pub mod stream;
 pub mod synthetic;
 pub mod testsignal;
-
-pub use frame::{AudioFrame, CapturedFrame, VideoFrame};

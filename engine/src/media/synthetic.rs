@@ -77,25 +77,9 @@ impl TestPattern {
         }
     }
 
-    pub fn width(&self) -> usize {
-        self.width
-    }
-
-    pub fn height(&self) -> usize {
-        self.height
-    }
-
-    pub fn fps(&self) -> u32 {
-        self.fps
-    }
-
-    /// The number of the next frame to be drawn (the first is 0).
-    pub fn frame_index(&self) -> u64 {
-        self.frame_index
-    }
-
     /// Draws the next frame, stamped with `t_ms` (wall clock ms since the epoch), into a new
     /// buffer.
+    #[cfg(test)]
     pub fn next_frame(&mut self, t_ms: u64) -> VideoFrame {
         // Zeroed memory is the cheapest fresh buffer; `draw_into` writes every byte.
         let mut frame = VideoFrame {
@@ -272,14 +256,6 @@ impl SineWave {
         SineWave::new(440.0, 8231)
     }
 
-    pub fn freq_hz(&self) -> f32 {
-        self.freq_hz
-    }
-
-    pub fn amplitude(&self) -> i16 {
-        self.amplitude
-    }
-
     /// The next 10 ms ([`CHUNK_SAMPLES`] samples at [`SAMPLE_RATE`], mono), continuing the
     /// previous chunk's phase.
     pub fn next_chunk(&mut self) -> AudioFrame {
@@ -327,7 +303,7 @@ mod tests {
                 assert_eq!(f.data.len(), VideoFrame::byte_len(w, h));
                 assert_eq!(testsignal::read(&f), Some(t), "{w}x{h} frame {i}");
             }
-            assert_eq!(p.frame_index(), 40);
+            assert_eq!(p.frame_index, 40);
         }
     }
 

@@ -9,16 +9,13 @@ const ICE_CHECK_INTERVAL: Duration = Duration::from_millis(20);
 use rtc::interceptor::{Registry, Slot};
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
-use rtc::peer_connection::configuration::media_engine::{
-    MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine,
-};
+use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MediaEngine};
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::transport::RTCIceCandidateInit;
 use rtc::peer_connection::transport::RTCIceServer;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind,
 };
-use tokio::sync::mpsc;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceConnectionState,
@@ -26,6 +23,7 @@ use webrtc::peer_connection::{
 };
 
 use super::feedback::{FeedbackToApplication, SLOT};
+use crate::codec::{VIDEO_CODECS, VideoCodec};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PeerError {
@@ -67,17 +65,7 @@ impl Default for PeerSetup {
     }
 }
 
-/// Which of a participant's connections an event is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum LinkKind {
-    /// The camera/microphone call with a participant.
-    Call,
-    /// Our screen, sent to a viewer.
-    ShareOut,
-    /// A sharer's screen, received.
-    ShareIn,
-}
-
+/// What a peer connection reports.
 #[derive(Clone)]
 pub enum PeerEvent {
     Candidate(RTCIceCandidateInit),
@@ -86,31 +74,16 @@ pub enum PeerEvent {
     Track(Arc<dyn TrackRemote>),
 }
 
-/// A peer event with where it came from. `generation` tells events of a replaced
-/// connection apart from the current one's.
-#[derive(Clone)]
-pub struct PeerNotice {
-    pub remote_id: String,
-    pub kind: LinkKind,
-    pub generation: u64,
-    pub event: PeerEvent,
-}
+/// Where a connection's events go (the caller tags them with which connection it is).
+pub type PeerEvents = Box<dyn Fn(PeerEvent) + Send + Sync>;
 
 struct Handler {
-    remote_id: String,
-    kind: LinkKind,
-    generation: u64,
-    notices: mpsc::UnboundedSender<PeerNotice>,
+    tell: PeerEvents,
 }
 
 impl Handler {
     fn tell(&self, event: PeerEvent) {
-        let _ = self.notices.send(PeerNotice {
-            remote_id: self.remote_id.clone(),
-            kind: self.kind,
-            generation: self.generation,
-            event,
-        });
+        (self.tell)(event);
     }
 }
 
@@ -139,12 +112,14 @@ impl PeerConnectionEventHandler for Handler {
     }
 }
 
-pub fn vp8_codec() -> RTCRtpCodec {
+/// A video codec as webrtc-rs negotiates it: 90 kHz, with the feedback we answer
+/// (REMB for the bitrate, FIR for keyframes; NACK and PLI come with the interceptors).
+pub fn video_rtc_codec(codec: &VideoCodec) -> RTCRtpCodec {
     RTCRtpCodec {
-        mime_type: MIME_TYPE_VP8.to_owned(),
+        mime_type: codec.mime.to_owned(),
         clock_rate: 90_000,
         channels: 0,
-        sdp_fmtp_line: String::new(),
+        sdp_fmtp_line: codec.fmtp.to_owned(),
         rtcp_feedback: vec![
             RTCPFeedback {
                 typ: "goog-remb".into(),
@@ -158,16 +133,6 @@ pub fn vp8_codec() -> RTCRtpCodec {
     }
 }
 
-/// H.264 constrained baseline, as browsers offer it: we receive it from peers that
-/// prefer it, and send VP8 (both are mandatory to implement in WebRTC).
-pub fn h264_codec() -> RTCRtpCodec {
-    RTCRtpCodec {
-        mime_type: MIME_TYPE_H264.to_owned(),
-        sdp_fmtp_line: crate::codec::h264::H264_FMTP.to_string(),
-        ..vp8_codec()
-    }
-}
-
 pub fn opus_codec() -> RTCRtpCodec {
     RTCRtpCodec {
         mime_type: MIME_TYPE_OPUS.to_owned(),
@@ -178,32 +143,29 @@ pub fn opus_codec() -> RTCRtpCodec {
     }
 }
 
-/// A new peer connection: VP8 and Opus, the default interceptors (NACK, reports,
+/// Every video codec we have, with the payload type our offers give it.
+pub fn video_rtc_codecs() -> Vec<RTCRtpCodecParameters> {
+    VIDEO_CODECS
+        .into_iter()
+        .map(|codec| RTCRtpCodecParameters {
+            rtp_codec: video_rtc_codec(codec),
+            payload_type: codec.payload_type,
+        })
+        .collect()
+}
+
+/// A new peer connection: every video codec and Opus, the default interceptors (NACK, reports,
 /// TWCC feedback) plus feedback delivered to us, mDNS off (it fails where there is no
 /// multicast route, and we gather plain host candidates anyway).
 pub async fn connect(
     setup: &PeerSetup,
-    remote_id: &str,
-    kind: LinkKind,
-    generation: u64,
-    notices: mpsc::UnboundedSender<PeerNotice>,
+    events: PeerEvents,
 ) -> Result<Arc<dyn PeerConnection>, PeerError> {
     let mut media = MediaEngine::default();
     // Codecs first: the interceptors add their feedback to the codecs registered so far.
-    media.register_codec(
-        RTCRtpCodecParameters {
-            rtp_codec: vp8_codec(),
-            payload_type: 96,
-        },
-        RtpCodecKind::Video,
-    )?;
-    media.register_codec(
-        RTCRtpCodecParameters {
-            rtp_codec: h264_codec(),
-            payload_type: 102,
-        },
-        RtpCodecKind::Video,
-    )?;
+    for codec in video_rtc_codecs() {
+        media.register_codec(codec, RtpCodecKind::Video)?;
+    }
     media.register_codec(
         RTCRtpCodecParameters {
             rtp_codec: opus_codec(),
@@ -233,12 +195,7 @@ pub async fn connect(
         // of attempts per candidate pair.
         .with_ice_connection_attempts(Some(ICE_CHECK_INTERVAL), Some(70))
         .build();
-    let handler = Arc::new(Handler {
-        remote_id: remote_id.to_string(),
-        kind,
-        generation,
-        notices,
-    });
+    let handler = Arc::new(Handler { tell: events });
     let pc = PeerConnectionBuilder::new()
         .with_configuration(config)
         .with_media_engine(media)

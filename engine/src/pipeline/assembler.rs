@@ -18,8 +18,9 @@ const MAX_WAIT: Duration = Duration::from_millis(150);
 /// Packets buffered at most (a 1080p keyframe is a few hundred).
 const MAX_PACKETS: usize = 2048;
 
-pub struct FrameAssembler<D: Depacketizer> {
-    depacketizer: D,
+pub struct FrameAssembler {
+    /// The codec's RTP payload format.
+    depacketizer: Box<dyn Depacketizer + Send>,
     /// Packets by extended (unwrapped) sequence number.
     packets: BTreeMap<u64, (Packet, Instant)>,
     last_ext_seq: Option<u64>,
@@ -30,7 +31,6 @@ pub struct FrameAssembler<D: Depacketizer> {
 /// A reassembled frame.
 pub struct AssembledFrame {
     pub data: Bytes,
-    pub rtp_timestamp: u32,
 }
 
 /// What one call to [`FrameAssembler::pop`] found.
@@ -40,8 +40,8 @@ pub enum Assembly {
     Lost,
 }
 
-impl<D: Depacketizer> FrameAssembler<D> {
-    pub fn new(depacketizer: D) -> Self {
+impl FrameAssembler {
+    pub fn new(depacketizer: Box<dyn Depacketizer + Send>) -> Self {
         FrameAssembler {
             depacketizer,
             packets: BTreeMap::new(),
@@ -109,7 +109,7 @@ impl<D: Depacketizer> FrameAssembler<D> {
                 return Some(Assembly::Lost);
             }
             if p.header.marker {
-                return Some(self.assemble(first, seq, timestamp));
+                return Some(self.assemble(first, seq));
             }
             seq += 1;
         }
@@ -139,7 +139,7 @@ impl<D: Depacketizer> FrameAssembler<D> {
         self.done_up_to = Some(self.done_up_to.map_or(last, |d| d.max(last)));
     }
 
-    fn assemble(&mut self, first: u64, last: u64, rtp_timestamp: u32) -> Assembly {
+    fn assemble(&mut self, first: u64, last: u64) -> Assembly {
         let mut data = BytesMut::new();
         let mut broken = false;
         for seq in first..=last {
@@ -156,7 +156,6 @@ impl<D: Depacketizer> FrameAssembler<D> {
         }
         Assembly::Frame(AssembledFrame {
             data: data.freeze(),
-            rtp_timestamp,
         })
     }
 }
@@ -193,7 +192,7 @@ mod tests {
     #[test]
     fn a_frame_is_released_on_its_marker_even_out_of_order_and_across_the_wrap() {
         let now = Instant::now();
-        let mut a = FrameAssembler::new(Vp8Packet::default());
+        let mut a = FrameAssembler::new(Box::new(Vp8Packet::default()));
         a.push(packet(65534, 1000, true, false, b"ab__"), now);
         assert!(a.pop(now).is_none());
         a.push(packet(0, 1000, false, true, b"ef__"), now);
@@ -210,7 +209,7 @@ mod tests {
     #[test]
     fn a_gap_that_never_fills_loses_only_that_frame() {
         let now = Instant::now();
-        let mut a = FrameAssembler::new(Vp8Packet::default());
+        let mut a = FrameAssembler::new(Box::new(Vp8Packet::default()));
         a.push(packet(10, 1, true, false, b"a___"), now);
         a.push(packet(12, 1, false, true, b"c___"), now);
         a.push(packet(13, 2, true, true, b"d___"), now);

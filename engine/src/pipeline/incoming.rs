@@ -1,39 +1,40 @@
 //! Remote media: RTP in, decoded frames and audio out, measured on the way.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use bytes::Bytes;
-use rtc::peer_connection::configuration::media_engine::MIME_TYPE_H264;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
-use rtc::rtp::codec::h264::H264Packet;
-use rtc::rtp::codec::vp8::Vp8Packet;
-use rtc::rtp::packetizer::Depacketizer;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use super::assembler::{Assembly, FrameAssembler};
-use crate::codec::h264::H264Decoder;
 use crate::codec::opus::OpusDecoder;
-use crate::codec::vp8::{DecodedImage, Vp8Decoder};
+use crate::codec::{self, vp8};
 use crate::media::frame::{CHUNK_SAMPLES, VideoFrame};
+use crate::media::pixels::Resizer;
+use crate::media::stream::StreamId;
 use crate::media::testsignal;
-use crate::stats::{ReceivedStream, StreamKind};
+use crate::playout::mixer::Mixer;
+use crate::stats::ReceivedStream;
 
-/// Identifies a remote stream: whose, and which kind.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct StreamId {
-    pub remote_id: String,
-    pub kind: StreamKind,
-}
-
-/// Where decoded video goes (the app draws it; headless, nothing does).
+/// Where decoded video goes (the app draws it; headless, nothing does). The sink says
+/// the size it wants each frame at, so the engine scales straight from the decoder's
+/// picture: the frame the sink gets is the one copy made.
 pub trait FrameSink: Send + Sync {
-    /// Decoded frames are copied out only for a sink that wants them.
-    fn wants_frames(&self) -> bool {
-        false
+    /// The size to hand over a `width × height` frame of `stream` at, or `None` for no
+    /// frame now (nothing shows it, or whoever draws it is behind).
+    fn frame_size(
+        &self,
+        _stream: &StreamId,
+        _width: usize,
+        _height: usize,
+    ) -> Option<(usize, usize)> {
+        None
     }
-    fn on_frame(&self, _stream: &StreamId, _frame: &VideoFrame) {}
+
+    /// A decoded frame at the size asked for; `decoded_at` is when its decoding ended.
+    fn on_frame(&self, _stream: &StreamId, _frame: VideoFrame, _decoded_at: SystemTime) {}
+
     fn on_stream_ended(&self, _stream: &StreamId) {}
 }
 
@@ -52,71 +53,8 @@ fn with_stats(stats: &ReceivedStats, id: &StreamId, f: impl FnOnce(&mut Received
     }
 }
 
-/// A decoder for whichever video codec the remote sends.
-enum VideoDecoder {
-    Vp8(Vp8Decoder),
-    H264(H264Decoder),
-}
-
-impl VideoDecoder {
-    fn new(h264: bool) -> Result<Self, String> {
-        Ok(if h264 {
-            VideoDecoder::H264(H264Decoder::new().map_err(|e| e.to_string())?)
-        } else {
-            VideoDecoder::Vp8(Vp8Decoder::new().map_err(|e| e.to_string())?)
-        })
-    }
-
-    fn decode_with<R>(
-        &mut self,
-        data: &[u8],
-        f: impl FnOnce(&DecodedImage<'_>) -> R,
-    ) -> Result<Option<R>, String> {
-        match self {
-            VideoDecoder::Vp8(d) => d.decode_with(data, f).map_err(|e| e.to_string()),
-            VideoDecoder::H264(d) => d.decode_with(data, f).map_err(|e| e.to_string()),
-        }
-    }
-
-    fn last_frame_corrupted(&mut self) -> bool {
-        match self {
-            VideoDecoder::Vp8(d) => d.last_frame_corrupted(),
-            VideoDecoder::H264(d) => d.last_frame_corrupted(),
-        }
-    }
-}
-
-/// The RTP payload format of that codec.
-enum VideoDepacketizer {
-    Vp8(Vp8Packet),
-    H264(H264Packet),
-}
-
-impl Depacketizer for VideoDepacketizer {
-    fn depacketize(&mut self, b: &Bytes) -> rtc::shared::error::Result<Bytes> {
-        match self {
-            VideoDepacketizer::Vp8(d) => d.depacketize(b),
-            VideoDepacketizer::H264(d) => d.depacketize(b),
-        }
-    }
-
-    fn is_partition_head(&self, payload: &Bytes) -> bool {
-        match self {
-            VideoDepacketizer::Vp8(d) => d.is_partition_head(payload),
-            VideoDepacketizer::H264(d) => d.is_partition_head(payload),
-        }
-    }
-
-    fn is_partition_tail(&self, marker: bool, payload: &Bytes) -> bool {
-        match self {
-            VideoDepacketizer::Vp8(d) => d.is_partition_tail(marker, payload),
-            VideoDepacketizer::H264(d) => d.is_partition_tail(marker, payload),
-        }
-    }
-}
-
-/// Receives a remote video track until it ends: reassembles VP8 or H.264 frames, decodes them,
-/// reads the barcode and hands the picture to the sink. Asks for a keyframe (PLI) at
+/// Receives a remote video track until it ends: reassembles frames in the codec it
+/// negotiated, decodes them, reads the barcode and hands the picture to the sink. Asks for a keyframe (PLI) at
 /// the start and whenever the picture is broken.
 pub async fn receive_video(
     track: Arc<dyn TrackRemote>,
@@ -125,25 +63,22 @@ pub async fn receive_video(
     sink: Arc<dyn FrameSink>,
 ) {
     let media_ssrc = track.ssrcs().await.first().copied().unwrap_or(0);
-    let h264 = match track.codec(media_ssrc).await {
-        Some(codec) => codec.mime_type.eq_ignore_ascii_case(MIME_TYPE_H264),
-        None => false,
+    // A codec we do not know cannot have been negotiated; VP8 is what every peer has.
+    let codec = match track.codec(media_ssrc).await {
+        Some(c) => codec::video_codec(&c.mime_type).unwrap_or(&vp8::VP8),
+        None => &vp8::VP8,
     };
-    let mut decoder = match VideoDecoder::new(h264) {
+    let mut decoder = match codec.decoder() {
         Ok(d) => d,
         Err(err) => {
             tracing::error!(%err, "cannot start the video decoder");
             return;
         }
     };
-    let mut assembler = FrameAssembler::new(if h264 {
-        VideoDepacketizer::H264(H264Packet::default())
-    } else {
-        VideoDepacketizer::Vp8(Vp8Packet::default())
-    });
+    let mut assembler = FrameAssembler::new(codec.depacketizer());
     let mut last_pli: Option<Instant> = None;
     let mut have_picture = false;
-    let wants_frames = sink.wants_frames();
+    let mut resizer = Resizer::default();
     while let Some(event) = track.poll().await {
         let packet = match event {
             TrackRemoteEvent::OnRtpPacket(p) => p,
@@ -167,16 +102,27 @@ pub async fn receive_video(
             };
             let decoded = decoder.decode_with(&sample.data, |img| {
                 let barcode = testsignal::read_y(img.y, img.width, img.height, img.y_stride);
-                let frame = wants_frames.then(|| img.to_frame());
-                (img.width, img.height, barcode, frame)
+                // Decoded now: what scaling for the sink costs is not part of it.
+                let (at, now_ms, decoded_at) =
+                    (Instant::now(), testsignal::now_ms(), SystemTime::now());
+                let frame = sink
+                    .frame_size(&id, img.width, img.height)
+                    .and_then(|(w, h)| match resizer.resize(img, w, h) {
+                        Ok(frame) => Some(frame),
+                        Err(err) => {
+                            tracing::debug!(%err, "frame not scaled for the sink");
+                            None
+                        }
+                    });
+                (
+                    img.width, img.height, barcode, at, now_ms, frame, decoded_at,
+                )
             });
             match decoded {
-                Ok(Some((w, h, barcode, frame))) => {
-                    let at = Instant::now();
-                    let now_ms = testsignal::now_ms();
+                Ok(Some((w, h, barcode, at, now_ms, frame, decoded_at))) => {
                     with_stats(&stats, &id, |s| s.on_frame(at, w, h, barcode, now_ms));
                     if let Some(frame) = frame {
-                        sink.on_frame(&id, &frame);
+                        sink.on_frame(&id, frame, decoded_at);
                     }
                     have_picture = true;
                     need_keyframe = decoder.last_frame_corrupted();
@@ -266,100 +212,9 @@ pub fn rms_level(pcm: &[i16]) -> f32 {
     ((sum / pcm.len() as f64).sqrt() / 32768.0) as f32
 }
 
-/// Mixes every remote participant's audio for playback. Each source has a small
-/// playout buffer; a source that runs dry is silent until it has a little again.
-#[derive(Default)]
-pub struct Mixer {
-    sources: Mutex<HashMap<StreamId, Playout>>,
-}
-
-#[derive(Default)]
-struct Playout {
-    samples: VecDeque<i16>,
-    started: bool,
-}
-
-/// Samples buffered before a source starts playing (40 ms): absorbs network jitter.
-const PLAYOUT_START: usize = 4 * CHUNK_SAMPLES;
-/// Beyond this (200 ms) the oldest audio is dropped, so latency cannot pile up.
-const PLAYOUT_MAX: usize = 20 * CHUNK_SAMPLES;
-
-impl Mixer {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn push(&self, id: &StreamId, pcm: &[i16]) {
-        let Ok(mut sources) = self.sources.lock() else {
-            return;
-        };
-        let playout = sources.entry(id.clone()).or_default();
-        playout.samples.extend(pcm);
-        let excess = playout.samples.len().saturating_sub(PLAYOUT_MAX);
-        playout.samples.drain(..excess);
-    }
-
-    pub fn remove(&self, id: &StreamId) {
-        if let Ok(mut sources) = self.sources.lock() {
-            sources.remove(id);
-        }
-    }
-
-    /// Fills `out` with the mix of every source (silence where there is none).
-    pub fn pull(&self, out: &mut [i16]) {
-        let mut mix = vec![0i32; out.len()];
-        if let Ok(mut sources) = self.sources.lock() {
-            for playout in sources.values_mut() {
-                if !playout.started {
-                    if playout.samples.len() < PLAYOUT_START {
-                        continue;
-                    }
-                    playout.started = true;
-                }
-                if playout.samples.len() < out.len() {
-                    playout.started = false;
-                }
-                for (m, s) in mix.iter_mut().zip(
-                    playout
-                        .samples
-                        .drain(..out.len().min(playout.samples.len())),
-                ) {
-                    *m += i32::from(s);
-                }
-            }
-        }
-        for (o, m) in out.iter_mut().zip(mix) {
-            *o = m.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn id(name: &str) -> StreamId {
-        StreamId {
-            remote_id: name.into(),
-            kind: StreamKind::Audio,
-        }
-    }
-
-    #[test]
-    fn mixer_waits_for_a_little_audio_then_sums_and_clips() {
-        let m = Mixer::new();
-        m.push(&id("a"), &vec![1000; CHUNK_SAMPLES]);
-        let mut out = vec![7; CHUNK_SAMPLES];
-        m.pull(&mut out);
-        assert!(out.iter().all(|&s| s == 0), "not started yet");
-        m.push(&id("a"), &vec![1000; 4 * CHUNK_SAMPLES]);
-        m.push(&id("b"), &vec![32000; 5 * CHUNK_SAMPLES]);
-        m.pull(&mut out);
-        assert!(out.iter().all(|&s| s == i16::MAX));
-        m.remove(&id("b"));
-        m.pull(&mut out);
-        assert!(out.iter().all(|&s| s == 1000));
-    }
 
     #[test]
     fn levels() {

@@ -1,6 +1,11 @@
-//! Media between the devices and the peer connections: outgoing (capture → encode →
-//! every peer) and incoming (RTP → decode → sink, mixer).
+//! Media between the devices and the peer connections.
+//!
+//! Outgoing: capture → encode once ([`outgoing`]) → every peer ([`send`]), at the rate the
+//! receivers allow ([`bitrate`]). Incoming: RTP → frames ([`assembler`]) → decode →
+//! the application's sink and the mixer ([`incoming`]).
 
 pub mod assembler;
+pub mod bitrate;
 pub mod incoming;
 pub mod outgoing;
+pub mod send;

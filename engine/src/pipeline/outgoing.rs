@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::broadcast;
 
-use crate::codec::opus::OpusEncoder;
-use crate::codec::vp8::{Vp8Encoder, Vp8EncoderConfig};
-use crate::media::frame::{AudioFrame, CHUNK_SAMPLES};
-use crate::media::source::{AudioSource, VideoSource};
+use crate::capture::echo::CaptureProcessor;
+use crate::capture::source::{AudioSource, VideoSource};
+use crate::codec::opus::{FRAME_SAMPLES, OpusEncoder};
+use crate::codec::{EncoderSettings, PTS_CLOCK_HZ, VideoCodec, VideoEncoder, vp8};
 use crate::stats::SentStream;
 
 /// One encoded video frame, shared by every peer.
@@ -22,7 +22,6 @@ use crate::stats::SentStream;
 pub struct EncodedVideo {
     pub data: Bytes,
     pub keyframe: bool,
-    pub duration: Duration,
     pub captured_at: Instant,
 }
 
@@ -82,6 +81,8 @@ impl VideoControl {
 /// Settings of an outgoing video stream.
 #[derive(Debug, Clone)]
 pub struct VideoSendConfig {
+    /// What it is encoded in (once, for every peer).
+    pub codec: &'static VideoCodec,
     pub fps: u32,
     pub start_kbps: u32,
     pub min_kbps: u32,
@@ -93,6 +94,7 @@ impl VideoSendConfig {
     /// A shared screen: text wants resolution before frame rate, and more bits.
     pub fn screen() -> Self {
         VideoSendConfig {
+            codec: &vp8::VP8,
             fps: 30,
             start_kbps: 2500,
             min_kbps: 300,
@@ -105,6 +107,7 @@ impl VideoSendConfig {
 impl Default for VideoSendConfig {
     fn default() -> Self {
         VideoSendConfig {
+            codec: &vp8::VP8,
             fps: 30,
             start_kbps: 600,
             min_kbps: 150,
@@ -171,10 +174,9 @@ fn video_loop(
     stats: Arc<Mutex<SentStream>>,
     config: VideoSendConfig,
 ) {
-    let mut encoder: Option<Vp8Encoder> = None;
+    let mut encoder: Option<Box<dyn VideoEncoder>> = None;
     let mut current_kbps = control.target_kbps();
-    let frame_duration = Duration::from_secs(1) / config.fps.max(1);
-    // libvpx derives its rate control from real time: pts in 90 kHz ticks.
+    // Rate control follows real time: pts in 90 kHz ticks of the capture clock.
     let clock_start = Instant::now();
     let mut was_listened = false;
     while !control.stop.load(Relaxed) {
@@ -199,17 +201,17 @@ fn video_loop(
         // The encoder follows size changes itself; it is made once, lazily, so that
         // nothing is encoded while nobody listens.
         if encoder.is_none() {
-            match Vp8Encoder::new(Vp8EncoderConfig {
+            let settings = EncoderSettings {
                 width: w,
                 height: h,
                 fps: config.fps,
                 bitrate_kbps: current_kbps,
                 screen_content: config.screen_content,
-                ..Vp8EncoderConfig::default()
-            }) {
+            };
+            match config.codec.encoder(&settings) {
                 Ok(e) => encoder = Some(e),
                 Err(err) => {
-                    tracing::error!(%err, "cannot start the VP8 encoder");
+                    tracing::error!(%err, codec = ?config.codec, "cannot start the video encoder");
                     return;
                 }
             }
@@ -230,7 +232,7 @@ fn video_loop(
             .captured_at
             .saturating_duration_since(clock_start)
             .as_micros() as i64)
-            * crate::codec::vp8::PTS_CLOCK_HZ
+            * PTS_CLOCK_HZ
             / 1_000_000;
         let encoded = match enc.encode(&captured.frame, pts, force) {
             Ok(e) => e,
@@ -243,12 +245,11 @@ fn video_loop(
         for packet in encoded {
             if let Ok(mut s) = stats.lock() {
                 s.on_encoded(Instant::now(), packet.data.len(), took, packet.keyframe);
-                s.bitrate_kbps = current_kbps;
+                s.bitrate_kbps = enc.bitrate_kbps();
             }
             let _ = frames.send(Arc::new(EncodedVideo {
                 data: packet.data,
                 keyframe: packet.keyframe,
-                duration: frame_duration,
                 captured_at: captured.captured_at,
             }));
         }
@@ -277,11 +278,6 @@ impl AudioControl {
             *slot = Some(source);
         }
     }
-}
-
-/// Processes a 10 ms microphone chunk before encoding (echo cancellation etc.).
-pub trait CaptureProcessor: Send {
-    fn process(&mut self, chunk: &mut AudioFrame);
 }
 
 pub struct AudioSender {
@@ -342,7 +338,7 @@ fn audio_loop(
             return;
         }
     };
-    let mut pcm: Vec<i16> = Vec::with_capacity(2 * CHUNK_SAMPLES);
+    let mut pcm: Vec<i16> = Vec::with_capacity(FRAME_SAMPLES);
     while !control.stop.load(Relaxed) {
         if let Some(next) = control.replacement.lock().ok().and_then(|mut s| s.take()) {
             tracing::info!(source = %next.describe(), "microphone switched");
@@ -363,10 +359,10 @@ fn audio_loop(
             chunk.samples.fill(0);
         }
         pcm.extend_from_slice(&chunk.samples);
-        if pcm.len() < 2 * CHUNK_SAMPLES {
+        if pcm.len() < FRAME_SAMPLES {
             continue;
         }
-        let frame: Vec<i16> = pcm.drain(..2 * CHUNK_SAMPLES).collect();
+        let frame: Vec<i16> = pcm.drain(..FRAME_SAMPLES).collect();
         if packets.receiver_count() == 0 {
             continue;
         }

@@ -2,38 +2,35 @@
 //! other participant (a mesh), sends local media to all of them and receives theirs;
 //! shares its screen, or views someone else's.
 //!
-//! Mesh rule (PROTOCOL.md): the newcomer calls everyone in its join ack; nobody calls a
-//! newcomer. Everything runs in one task that owns the state ([`state`]), fed by the
-//! server's events, the peer connections' events and the application's commands.
-//! - [`links`]: what every peer connection has in common (offers, answers, ICE);
-//! - [`calls`]: the camera/microphone mesh;
-//! - [`sharing`]: screen sharing, as sharer and as viewer.
+//! - [`core`]: the rules, as a state machine without I/O (events in, actions out);
+//! - [`shell`]: the one task that owns the I/O and carries out the rules' actions;
+//! - here: [`Session`], the application's handle on that task.
 
-mod calls;
-mod links;
-mod sharing;
-mod state;
+mod core;
+mod event;
+mod shell;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use huddle_protocol::request::RoomLeave;
-use huddle_protocol::{
-    ChatAck, ChatMessage, ChatSend, JoinAck, JoinReply, JoinRequest, Participant,
-};
+use huddle_protocol::{ChatAck, ChatMessage, ChatSend, JoinAck, JoinReply, JoinRequest};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::media::source::{AudioSource, VideoSource};
-use crate::peer::PeerSetup;
-use crate::pipeline::incoming::{FrameSink, Mixer, ReceivedStats};
-use crate::pipeline::outgoing::{CaptureProcessor, VideoSendConfig};
-use crate::signaling::{SignalingClient, SignalingError};
-use crate::stats::{ReceivedStream, ReceivedStreamReport, SentStreamReport, StreamKind};
+pub use event::SessionEvent;
 
-use state::State;
+use crate::capture::echo::CaptureProcessor;
+use crate::capture::source::{AudioSource, VideoSource};
+use crate::peer::PeerSetup;
+use crate::pipeline::incoming::{FrameSink, ReceivedStats};
+use crate::pipeline::outgoing::VideoSendConfig;
+use crate::playout::mixer::Mixer;
+use crate::signaling::{SignalingClient, SignalingError};
+use crate::stats::{ReceivedStream, ReceivedStreamReport, SentStreamReport};
+use shell::{Command, Shell, ShellParts};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -56,6 +53,28 @@ pub struct Identity {
     pub name: Option<String>,
 }
 
+/// How a session joins and runs.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub identity: Identity,
+    /// How peer connections are made (ICE servers, local addresses).
+    pub peers: PeerSetup,
+    /// When set, [`SessionEvent::NoMediaConnection`] says that no call came up this
+    /// long after someone was met.
+    pub connect_timeout: Option<Duration>,
+}
+
+impl SessionConfig {
+    /// `identity` with the default peer setup and no connect timeout.
+    pub fn new(identity: Identity) -> Self {
+        SessionConfig {
+            identity,
+            peers: PeerSetup::default(),
+            connect_timeout: None,
+        }
+    }
+}
+
 /// Local media for a session, already opened.
 pub struct LocalMedia {
     pub camera: Option<Box<dyn VideoSource>>,
@@ -64,95 +83,17 @@ pub struct LocalMedia {
     pub video: VideoSendConfig,
 }
 
-/// What the application hears from the session.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SessionEvent {
-    Joined {
-        id: String,
-        room: String,
-        participants: Vec<Participant>,
-        sharer_id: Option<String>,
-        history: Vec<ChatMessage>,
-    },
-    ParticipantJoined {
-        id: String,
-        email: String,
-        name: Option<String>,
-    },
-    ParticipantLeft {
-        id: String,
-        email: String,
-    },
-    MediaState {
-        id: String,
-        audio: bool,
-        video: bool,
-    },
-    Chat(ChatMessage),
-    /// A remote stream started: its first packets are here.
-    MediaFlowing {
-        id: String,
-        email: String,
-        kind: StreamKind,
-    },
-    Connected {
-        id: String,
-    },
-    PeerFailed {
-        id: String,
-        reason: String,
-    },
-    /// Someone (maybe us) started or stopped sharing their screen.
-    SharerStarted {
-        id: String,
-    },
-    SharerStopped {
-        id: String,
-    },
-    Reconnecting,
-    /// Back in the room as a new connection: our new id, who is there now, and the
-    /// room's chat history (with what was said while we were away). Calls start over; a
-    /// share we were sending or viewing has ended.
-    Rejoined {
-        id: String,
-        participants: Vec<Participant>,
-        sharer_id: Option<String>,
-        history: Vec<ChatMessage>,
-    },
-    /// A transport error turned out not to have broken the connection.
-    ConnectionHeld,
-    ServerError {
-        code: String,
-        message: String,
-    },
-}
-
-enum Command {
-    Chat {
-        text: String,
-        client_id: String,
-        reply: oneshot::Sender<Result<ChatMessage, SignalingError>>,
-    },
-    SetMuted(bool),
-    SetCameraOn(bool),
-    SwitchCamera(Box<dyn VideoSource>),
-    SwitchMicrophone(Box<dyn AudioSource>),
-    StartSharing {
-        source: Box<dyn VideoSource>,
-        reply: oneshot::Sender<Result<(), SessionError>>,
-    },
-    StopSharing(oneshot::Sender<Result<(), SessionError>>),
-    Leave(oneshot::Sender<SessionReport>),
-}
-
-/// The application's handle on a running session.
+/// The application's handle on a running session. Every method takes `&self`, so a
+/// handle can be shared; once the session has ended they answer
+/// [`SessionError::Ended`].
 pub struct Session {
     commands: mpsc::UnboundedSender<Command>,
-    pub events: mpsc::UnboundedReceiver<SessionEvent>,
-    pub joined: JoinAck,
-    pub join_rtt: Duration,
+    events: Option<mpsc::UnboundedReceiver<SessionEvent>>,
+    joined: JoinAck,
+    join_rtt: Duration,
     stats: ReceivedStats,
-    task: JoinHandle<()>,
+    /// The session's task, until someone waits for it to end.
+    task: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// Everything measured during a session.
@@ -170,13 +111,18 @@ pub struct SessionReport {
 
 impl Session {
     /// Connects to the server, joins the room and starts calling everyone in it.
+    /// Remote audio goes into `speaker_mixer`, remote video to `sink`.
     pub async fn join(
-        identity: Identity,
+        config: SessionConfig,
         media: LocalMedia,
         speaker_mixer: Arc<Mixer>,
         sink: Arc<dyn FrameSink>,
-        setup: PeerSetup,
     ) -> Result<Session, SessionError> {
+        let SessionConfig {
+            identity,
+            peers: setup,
+            connect_timeout,
+        } = config;
         let (signaling, server_events) = SignalingClient::connect(&identity.server_url).await?;
         let started = Instant::now();
         let joined = request_join(&signaling, &identity).await?;
@@ -187,31 +133,53 @@ impl Session {
         );
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (events_tx, events) = mpsc::unbounded_channel();
+        let (notices, notices_rx) = mpsc::unbounded_channel();
         let stats: ReceivedStats = Arc::new(Mutex::new(HashMap::new()));
-        let mut state = State::new(
+        let mut shell = Shell::new(ShellParts {
             identity,
+            config: core::CoreConfig { connect_timeout },
             signaling,
-            &joined,
-            started,
+            setup,
+            joined_at: started,
             join_rtt,
             media,
-            speaker_mixer,
+            mixer: speaker_mixer,
             sink,
-            setup,
-            stats.clone(),
-            events_tx,
-        );
-        let notices = state.take_notices();
-        state.on_joined(&joined).await;
-        let task = tokio::spawn(state.run(server_events, notices, command_rx));
+            stats: stats.clone(),
+            events: events_tx,
+            notices,
+        });
+        shell.joined(joined.clone()).await;
+        let task = tokio::spawn(shell.run(server_events, notices_rx, command_rx));
         Ok(Session {
             commands,
-            events,
+            events: Some(events),
             joined,
             join_rtt,
             stats,
-            task,
+            task: Mutex::new(Some(task)),
         })
+    }
+
+    /// The server's answer to our join: our id, who was there, the chat history.
+    pub fn joined(&self) -> &JoinAck {
+        &self.joined
+    }
+
+    /// How long the join took to be acknowledged.
+    pub fn join_rtt(&self) -> Duration {
+        self.join_rtt
+    }
+
+    /// The next event; `None` once the session has ended (or the events were taken).
+    pub async fn next_event(&mut self) -> Option<SessionEvent> {
+        self.events.as_mut()?.recv().await
+    }
+
+    /// The session's events, for a task of their own; [`Session::next_event`] answers
+    /// `None` from then on.
+    pub fn take_events(&mut self) -> Option<mpsc::UnboundedReceiver<SessionEvent>> {
+        self.events.take()
     }
 
     /// Sends a chat message; resolves with the server's stored copy.
@@ -275,14 +243,18 @@ impl Session {
             .unwrap_or_default()
     }
 
-    /// Ends every call, leaves the room and returns what was measured.
-    pub async fn leave(self) -> Result<SessionReport, SessionError> {
+    /// Ends every call, leaves the room and returns what was measured; resolves once
+    /// the session's task has ended.
+    pub async fn leave(&self) -> Result<SessionReport, SessionError> {
         let (reply, rx) = oneshot::channel();
         self.commands
             .send(Command::Leave(reply))
             .map_err(|_| SessionError::Ended)?;
         let report = rx.await.map_err(|_| SessionError::Ended)?;
-        let _ = self.task.await;
+        let task = self.task.lock().ok().and_then(|mut t| t.take());
+        if let Some(task) = task {
+            let _ = task.await;
+        }
         Ok(report)
     }
 }

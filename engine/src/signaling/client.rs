@@ -54,7 +54,6 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct SignalingClient {
     client: Client,
-    url: String,
     /// rust_socketio picks ack ids at random from 0..999, so two requests in flight
     /// could collide; one at a time keeps every ack with its request.
     in_flight: Mutex<()>,
@@ -143,15 +142,10 @@ impl SignalingClient {
         Ok((
             Arc::new(SignalingClient {
                 client,
-                url: url.to_string(),
                 in_flight: Mutex::new(()),
             }),
             events_rx,
         ))
-    }
-
-    pub fn url(&self) -> &str {
-        &self.url
     }
 
     /// Sends a request and waits for its ack; `{ ok: false }` becomes

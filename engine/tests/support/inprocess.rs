@@ -1,6 +1,6 @@
 //! A signaling server inside the test process, and peer settings for loopback.
 
-use huddle_engine::peer::PeerSetup;
+use huddle_engine::{Identity, PeerSetup, SessionConfig};
 use huddle_server::Server;
 use huddle_server::config::ServerConfig;
 
@@ -14,6 +14,14 @@ pub async fn start_server() -> String {
     let url = format!("http://{}", server.local_addr());
     tokio::spawn(server.run(std::future::pending()));
     url
+}
+
+/// A session's settings for `identity`, with ICE on loopback only.
+pub fn loopback_config(identity: Identity) -> SessionConfig {
+    SessionConfig {
+        peers: loopback(),
+        ..SessionConfig::new(identity)
+    }
 }
 
 /// ICE candidates on loopback only.

@@ -12,6 +12,7 @@ use super::FrameHub;
 /// Which path carries frames to the window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub enum FramePath {
     WebSocket,
     Channel,

@@ -1,16 +1,17 @@
 //! Where every picture the window shows passes: remote frames from the engine's decoders
-//! (as its [`FrameSink`]) and our own camera. Each is scaled to its tile's size, packed,
-//! and handed to the window's socket; when the socket is behind, frames are dropped
-//! rather than queued, so what is drawn is always recent.
+//! (as its [`FrameSink`]: the engine scales them to the size asked for) and our own
+//! camera (scaled here). Each is packed and handed to the window's socket; when the
+//! socket is behind, frames are dropped rather than queued (and not even scaled), so
+//! what is drawn is always recent.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
 
-use huddle_engine::media::frame::VideoFrame;
-use huddle_engine::media::screen::scale::Scaler;
-use huddle_engine::pipeline::incoming::{FrameSink, StreamId};
-use huddle_engine::stats::StreamKind;
+use huddle_engine::frames::{Resizer, VideoFrame};
+use huddle_engine::{FrameSink, StreamId, StreamKind};
+use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use super::packing::{self, FrameKind};
@@ -26,7 +27,7 @@ pub const LOCAL_KEY: &str = "local";
 #[derive(Default)]
 pub struct FrameHub {
     views: Mutex<HashMap<String, (usize, usize)>>,
-    scalers: Mutex<HashMap<String, Scaler>>,
+    resizers: Mutex<HashMap<String, Resizer>>,
     outlet: Mutex<Option<mpsc::Sender<Vec<u8>>>>,
     sent: AtomicU64,
     dropped: AtomicU64,
@@ -48,12 +49,16 @@ impl FrameHub {
         rx
     }
 
-    /// The device-pixel size each stream's tile shows.
-    pub fn set_view_sizes(&self, sizes: impl IntoIterator<Item = (String, usize, usize)>) {
+    /// The device-pixel size each stream's tile shows, as the window measures it
+    /// (sizes that are not finite are ignored, the others kept within 2..=7680).
+    pub fn set_view_sizes(&self, sizes: Vec<ViewSize>) {
+        let clamp = |v: f64| v.clamp(2.0, 7680.0).round() as usize;
         let mut views = lock(&self.views);
         views.clear();
-        for (key, w, h) in sizes {
-            views.insert(key, (w.max(2), h.max(2)));
+        for s in sizes {
+            if s.width.is_finite() && s.height.is_finite() {
+                views.insert(s.stream, (clamp(s.width), clamp(s.height)));
+            }
         }
     }
 
@@ -65,25 +70,40 @@ impl FrameHub {
         )
     }
 
-    /// Scales, packs and sends one frame.
+    /// The size a `width × height` frame of stream `key` is sent at, or `None` when
+    /// the window is not there or behind (then the frame is dropped, and counted so).
+    pub fn frame_size(&self, key: &str, width: usize, height: usize) -> Option<(usize, usize)> {
+        let outlet = lock(&self.outlet).clone();
+        let outlet = outlet.filter(|o| !o.is_closed())?;
+        if outlet.capacity() == 0 {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        let view = lock(&self.views).get(key).copied().unwrap_or(DEFAULT_VIEW);
+        Some(size_for_view(width, height, view))
+    }
+
+    /// Scales (to the size [`FrameHub::frame_size`] says), packs and sends one frame.
     pub fn push(&self, kind: FrameKind, key: &str, frame: &VideoFrame, decoded_at_ms: f64) {
+        let Some((w, h)) = self.frame_size(key, frame.width, frame.height) else {
+            return;
+        };
+        if (w, h) == (frame.width, frame.height) {
+            self.send(kind, key, frame, decoded_at_ms);
+        } else if let Some(scaled) = self.scaled(key, frame, w, h) {
+            self.send(kind, key, &scaled, decoded_at_ms);
+        }
+    }
+
+    /// Packs and sends a frame that is already at its size.
+    pub fn send(&self, kind: FrameKind, key: &str, frame: &VideoFrame, decoded_at_ms: f64) {
         let outlet = lock(&self.outlet).clone();
         let Some(outlet) = outlet.filter(|o| !o.is_closed()) else {
             return;
         };
-        if outlet.capacity() == 0 {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+        let Some(mut message) = packing::pack(kind, key, frame, decoded_at_ms) else {
             return;
-        }
-        let view = lock(&self.views).get(key).copied().unwrap_or(DEFAULT_VIEW);
-        let (w, h) = size_for_view(frame.width, frame.height, view);
-        let message = if (w, h) == (frame.width, frame.height) {
-            packing::pack(kind, key, frame, decoded_at_ms)
-        } else {
-            self.scaled(key, frame, w, h)
-                .and_then(|scaled| packing::pack(kind, key, &scaled, decoded_at_ms))
         };
-        let Some(mut message) = message else { return };
         packing::stamp_sent_at(&mut message, packing::now_ms());
         match outlet.try_send(message) {
             Ok(()) => self.sent.fetch_add(1, Ordering::Relaxed),
@@ -93,15 +113,21 @@ impl FrameHub {
 
     fn scaled(&self, key: &str, frame: &VideoFrame, w: usize, h: usize) -> Option<VideoFrame> {
         // Taken out while scaling, so streams on other threads do not wait on each other.
-        let cached = lock(&self.scalers).remove(key);
-        let mut scaler = match cached {
-            Some(s) if s.src_size() == (frame.width, frame.height) && s.dst_size() == (w, h) => s,
-            _ => Scaler::new(frame.width, frame.height, w, h),
-        };
-        let scaled = scaler.scale(frame).ok();
-        lock(&self.scalers).insert(key.to_string(), scaler);
+        let mut resizer = lock(&self.resizers).remove(key).unwrap_or_default();
+        let scaled = resizer.resize(&frame.view(), w, h).ok();
+        lock(&self.resizers).insert(key.to_string(), resizer);
         scaled
     }
+}
+
+/// The size a stream's tile shows (the window's `set_view_sizes`).
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ViewSize {
+    /// A stream key as in the frame header: "local", "ID/video", "ID/screen".
+    pub stream: String,
+    pub width: f64,
+    pub height: f64,
 }
 
 /// The smallest size, at most the frame's own, that still covers a `view`-sized tile
@@ -124,23 +150,34 @@ pub fn size_for_view(width: usize, height: usize, view: (usize, usize)) -> (usiz
     )
 }
 
-/// The engine's decoded remote frames, into the hub.
+/// The engine's decoded remote frames, into the hub: the engine scales them to the size
+/// the hub asks for, straight from the decoder.
 pub struct RemoteFrames(pub std::sync::Arc<FrameHub>);
 
+/// The hub's key and frame kind of a remote stream.
+fn remote_key(stream: &StreamId) -> Option<(FrameKind, String)> {
+    let (kind, suffix) = match stream.kind {
+        StreamKind::Video => (FrameKind::RemoteCamera, "video"),
+        StreamKind::Screen => (FrameKind::RemoteScreen, "screen"),
+        StreamKind::Audio => return None,
+    };
+    Some((kind, format!("{}/{suffix}", stream.remote_id)))
+}
+
 impl FrameSink for RemoteFrames {
-    fn wants_frames(&self) -> bool {
-        true
+    fn frame_size(&self, stream: &StreamId, width: usize, height: usize) -> Option<(usize, usize)> {
+        let (_, key) = remote_key(stream)?;
+        self.0.frame_size(&key, width, height)
     }
 
-    fn on_frame(&self, stream: &StreamId, frame: &VideoFrame) {
-        let decoded_at = packing::now_ms();
-        let (kind, suffix) = match stream.kind {
-            StreamKind::Video => (FrameKind::RemoteCamera, "video"),
-            StreamKind::Screen => (FrameKind::RemoteScreen, "screen"),
-            StreamKind::Audio => return,
+    fn on_frame(&self, stream: &StreamId, frame: VideoFrame, decoded_at: SystemTime) {
+        let Some((kind, key)) = remote_key(stream) else {
+            return;
         };
-        let key = format!("{}/{suffix}", stream.remote_id);
-        self.0.push(kind, &key, frame, decoded_at);
+        let decoded_at_ms = decoded_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+        self.0.send(kind, &key, &frame, decoded_at_ms);
     }
 }
 
@@ -166,7 +203,11 @@ mod tests {
         assert_eq!(hub.counters(), (0, 0));
 
         let mut rx = hub.connect();
-        hub.set_view_sizes([(LOCAL_KEY.to_string(), 160, 120)]);
+        hub.set_view_sizes(vec![ViewSize {
+            stream: LOCAL_KEY.to_string(),
+            width: 160.0,
+            height: 120.0,
+        }]);
         hub.push(FrameKind::LocalCamera, LOCAL_KEY, &frame, 1.0);
         let m = rx.recv().await.unwrap();
         assert_eq!(u16::from_le_bytes([m[2], m[3]]), 160);
@@ -178,5 +219,36 @@ mod tests {
         let (sent, dropped) = hub.counters();
         assert_eq!(sent as usize, 1 + OUTLET_DEPTH);
         assert_eq!(dropped, 3);
+    }
+
+    #[tokio::test]
+    async fn remote_frames_are_sized_by_the_engine_and_sent_as_they_come() {
+        let hub = std::sync::Arc::new(FrameHub::new());
+        let sink = RemoteFrames(hub.clone());
+        let video = StreamId {
+            remote_id: "ada".into(),
+            kind: StreamKind::Video,
+        };
+        let audio = StreamId {
+            kind: StreamKind::Audio,
+            ..video.clone()
+        };
+        // No window: no frame wanted, so the engine does not even scale one.
+        assert_eq!(sink.frame_size(&video, 1280, 720), None);
+        let mut rx = hub.connect();
+        assert_eq!(sink.frame_size(&audio, 1280, 720), None);
+        hub.set_view_sizes(vec![ViewSize {
+            stream: "ada/video".into(),
+            width: 320.0,
+            height: 180.0,
+        }]);
+        assert_eq!(sink.frame_size(&video, 1280, 720), Some((320, 180)));
+        let decoded_at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1500);
+        sink.on_frame(&video, VideoFrame::black(320, 180), decoded_at);
+        let m = rx.recv().await.unwrap();
+        assert_eq!(m[1], FrameKind::RemoteCamera as u8);
+        assert_eq!(u16::from_le_bytes([m[2], m[3]]), 320);
+        assert_eq!(f64::from_le_bytes(m[8..16].try_into().unwrap()), 1500.0);
+        assert_eq!(&m[24..33], b"ada/video");
     }
 }

@@ -12,7 +12,7 @@
 //! | 24 | L bytes | stream key, UTF-8 |
 //! | 24+L | | I420: Y, U, V |
 
-use huddle_engine::media::frame::VideoFrame;
+use huddle_engine::frames::VideoFrame;
 
 pub const VERSION: u8 = 1;
 pub const FIXED_BYTES: usize = 24;

@@ -5,9 +5,8 @@
 
 use std::time::Instant;
 
-use super::Pacer;
+use crate::capture::source::{Pacer, SourceError, VideoSource};
 use crate::media::frame::{CapturedFrame, VideoFrame};
-use crate::media::source::{SourceError, VideoSource};
 use crate::media::testsignal;
 
 /// Limited-range YUV colours of the desktop.

@@ -1,99 +1,21 @@
-//! A joined room: the engine's session, our speaker, and two tasks that keep the window
-//! informed — one forwards the session's events, one sends connection figures.
+//! The connection figures the window shows per participant: rates over the last
+//! interval, a quality grade, and who is speaking.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use huddle_engine::devices::Playback;
-use huddle_engine::session::{Session, SessionEvent};
-use huddle_engine::stats::{ReceivedStream, StreamKind};
+use huddle_engine::{ReceivedStream, StreamKind};
 use serde::Serialize;
-use tokio::task::JoinHandle;
 
-use crate::events::{Notify, UiSessionEvent};
 use crate::local_media::level_from_rms;
 
-/// How often the window gets connection figures.
-const STATS_EVERY: Duration = Duration::from_millis(500);
 /// A meter level above this counts as speaking.
 const SPEAKING_LEVEL: f32 = 0.35;
 
-/// Our microphone's latest meter level, shared with the level listener.
-#[derive(Default)]
-pub struct OwnLevel(AtomicU32);
-
-impl OwnLevel {
-    pub fn set(&self, level: f32) {
-        self.0.store(level.to_bits(), Ordering::Relaxed);
-    }
-    pub fn get(&self) -> f32 {
-        f32::from_bits(self.0.load(Ordering::Relaxed))
-    }
-}
-
-pub struct Call {
-    pub session: Session,
-    pub self_id: String,
-    pub playback: Mutex<Playback>,
-    pub sharing: Mutex<bool>,
-    pub muted: Mutex<bool>,
-    tasks: Vec<JoinHandle<()>>,
-}
-
-impl Call {
-    /// Starts forwarding `session`'s events and figures to the window.
-    pub fn start(
-        mut session: Session,
-        playback: Playback,
-        notify: Arc<dyn Notify>,
-        own_level: Arc<OwnLevel>,
-    ) -> Arc<Call> {
-        let self_id = session.joined.id.clone();
-        // From here on the forwarding task owns the session's events.
-        let (_, drained) = tokio::sync::mpsc::unbounded_channel();
-        let events = std::mem::replace(&mut session.events, drained);
-        Arc::new_cyclic(|weak: &std::sync::Weak<Call>| {
-            let forward = tokio::spawn(forward_events(events, notify.clone()));
-            let stats = tokio::spawn(send_stats(weak.clone(), notify, own_level));
-            Call {
-                session,
-                self_id,
-                playback: Mutex::new(playback),
-                sharing: Mutex::new(false),
-                muted: Mutex::new(false),
-                tasks: vec![forward, stats],
-            }
-        })
-    }
-
-    /// Stops telling the window about this call (before leaving it).
-    pub fn stop_tasks(&self) {
-        for t in &self.tasks {
-            t.abort();
-        }
-    }
-}
-
-async fn forward_events(
-    mut events: tokio::sync::mpsc::UnboundedReceiver<SessionEvent>,
-    notify: Arc<dyn Notify>,
-) {
-    while let Some(event) = events.recv().await {
-        if let Some(ui) = UiSessionEvent::from_engine(&event) {
-            notify.notify("session", serde_json::to_value(ui).unwrap_or_default());
-        }
-    }
-    // The session ended without us leaving: the server is gone for good.
-    let ended = UiSessionEvent::Ended {
-        reason: "the connection to the server was lost".into(),
-    };
-    notify.notify("session", serde_json::to_value(ended).unwrap_or_default());
-}
-
+/// One participant's connection as the window shows it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct PeerStats {
     pub id: String,
     pub rtt_ms: Option<f64>,
@@ -102,19 +24,33 @@ pub struct PeerStats {
     pub fps: Option<f64>,
     pub kbps: Option<f64>,
     pub audio_level: f32,
-    pub quality: &'static str,
+    pub quality: Quality,
 }
 
+/// The `stats` event, about twice a second while joined.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct StatsEvent {
     pub peers: Vec<PeerStats>,
+    /// The participant speaking loudest now (may be ourselves), or null.
     pub active_speaker: Option<String>,
+}
+
+/// How good a connection is for talking.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub enum Quality {
+    Good,
+    Fair,
+    Poor,
+    Unknown,
 }
 
 /// Counters of one stream at the previous look, for rates over the last interval.
 #[derive(Clone, Copy)]
-struct Seen {
+pub struct Seen {
     at: Instant,
     packets: u64,
     lost: u64,
@@ -122,28 +58,9 @@ struct Seen {
     frames: u64,
 }
 
-async fn send_stats(
-    call: std::sync::Weak<Call>,
-    notify: Arc<dyn Notify>,
-    own_level: Arc<OwnLevel>,
-) {
-    let mut seen: HashMap<(String, StreamKind), Seen> = HashMap::new();
-    let mut ticker = tokio::time::interval(STATS_EVERY);
-    loop {
-        ticker.tick().await;
-        let Some(call) = call.upgrade() else { return };
-        let streams = call.session.received();
-        let muted = call.muted.lock().map(|m| *m).unwrap_or(false);
-        let own = if muted { 0.0 } else { own_level.get() };
-        let event = summarize(&streams, &mut seen, Instant::now(), &call.self_id, own);
-        drop(call);
-        notify.notify("stats", serde_json::to_value(event).unwrap_or_default());
-    }
-}
-
 /// Per participant: the connection's figures over the last interval, a quality grade, and
 /// who speaks loudest (ourselves included).
-fn summarize(
+pub fn summarize(
     streams: &[ReceivedStream],
     seen: &mut HashMap<(String, StreamKind), Seen>,
     now: Instant,
@@ -162,7 +79,7 @@ fn summarize(
             fps: None,
             kbps: None,
             audio_level: 0.0,
-            quality: "unknown",
+            quality: Quality::Unknown,
         });
         peer.rtt_ms = peer.rtt_ms.or(s.rtt_ms);
         let key = (s.remote_id.clone(), s.kind);
@@ -227,27 +144,28 @@ fn summarize(
 }
 
 /// Good enough to talk: low round trip and little loss; poor: conversation suffers.
-fn grade(p: &PeerStats) -> &'static str {
+fn grade(p: &PeerStats) -> Quality {
     let Some(kbps) = p.kbps else {
-        return "unknown";
+        return Quality::Unknown;
     };
     if kbps <= 0.0 {
-        return "poor";
+        return Quality::Poor;
     }
     let rtt = p.rtt_ms.unwrap_or(0.0);
     let loss = p.loss_pct.unwrap_or(0.0);
     if rtt < 150.0 && loss < 2.0 {
-        "good"
+        Quality::Good
     } else if rtt < 400.0 && loss < 8.0 {
-        "fair"
+        Quality::Fair
     } else {
-        "poor"
+        Quality::Poor
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn stream(id: &str, kind: StreamKind, since: Instant) -> ReceivedStream {
         ReceivedStream::new(id, &format!("{id}@x.io"), kind, "vp8", since)
@@ -267,7 +185,7 @@ mod tests {
             "me",
             0.0,
         );
-        assert!(first.peers.iter().all(|p| p.quality == "unknown"));
+        assert!(first.peers.iter().all(|p| p.quality == Quality::Unknown));
         assert_eq!(first.active_speaker, None);
 
         // Over one second: Ada sends 30 frames cleanly and talks; Bob loses a quarter.
@@ -289,9 +207,9 @@ mod tests {
         assert_eq!(ada.fps, Some(30.0));
         assert_eq!(ada.kbps, Some(1040.0));
         assert_eq!(ada.loss_pct, Some(0.0));
-        assert_eq!(ada.quality, "good");
+        assert_eq!(ada.quality, Quality::Good);
         assert_eq!(bob.loss_pct, Some(25.0));
-        assert_eq!(bob.quality, "poor");
+        assert_eq!(bob.quality, Quality::Poor);
         assert_eq!(s.active_speaker.as_deref(), Some("ada"));
     }
 

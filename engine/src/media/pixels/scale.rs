@@ -1,25 +1,8 @@
-//! Pixel work on captured screens: BGRA → I420, drawing the cursor into BGRA, and an I420
-//! downscaler. Per-pixel work is integer only; floats appear only when filter tables are built.
+//! Resizing I420 pictures (area filter when shrinking, bilinear when growing), and the size
+//! a picture is sent at to fit a maximum.
 
-use crate::media::frame::VideoFrame;
-
-/// A picture buffer that does not hold what its size claims.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum PixelError {
-    #[error("{what} buffer too short: {len} bytes, need {need}")]
-    ShortBuffer {
-        what: &'static str,
-        len: usize,
-        need: usize,
-    },
-}
-
-fn check_len(what: &'static str, len: usize, need: usize) -> Result<(), PixelError> {
-    if len < need {
-        return Err(PixelError::ShortBuffer { what, len, need });
-    }
-    Ok(())
-}
+use super::{PixelError, check_len};
+use crate::media::frame::{PictureView, VideoFrame};
 
 /// The size to send a `width × height` picture at so it fits `max_width × max_height`: the
 /// aspect ratio is kept, nothing is upscaled, and both sides are even (encoders want that).
@@ -54,242 +37,6 @@ pub fn fit_size(
     } else {
         let w = (width * mh + height / 2) / height;
         (even(w.min(mw)), even(mh))
-    }
-}
-
-// BT.601 limited range in 8.8 fixed point (the same coefficients as the camera path).
-#[inline(always)]
-fn luma(b: u32, g: u32, r: u32) -> u8 {
-    (((66 * r + 129 * g + 25 * b + 128) >> 8) + 16) as u8
-}
-
-/// Luma of one little-endian BGRX pixel loaded as a `u32`: one load and three masks per
-/// pixel, which compilers turn into vector code.
-#[inline(always)]
-fn luma_px(px: u32) -> u8 {
-    luma(px & 0xFF, (px >> 8) & 0xFF, (px >> 16) & 0xFF)
-}
-
-#[inline(always)]
-fn load_px(p: &[u8]) -> u32 {
-    u32::from_le_bytes([p[0], p[1], p[2], p[3]])
-}
-
-/// U and V of the 2×2 block of pixels `p0 p1` over `p2 p3`. B and R are summed together in
-/// the two 16-bit halves of a `u32` (4 × 255 fits), G on its own.
-#[inline(always)]
-fn chroma_px(p0: u32, p1: u32, p2: u32, p3: u32) -> (u8, u8) {
-    const BR: u32 = 0x00FF_00FF;
-    let br = (p0 & BR) + (p1 & BR) + (p2 & BR) + (p3 & BR);
-    let g = ((p0 >> 8) & 0xFF) + ((p1 >> 8) & 0xFF) + ((p2 >> 8) & 0xFF) + ((p3 >> 8) & 0xFF);
-    chroma_of_sums((br & 0xFFFF) as i32, g as i32, (br >> 16) as i32)
-}
-
-/// Converts a BGRA (or BGRX: the 4th byte is ignored) picture with `stride` bytes per line
-/// into limited-range BT.601 I420 in `dst`, which is resized if it has another size. Chroma
-/// is the mean of each 2×2 block.
-pub fn bgra_to_i420(
-    src: &[u8],
-    stride: usize,
-    width: usize,
-    height: usize,
-    dst: &mut VideoFrame,
-) -> Result<(), PixelError> {
-    if dst.width != width
-        || dst.height != height
-        || dst.data.len() != VideoFrame::byte_len(width, height)
-    {
-        *dst = VideoFrame::black(width, height);
-    }
-    if width == 0 || height == 0 {
-        return Ok(());
-    }
-    check_len("BGRA stride", stride, width * 4)?;
-    check_len("BGRA", src.len(), stride * (height - 1) + width * 4)?;
-    let picture = Bgra {
-        src,
-        stride,
-        width,
-        height,
-    };
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: AVX2 is all `convert_avx2` requires of the CPU, and it was just detected.
-        unsafe { convert_avx2(&picture, dst) };
-        return Ok(());
-    }
-    convert::<false>(&picture, dst);
-    Ok(())
-}
-
-/// A checked BGRA picture: `stride * (height - 1) + width * 4 <= src.len()`.
-struct Bgra<'a> {
-    src: &'a [u8],
-    stride: usize,
-    width: usize,
-    height: usize,
-}
-
-/// The same code compiled for AVX2 (8 pixels per instruction instead of 4): about twice as
-/// fast at 1080p; chosen at run time so the binary still runs on any x86-64.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn convert_avx2(p: &Bgra<'_>, dst: &mut VideoFrame) {
-    convert::<true>(p, dst);
-}
-
-/// The conversion proper. `SPLIT`: luma in its own pass over each line (best with wide
-/// vectors); otherwise luma and chroma in one pass over 2×2 blocks (best without).
-#[inline(always)]
-fn convert<const SPLIT: bool>(p: &Bgra<'_>, dst: &mut VideoFrame) {
-    let (width, height, stride) = (p.width, p.height, p.stride);
-    let (cw, _) = VideoFrame::chroma_size(width, height);
-    let (yp, up, vp) = dst.planes_mut();
-    let line = |y: usize| &p.src[y * stride..][..width * 4];
-    // Two source lines per chroma line; an odd last line stands in for both of its pair.
-    for cy in 0..height.div_ceil(2) {
-        let (ia, ib) = (2 * cy, (2 * cy + 1).min(height - 1));
-        let (a, b) = (line(ia), line(ib));
-        let (ul, vl) = (
-            &mut up[cy * cw..(cy + 1) * cw],
-            &mut vp[cy * cw..(cy + 1) * cw],
-        );
-        let ys = &mut yp[ia * width..(ib + 1) * width];
-        let (ya, yb) = ys.split_at_mut(width);
-        // With an odd height the last "pair" is one line: its second half is empty.
-        let yb: &mut [u8] = if ia == ib { &mut [] } else { yb };
-        if SPLIT {
-            luma_line(a, ya);
-            luma_line(b, yb);
-            chroma_line(a, b, ul, vl);
-        } else {
-            pair_line(a, b, ya, yb, ul, vl);
-        }
-        if width % 2 == 1 {
-            // An odd width's last column: a block of two pixels, one above the other.
-            let x = width - 1;
-            let (pa, pb) = (load_px(&a[4 * x..]), load_px(&b[4 * x..]));
-            ya[x] = luma_px(pa);
-            if let Some(yb) = yb.get_mut(x) {
-                *yb = luma_px(pb);
-            }
-            (ul[x / 2], vl[x / 2]) = chroma_px(pa, pa, pb, pb);
-        }
-    }
-}
-
-#[inline(always)]
-fn luma_line(src: &[u8], y: &mut [u8]) {
-    for (&px, out) in src.as_chunks::<4>().0.iter().zip(y.iter_mut()) {
-        *out = luma_px(u32::from_le_bytes(px));
-    }
-}
-
-/// U and V from the sums of four pixels' B, G and R; the division by 4 is folded into the
-/// final shift.
-#[inline(always)]
-fn chroma_of_sums(sb: i32, sg: i32, sr: i32) -> (u8, u8) {
-    let u = ((-38 * sr - 74 * sg + 112 * sb + 512) >> 10) + 128;
-    let v = ((112 * sr - 94 * sg - 18 * sb + 512) >> 10) + 128;
-    (u as u8, v as u8)
-}
-
-/// One chroma line from two BGRA lines, two pixels per `u64` load: B and R land in 16-bit
-/// lanes of one word, G in another, so the 2×2 sums take a few adds (this vectorises far
-/// better than byte loads).
-#[inline(always)]
-fn chroma_line(a: &[u8], b: &[u8], u: &mut [u8], v: &mut [u8]) {
-    const M: u64 = 0x00FF_00FF_00FF_00FF;
-    let blocks = a.as_chunks::<8>().0.iter().zip(b.as_chunks::<8>().0);
-    for ((&pa, &pb), (ou, ov)) in blocks.zip(u.iter_mut().zip(v.iter_mut())) {
-        let (xa, xb) = (u64::from_le_bytes(pa), u64::from_le_bytes(pb));
-        let br = (xa & M) + (xb & M); // lanes: b₀ r₀ b₁ r₁ (column sums)
-        let ga = ((xa >> 8) & M) + ((xb >> 8) & M); // lanes: g₀ a₀ g₁ a₁
-        let (br, ga) = (br + (br >> 32), ga + (ga >> 32)); // lane 0/1: the 2×2 sums
-        let (sb, sr, sg) = (br & 0xFFFF, (br >> 16) & 0xFFFF, ga & 0xFFFF);
-        (*ou, *ov) = chroma_of_sums(sb as i32, sg as i32, sr as i32);
-    }
-}
-
-/// Two lines → their luma (`yb` may be empty for a lone last line) and one chroma line.
-#[inline(always)]
-fn pair_line(a: &[u8], b: &[u8], ya: &mut [u8], yb: &mut [u8], u: &mut [u8], v: &mut [u8]) {
-    if yb.is_empty() {
-        luma_line(a, ya);
-        chroma_line(a, b, u, v);
-        return;
-    }
-    let blocks = a
-        .as_chunks::<8>()
-        .0
-        .iter()
-        .zip(b.as_chunks::<8>().0)
-        .zip(ya.chunks_exact_mut(2).zip(yb.chunks_exact_mut(2)))
-        .zip(u.iter_mut().zip(v.iter_mut()));
-    for (((pa, pb), (oa, ob)), (ou, ov)) in blocks {
-        let (p0, p1) = (load_px(pa), load_px(&pa[4..]));
-        let (p2, p3) = (load_px(pb), load_px(&pb[4..]));
-        oa[0] = luma_px(p0);
-        oa[1] = luma_px(p1);
-        ob[0] = luma_px(p2);
-        ob[1] = luma_px(p3);
-        (*ou, *ov) = chroma_px(p0, p1, p2, p3);
-    }
-}
-
-/// A cursor picture as XFixes `GetCursorImage` gives it: `width × height` pixels of
-/// premultiplied ARGB (alpha in the top byte), with the hotspot at (`xhot`, `yhot`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CursorImage {
-    pub width: usize,
-    pub height: usize,
-    pub xhot: usize,
-    pub yhot: usize,
-    pub pixels: Vec<u32>,
-}
-
-/// Draws `cursor` over a BGRA picture (`stride` bytes per line) with its top-left pixel at
-/// (`x`, `y`), which may lie partly or wholly outside the picture.
-pub fn blend_cursor(
-    dst: &mut [u8],
-    stride: usize,
-    width: usize,
-    height: usize,
-    cursor: &CursorImage,
-    x: i64,
-    y: i64,
-) {
-    if cursor.pixels.len() < cursor.width * cursor.height || stride < width * 4 {
-        return;
-    }
-    // The overlap of the cursor with the picture, in cursor coordinates.
-    let cx0 = (-x).clamp(0, cursor.width as i64) as usize;
-    let cy0 = (-y).clamp(0, cursor.height as i64) as usize;
-    let cx1 = (width as i64 - x).clamp(0, cursor.width as i64) as usize;
-    let cy1 = (height as i64 - y).clamp(0, cursor.height as i64) as usize;
-    if cx0 >= cx1 || cy0 >= cy1 {
-        return;
-    }
-    for cy in cy0..cy1 {
-        let py = (y + cy as i64) as usize;
-        let line = &cursor.pixels[cy * cursor.width..][cx0..cx1];
-        let start = py * stride + (x + cx0 as i64) as usize * 4;
-        let Some(out) = dst.get_mut(start..start + line.len() * 4) else {
-            return;
-        };
-        for (&argb, px) in line.iter().zip(out.chunks_exact_mut(4)) {
-            let a = argb >> 24;
-            if a == 0 {
-                continue;
-            }
-            let keep = 255 - a;
-            // Premultiplied "over": out = src + dst·(1 − α).
-            for (i, shift) in [(0, 0), (1, 8), (2, 16)] {
-                let s = (argb >> shift) & 0xFF;
-                let d = u32::from(px[i]);
-                px[i] = (s + (d * keep + 127) / 255).min(255) as u8;
-            }
-        }
     }
 }
 
@@ -417,6 +164,13 @@ impl Taps {
     }
 }
 
+/// A source plane: line `r` starts at `r * stride`.
+#[derive(Clone, Copy)]
+struct Plane<'a> {
+    data: &'a [u8],
+    stride: usize,
+}
+
 /// One plane's scaler: vertical taps first (whole lines at once, which vectorises), then
 /// horizontal taps on the few output lines.
 #[derive(Clone, Debug)]
@@ -443,10 +197,13 @@ impl PlaneScaler {
         }
     }
 
-    fn scale(&mut self, src: &[u8], dst: &mut [u8]) {
+    /// Scales a plane whose line `r` starts at `r * stride` (`stride >= src_w`, and `src`
+    /// holds at least `stride * (src_h - 1) + src_w` bytes, as [`PictureView`] promises).
+    fn scale(&mut self, src: &[u8], stride: usize, dst: &mut [u8]) {
         if self.src_w == 0 || self.dst_w == 0 || self.src_h == 0 {
             return;
         }
+        let src = Plane { data: src, stride };
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: AVX2 is all `scale_avx2` requires of the CPU, and it was just detected.
@@ -459,12 +216,12 @@ impl PlaneScaler {
     /// The same code compiled for AVX2 (the vertical pass's 32-bit multiplies need it).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn scale_avx2(&mut self, src: &[u8], dst: &mut [u8]) {
+    fn scale_avx2(&mut self, src: Plane<'_>, dst: &mut [u8]) {
         self.scale_any_cpu(src, dst);
     }
 
     #[inline(always)]
-    fn scale_any_cpu(&mut self, src: &[u8], dst: &mut [u8]) {
+    fn scale_any_cpu(&mut self, src: Plane<'_>, dst: &mut [u8]) {
         match self.h.n {
             1 => self.rows::<1>(src, dst),
             2 => self.rows::<2>(src, dst),
@@ -476,7 +233,7 @@ impl PlaneScaler {
 
     /// Vertical taps into `self.acc` for output line `oy`, keeping 8 fractional bits.
     #[inline(always)]
-    fn vertical(&mut self, src: &[u8], oy: usize) {
+    fn vertical(&mut self, src: Plane<'_>, oy: usize) {
         let (sw, n) = (self.src_w, self.v.n);
         let first = self.v.first[oy];
         self.acc.fill(0);
@@ -484,7 +241,7 @@ impl PlaneScaler {
             if w == 0 {
                 continue;
             }
-            let line = &src[(first + k) * sw..][..sw];
+            let line = &src.data[(first + k) * src.stride..][..sw];
             for (a, &p) in self.acc.iter_mut().zip(line) {
                 *a += u32::from(p) * w;
             }
@@ -498,7 +255,7 @@ impl PlaneScaler {
     /// has a short pattern, outputs go chunk by chunk with the pattern's fixed offsets and
     /// weights (no per-output table reads); the rest goes by the per-output table.
     #[inline(always)]
-    fn rows<const N: usize>(&mut self, src: &[u8], dst: &mut [u8]) {
+    fn rows<const N: usize>(&mut self, src: Plane<'_>, dst: &mut [u8]) {
         let (p, q, dw) = (self.h.p, self.h.q, self.dst_w);
         let done = self.h.periodic_chunks * p;
         let pattern: Vec<(usize, [u32; N])> = (0..if done > 0 { p } else { 0 })
@@ -545,7 +302,7 @@ impl PlaneScaler {
     }
 
     /// Any number of taps (extreme downscales).
-    fn rows_any(&mut self, src: &[u8], dst: &mut [u8]) {
+    fn rows_any(&mut self, src: Plane<'_>, dst: &mut [u8]) {
         for (oy, out) in dst
             .chunks_exact_mut(self.dst_w)
             .take(self.dst_h)
@@ -668,21 +425,57 @@ impl Scaler {
                 need: VideoFrame::byte_len(sw, sh),
             });
         }
+        self.scale_view(&src.view())
+    }
+
+    /// Scales a strided picture (a decoder's, without copying it first) into a new frame
+    /// of the target size: the only copy made.
+    pub fn scale_view(&mut self, src: &PictureView<'_>) -> Result<VideoFrame, PixelError> {
+        let (sw, sh) = self.src;
+        if (src.width, src.height) != (sw, sh) {
+            return Err(PixelError::WrongSize {
+                expected: (sw, sh),
+                actual: (src.width, src.height),
+            });
+        }
+        if self.src == self.dst {
+            return Ok(src.to_frame());
+        }
         let (dw, dh) = self.dst;
         let mut dst = VideoFrame {
             width: dw,
             height: dh,
             data: vec![0; VideoFrame::byte_len(dw, dh)],
         };
-        if self.src == self.dst {
-            dst.data.copy_from_slice(&src.data);
-            return Ok(dst);
-        }
         let (dy, du, dv) = dst.planes_mut();
-        self.luma.scale(src.y(), dy);
-        self.chroma.scale(src.u(), du);
-        self.chroma.scale(src.v(), dv);
+        self.luma.scale(src.y, src.y_stride, dy);
+        self.chroma.scale(src.u, src.u_stride, du);
+        self.chroma.scale(src.v, src.v_stride, dv);
         Ok(dst)
+    }
+}
+
+/// Scales pictures to the size wanted for each, keeping its filter tables while the
+/// sizes stay the same (one per stream).
+#[derive(Clone, Debug, Default)]
+pub struct Resizer {
+    scaler: Option<Scaler>,
+}
+
+impl Resizer {
+    /// `picture` at `width × height`, in a new frame (a copy when the size is the same).
+    pub fn resize(
+        &mut self,
+        picture: &PictureView<'_>,
+        width: usize,
+        height: usize,
+    ) -> Result<VideoFrame, PixelError> {
+        let src = (picture.width, picture.height);
+        let scaler = match &mut self.scaler {
+            Some(s) if s.src_size() == src && s.dst_size() == (width, height) => s,
+            slot => slot.insert(Scaler::new(src.0, src.1, width, height)),
+        };
+        scaler.scale_view(picture)
     }
 }
 
@@ -694,113 +487,8 @@ pub fn scale_i420(src: &VideoFrame, width: usize, height: usize) -> Result<Video
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::pixels::test_util::{noise, planes_are};
     use crate::media::testsignal;
-
-    fn solid_bgra(bgr: [u8; 3], w: usize, h: usize) -> Vec<u8> {
-        (0..w * h)
-            .flat_map(|_| [bgr[0], bgr[1], bgr[2], 0xFF])
-            .collect()
-    }
-
-    fn planes_are(f: &VideoFrame, y: u8, u: u8, v: u8) -> bool {
-        f.y().iter().all(|&p| p == y)
-            && f.u().iter().all(|&p| p == u)
-            && f.v().iter().all(|&p| p == v)
-    }
-
-    #[test]
-    fn bgra_known_colours() {
-        let mut f = VideoFrame::black(0, 0);
-        for (w, h) in [(4, 2), (5, 3), (1, 1), (64, 36)] {
-            bgra_to_i420(&solid_bgra([255, 255, 255], w, h), w * 4, w, h, &mut f).unwrap();
-            assert!(planes_are(&f, 235, 128, 128), "white {w}x{h}: {:?}", f.data);
-            bgra_to_i420(&solid_bgra([0, 0, 0], w, h), w * 4, w, h, &mut f).unwrap();
-            assert!(planes_are(&f, 16, 128, 128), "black {w}x{h}");
-            // Pure red and blue, as BT.601 limited range has them.
-            bgra_to_i420(&solid_bgra([0, 0, 255], w, h), w * 4, w, h, &mut f).unwrap();
-            assert!(planes_are(&f, 82, 90, 240), "red {w}x{h}: {:?}", f.data);
-            bgra_to_i420(&solid_bgra([255, 0, 0], w, h), w * 4, w, h, &mut f).unwrap();
-            assert!(planes_are(&f, 41, 240, 110), "blue {w}x{h}: {:?}", f.data);
-        }
-    }
-
-    #[test]
-    fn bgra_chroma_is_the_block_mean_and_stride_is_honoured() {
-        // 2×2: white, black / black, white → mean grey 127.5; stride with 8 bytes of padding.
-        let (w, h, stride) = (2, 2, 16);
-        let mut src = vec![0xAAu8; stride * h];
-        src[0..4].copy_from_slice(&[255, 255, 255, 0]);
-        src[4..8].copy_from_slice(&[0, 0, 0, 0]);
-        src[stride..stride + 4].copy_from_slice(&[0, 0, 0, 0]);
-        src[stride + 4..stride + 8].copy_from_slice(&[255, 255, 255, 0]);
-        let mut f = VideoFrame::black(0, 0);
-        bgra_to_i420(&src, stride, w, h, &mut f).unwrap();
-        assert_eq!(f.y(), &[235, 16, 16, 235]);
-        assert_eq!((f.u(), f.v()), (&[128u8][..], &[128u8][..]));
-    }
-
-    #[test]
-    fn bgra_short_buffers_are_errors() {
-        let mut f = VideoFrame::black(0, 0);
-        assert!(bgra_to_i420(&[0; 31], 16, 4, 2, &mut f).is_err());
-        assert!(bgra_to_i420(&[0; 64], 8, 4, 2, &mut f).is_err());
-        assert!(bgra_to_i420(&[0; 32], 16, 4, 2, &mut f).is_ok());
-    }
-
-    #[test]
-    fn cursor_is_blended_over_a_region_and_clipped() {
-        let (w, h) = (8, 6);
-        let mut img = solid_bgra([100, 100, 100], w, h);
-        // 3×2 cursor: opaque red, half-transparent white (premultiplied), transparent;
-        // second line opaque black, opaque white, transparent.
-        let cursor = CursorImage {
-            width: 3,
-            height: 2,
-            xhot: 0,
-            yhot: 0,
-            pixels: vec![
-                0xFFFF_0000,
-                0x8080_8080,
-                0x0000_0000,
-                0xFF00_0000,
-                0xFFFF_FFFF,
-                0x0000_0000,
-            ],
-        };
-        blend_cursor(&mut img, w * 4, w, h, &cursor, 2, 3);
-        let px = |img: &[u8], x: usize, y: usize| {
-            <[u8; 4]>::try_from(&img[(y * w + x) * 4..][..4]).unwrap()
-        };
-        assert_eq!(px(&img, 2, 3), [0, 0, 255, 255]);
-        // 128 + 100·127/255 ≈ 178.
-        assert_eq!(px(&img, 3, 3), [178, 178, 178, 255]);
-        assert_eq!(px(&img, 4, 3), [100, 100, 100, 255]);
-        assert_eq!(px(&img, 2, 4), [0, 0, 0, 255]);
-        assert_eq!(px(&img, 3, 4), [255, 255, 255, 255]);
-        // Nothing outside the cursor changed.
-        for y in 0..h {
-            for x in 0..w {
-                if !((2..=4).contains(&x) && (3..=4).contains(&y)) {
-                    assert_eq!(px(&img, x, y), [100, 100, 100, 255], "({x},{y})");
-                }
-            }
-        }
-        // Partly and wholly outside: clipped, no panic.
-        let mut img = solid_bgra([100, 100, 100], w, h);
-        blend_cursor(&mut img, w * 4, w, h, &cursor, -1, -1);
-        assert_eq!(px(&img, 0, 0), [255, 255, 255, 255]);
-        blend_cursor(&mut img, w * 4, w, h, &cursor, 7, 5);
-        assert_eq!(px(&img, 7, 5), [0, 0, 255, 255]);
-        for (x, y) in [
-            (-10, 0),
-            (100, 0),
-            (0, -10),
-            (0, 100),
-            (i64::MIN / 2, i64::MAX / 2),
-        ] {
-            blend_cursor(&mut img, w * 4, w, h, &cursor, x, y);
-        }
-    }
 
     #[test]
     fn fit_keeps_aspect_and_even_sides() {
@@ -859,40 +547,6 @@ mod tests {
         );
     }
 
-    /// Deterministic noise for comparing code paths.
-    fn noise(len: usize, seed: u64) -> Vec<u8> {
-        let mut x = seed | 1;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect()
-    }
-
-    #[test]
-    fn vector_and_portable_conversions_agree() {
-        for (w, h) in [(1920, 1080), (33, 17), (2, 1), (1, 2), (7, 7)] {
-            let src = noise(w * h * 4, (w * h) as u64);
-            let picture = Bgra {
-                src: &src,
-                stride: w * 4,
-                width: w,
-                height: h,
-            };
-            let mut portable = VideoFrame::black(w, h);
-            convert::<false>(&picture, &mut portable);
-            let mut split = VideoFrame::black(w, h);
-            convert::<true>(&picture, &mut split);
-            assert_eq!(portable, split, "{w}x{h}");
-            let mut public = VideoFrame::black(0, 0);
-            bgra_to_i420(&src, w * 4, w, h, &mut public).unwrap();
-            assert_eq!(portable, public, "{w}x{h} (dispatched)");
-        }
-    }
-
     #[test]
     fn periodic_and_table_scaling_agree() {
         for (sw, sh, dw, dh) in [
@@ -923,6 +577,52 @@ mod tests {
         assert_eq!((t.p, t.q, t.n), (2, 3, 2));
         assert!(t.periodic_chunks >= 639, "{}", t.periodic_chunks);
         assert_eq!(Taps::new(1366, 1280).periodic_chunks, 0);
+    }
+
+    #[test]
+    fn strided_views_scale_like_packed_frames() {
+        let (w, h) = (101, 57);
+        let mut packed = VideoFrame::black(w, h);
+        packed.data = noise(packed.data.len(), 7);
+        // The same picture with 13 bytes of junk after every line of every plane.
+        let pad = |plane: &[u8], width: usize| -> Vec<u8> {
+            plane
+                .chunks(width)
+                .flat_map(|line| line.iter().copied().chain([0xEE; 13]))
+                .collect()
+        };
+        let (cw, _) = VideoFrame::chroma_size(w, h);
+        let (y, u, v) = (pad(packed.y(), w), pad(packed.u(), cw), pad(packed.v(), cw));
+        let strided = PictureView {
+            width: w,
+            height: h,
+            y: &y,
+            u: &u,
+            v: &v,
+            y_stride: w + 13,
+            u_stride: cw + 13,
+            v_stride: cw + 13,
+        };
+        for (dw, dh) in [(50, 28), (w, h), (160, 90)] {
+            let mut scaler = Scaler::new(w, h, dw, dh);
+            assert_eq!(
+                scaler.scale_view(&strided).unwrap(),
+                scaler.scale(&packed).unwrap(),
+                "{w}x{h}→{dw}x{dh}"
+            );
+        }
+        assert!(matches!(
+            Scaler::new(64, 36, 32, 18).scale_view(&packed.view()),
+            Err(PixelError::WrongSize { .. })
+        ));
+        // A resizer follows both sizes.
+        let mut resizer = Resizer::default();
+        assert_eq!(
+            resizer.resize(&strided, 50, 28).unwrap(),
+            scale_i420(&packed, 50, 28).unwrap()
+        );
+        let small = scale_i420(&packed, 20, 10).unwrap();
+        assert_eq!(resizer.resize(&small.view(), 20, 10).unwrap(), small);
     }
 
     #[test]

@@ -16,9 +16,8 @@ use webrtc_audio_processing::{
     InitializationConfig, NoiseSuppression, NoiseSuppressionLevel, Processor,
 };
 
-use super::frame::{AudioFrame, CHUNK_SAMPLES, SAMPLE_RATE};
 use super::source::SourceError;
-use crate::pipeline::outgoing::CaptureProcessor;
+use crate::media::frame::{AudioFrame, CHUNK_SAMPLES, SAMPLE_RATE};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EchoError {
@@ -30,6 +29,11 @@ impl From<EchoError> for SourceError {
     fn from(err: EchoError) -> Self {
         SourceError::Device(err.to_string())
     }
+}
+
+/// Processes a 10 ms microphone chunk before encoding (echo cancellation etc.).
+pub trait CaptureProcessor: Send {
+    fn process(&mut self, chunk: &mut AudioFrame);
 }
 
 /// Played audio waiting for the canceller (500 ms); beyond that the oldest is dropped,

@@ -9,8 +9,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::source::{SourceError, VideoSource};
+use crate::media::pixels;
 
-pub mod scale;
+pub mod barcode_window;
 pub mod synthetic;
 #[cfg(all(unix, not(target_os = "macos")))]
 pub mod x11;
@@ -157,7 +158,7 @@ pub fn open_share(
         ShareChoice::None => Ok(None),
         ShareChoice::Test { width, height } => {
             // Drawn right at the size that will be sent: the barcode is relative anyway.
-            let (w, h) = scale::fit_size(*width, *height, max_width, max_height);
+            let (w, h) = pixels::fit_size(*width, *height, max_width, max_height);
             Ok(Some(Box::new(SyntheticScreen::new(w, h, fps))))
         }
         ShareChoice::Screen(id) => backend::open_screen(id.as_deref(), max, fps).map(Some),
@@ -264,8 +265,6 @@ pub fn effective_fps(fps: u32) -> u32 {
         fps.min(MAX_FPS)
     }
 }
-
-pub(crate) use crate::media::source::Pacer;
 
 #[cfg(test)]
 mod tests {

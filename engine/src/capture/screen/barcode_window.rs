@@ -12,8 +12,8 @@ use x11rb::protocol::xproto::{
 };
 use x11rb::rust_connection::RustConnection;
 
-use super::source::SourceError;
-use super::testsignal;
+use crate::capture::source::SourceError;
+use crate::media::testsignal;
 
 fn x11_error(e: impl std::fmt::Display) -> SourceError {
     SourceError::Device(format!("X11: {e}"))

@@ -1,281 +1,24 @@
-//! X11 screen and window capture on x11rb.
-//!
-//! - Pixels come through MIT-SHM when the server offers it (version 1.2: the server creates the
-//!   segment and passes its fd): `ShmGetImage` writes into the shared segment and only a tiny
-//!   reply crosses the socket. We read the segment with `pread` (std only). An `mmap` would
-//!   save that copy (about 1–1.5 ms of CPU at 1080p here) but needs `libc`, `memmap2` or
-//!   `rustix` with `mm`. Without SHM (a remote display, an old server) plain `GetImage`
-//!   carries the image through the socket.
-//! - A window is captured through Composite: it is redirected (automatic mode, so nothing
-//!   changes on screen) and its backing pixmap is read, which works when it is partly
-//!   off-screen or covered. Without Composite, `GetImage` on the window itself.
-//! - The cursor is not part of the image: XFixes `GetCursorImage` gives it, and it is drawn in.
+//! Grabbing an X11 screen or window: MIT-SHM or `GetImage`, Composite for windows, the
+//! cursor drawn in, then converted and scaled (see the module docs of [`super`]).
 
-use std::ffi::OsString;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::time::Instant;
 
-use x11rb::connection::{Connection, RequestConnection};
-use x11rb::errors::{ConnectionError, ReplyError, ReplyOrIdError};
+use x11rb::connection::Connection;
+use x11rb::errors::ReplyError;
 use x11rb::protocol::ErrorKind;
 use x11rb::protocol::composite::{self, ConnectionExt as _};
-use x11rb::protocol::randr::{self, ConnectionExt as _};
 use x11rb::protocol::shm::{self, ConnectionExt as _};
 use x11rb::protocol::xfixes::{self, ConnectionExt as _};
-use x11rb::protocol::xproto::{
-    AtomEnum, ConnectionExt as _, ImageFormat, ImageOrder, MapState, Window, WindowClass,
-};
+use x11rb::protocol::xproto::{ConnectionExt as _, ImageFormat, ImageOrder, Window, WindowClass};
 use x11rb::rust_connection::RustConnection;
 
-use super::scale::{self, CursorImage, Scaler};
-use super::{Pacer, ScreenInfo, WindowInfo};
+use super::listing::{monitors, parse_window_id};
+use super::{Rect, conn_err, connect, has_extension, id_err, reply_err};
+use crate::capture::source::{Pacer, SourceError, VideoSource};
 use crate::media::frame::{CapturedFrame, VideoFrame};
-use crate::media::source::{SourceError, VideoSource};
-
-/// The display name to connect to: `$DISPLAY`, or a clear error without one.
-pub fn display_from_env(value: Option<OsString>) -> Result<String, SourceError> {
-    match value {
-        Some(v) if !v.is_empty() => v
-            .into_string()
-            .map_err(|_| SourceError::Device("DISPLAY is not valid UTF-8".into())),
-        _ => Err(SourceError::Device(
-            "no display (DISPLAY is not set): screen capture needs an X11 session".into(),
-        )),
-    }
-}
-
-fn connect(display: Option<&str>) -> Result<(RustConnection, usize, String), SourceError> {
-    let name = match display {
-        Some(d) => d.to_string(),
-        None => display_from_env(std::env::var_os("DISPLAY"))?,
-    };
-    // x11rb 0.14 panics on some odd display names (":65000" overflows its TCP port).
-    let connected = std::panic::catch_unwind(|| x11rb::connect(Some(&name)))
-        .map_err(|_| SourceError::Device(format!("bad X display name {name}")))?;
-    let (conn, screen) = connected
-        .map_err(|e| SourceError::Device(format!("cannot connect to X display {name}: {e}")))?;
-    Ok((conn, screen, name))
-}
-
-fn conn_err(e: ConnectionError) -> SourceError {
-    SourceError::Stopped(format!("X connection lost: {e}"))
-}
-
-fn reply_err(what: &str, e: ReplyError) -> SourceError {
-    match e {
-        ReplyError::ConnectionError(e) => conn_err(e),
-        ReplyError::X11Error(e) => {
-            SourceError::Device(format!("{what}: X error {:?}", e.error_kind))
-        }
-    }
-}
-
-fn id_err(e: ReplyOrIdError) -> SourceError {
-    match e {
-        ReplyOrIdError::ConnectionError(e) => conn_err(e),
-        other => SourceError::Device(format!("X resource id: {other}")),
-    }
-}
-
-/// Whether the server has an extension (and the connection still works).
-fn has_extension(conn: &RustConnection, name: &'static str) -> Result<bool, SourceError> {
-    Ok(conn
-        .extension_information(name)
-        .map_err(conn_err)?
-        .is_some())
-}
-
-/// A rectangle in root-window coordinates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Rect {
-    x: i16,
-    y: i16,
-    width: u16,
-    height: u16,
-}
-
-/// The RandR monitors of one root window (empty without RandR 1.5).
-fn monitors(conn: &RustConnection, root: Window) -> Result<Vec<(String, bool, Rect)>, SourceError> {
-    if !has_extension(conn, randr::X11_EXTENSION_NAME)? {
-        return Ok(Vec::new());
-    }
-    let version = conn
-        .randr_query_version(1, 5)
-        .map_err(conn_err)?
-        .reply()
-        .map_err(|e| reply_err("RandR version", e))?;
-    if (version.major_version, version.minor_version) < (1, 5) {
-        return Ok(Vec::new());
-    }
-    let reply = conn
-        .randr_get_monitors(root, true)
-        .map_err(conn_err)?
-        .reply()
-        .map_err(|e| reply_err("RandR monitors", e))?;
-    let mut out = Vec::with_capacity(reply.monitors.len());
-    for m in reply.monitors {
-        let name = conn
-            .get_atom_name(m.name)
-            .map_err(conn_err)?
-            .reply()
-            .map(|r| String::from_utf8_lossy(&r.name).into_owned())
-            .unwrap_or_else(|_| format!("monitor-{}", m.name));
-        let rect = Rect {
-            x: m.x,
-            y: m.y,
-            width: m.width,
-            height: m.height,
-        };
-        out.push((name, m.primary, rect));
-    }
-    Ok(out)
-}
-
-/// The X screens of `display` (ids "0", "1", …) and their RandR monitors (ids = names).
-pub fn list_screens(display: Option<&str>) -> Result<Vec<ScreenInfo>, SourceError> {
-    let (conn, _, _) = connect(display)?;
-    let mut out = Vec::new();
-    for (i, screen) in conn.setup().roots.iter().enumerate() {
-        out.push(ScreenInfo {
-            id: i.to_string(),
-            name: format!("X screen {i}"),
-            width: u32::from(screen.width_in_pixels),
-            height: u32::from(screen.height_in_pixels),
-        });
-    }
-    let roots: Vec<Window> = conn.setup().roots.iter().map(|s| s.root).collect();
-    for (i, root) in roots.into_iter().enumerate() {
-        for (name, primary, r) in monitors(&conn, root)? {
-            out.push(ScreenInfo {
-                name: format!(
-                    "monitor {name} of X screen {i}{} at {}x{}+{}+{}",
-                    if primary { " (primary)" } else { "" },
-                    r.width,
-                    r.height,
-                    r.x,
-                    r.y
-                ),
-                id: name,
-                width: u32::from(r.width),
-                height: u32::from(r.height),
-            });
-        }
-    }
-    Ok(out)
-}
-
-/// Interns an atom if it exists (`None` when no client ever created it).
-fn atom(conn: &RustConnection, name: &[u8]) -> Result<Option<u32>, SourceError> {
-    let a = conn
-        .intern_atom(true, name)
-        .map_err(conn_err)?
-        .reply()
-        .map_err(|e| reply_err("InternAtom", e))?
-        .atom;
-    Ok((a != u32::from(AtomEnum::NONE)).then_some(a))
-}
-
-/// A window's title: `_NET_WM_NAME` (UTF-8), else `WM_NAME` (Latin-1 or UTF-8).
-fn window_title(
-    conn: &RustConnection,
-    win: Window,
-    net_wm_name: Option<u32>,
-    utf8: Option<u32>,
-) -> String {
-    if let (Some(name), Some(utf8)) = (net_wm_name, utf8)
-        && let Ok(Ok(r)) = conn
-            .get_property(false, win, name, utf8, 0, 1024)
-            .map(|c| c.reply())
-        && !r.value.is_empty()
-    {
-        return String::from_utf8_lossy(&r.value).into_owned();
-    }
-    let cookie = conn.get_property(false, win, AtomEnum::WM_NAME, AtomEnum::ANY, 0, 1024);
-    match cookie.map(|c| c.reply()) {
-        Ok(Ok(r)) if r.type_ == u32::from(AtomEnum::STRING) => {
-            r.value.iter().map(|&b| char::from(b)).collect()
-        }
-        Ok(Ok(r)) => String::from_utf8_lossy(&r.value).into_owned(),
-        _ => String::new(),
-    }
-}
-
-/// The top-level windows: `_NET_CLIENT_LIST` when a window manager keeps one, else the
-/// viewable children of each root window (no window manager, e.g. bare Xvfb).
-pub fn list_windows(display: Option<&str>) -> Result<Vec<WindowInfo>, SourceError> {
-    let (conn, _, _) = connect(display)?;
-    let client_list = atom(&conn, b"_NET_CLIENT_LIST")?;
-    let net_wm_name = atom(&conn, b"_NET_WM_NAME")?;
-    let utf8 = atom(&conn, b"UTF8_STRING")?;
-    let roots: Vec<Window> = conn.setup().roots.iter().map(|s| s.root).collect();
-
-    let mut candidates = Vec::new();
-    for root in roots {
-        let managed = match client_list {
-            Some(a) => conn
-                .get_property(false, root, a, AtomEnum::WINDOW, 0, 1 << 16)
-                .map_err(conn_err)?
-                .reply()
-                .ok()
-                .and_then(|r| r.value32().map(|v| v.collect::<Vec<u32>>()))
-                .unwrap_or_default(),
-            None => Vec::new(),
-        };
-        if !managed.is_empty() {
-            candidates.extend(managed);
-            continue;
-        }
-        let children = conn
-            .query_tree(root)
-            .map_err(conn_err)?
-            .reply()
-            .map_err(|e| reply_err("QueryTree", e))?
-            .children;
-        // Ask for every child's attributes at once, then read the replies.
-        let cookies = children
-            .iter()
-            .map(|&w| conn.get_window_attributes(w).map(|c| (w, c)))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(conn_err)?;
-        for (w, cookie) in cookies {
-            // A window may vanish while we look: skip it.
-            let Ok(attrs) = cookie.reply() else { continue };
-            if attrs.map_state == MapState::VIEWABLE
-                && attrs.class == WindowClass::INPUT_OUTPUT
-                && !attrs.override_redirect
-            {
-                candidates.push(w);
-            }
-        }
-    }
-
-    let mut out = Vec::with_capacity(candidates.len());
-    for w in candidates {
-        let Ok(Ok(geom)) = conn.get_geometry(w).map(|c| c.reply()) else {
-            continue;
-        };
-        out.push(WindowInfo {
-            id: format!("0x{w:x}"),
-            title: window_title(&conn, w, net_wm_name, utf8),
-            width: u32::from(geom.width),
-            height: u32::from(geom.height),
-        });
-    }
-    Ok(out)
-}
-
-/// A window id as `list_windows` prints it (`0x…`) or in decimal.
-pub fn parse_window_id(id: &str) -> Result<Window, SourceError> {
-    let id = id.trim();
-    let parsed = match id.strip_prefix("0x").or_else(|| id.strip_prefix("0X")) {
-        Some(hex) => u32::from_str_radix(hex, 16),
-        None => id.parse(),
-    };
-    parsed.ok().filter(|&w| w != 0).ok_or_else(|| {
-        SourceError::Device(format!("bad window id '{id}': expected 0x… or decimal"))
-    })
-}
+use crate::media::pixels::{self, CursorImage, Resizer};
 
 /// A server-created shared memory segment and our handle on it.
 struct ShmSegment {
@@ -322,7 +65,7 @@ pub struct X11Capture {
     /// The last image in I420 at capture size (even sides), reused when a window is hidden.
     full: VideoFrame,
     have_full: bool,
-    scaler: Option<Scaler>,
+    resizer: Resizer,
     max: (usize, usize),
     fps: u32,
     pacer: Pacer,
@@ -467,7 +210,7 @@ impl X11Capture {
                 .map(|v| (v.major_version, v.minor_version) >= (1, 2))
                 .unwrap_or(false)
         };
-        let fps = super::effective_fps(fps);
+        let fps = crate::capture::screen::effective_fps(fps);
         let mut capture = X11Capture {
             conn,
             display,
@@ -483,7 +226,7 @@ impl X11Capture {
             height: 0,
             full: VideoFrame::black(2, 2),
             have_full: false,
-            scaler: None,
+            resizer: Resizer::default(),
             max: (max_width, max_height),
             fps,
             pacer: Pacer::at_fps(fps),
@@ -750,7 +493,7 @@ impl X11Capture {
         let x = i64::from(reply.x) - i64::from(reply.xhot) - i64::from(rect.x);
         let y = i64::from(reply.y) - i64::from(reply.yhot) - i64::from(rect.y);
         let (w, h) = (self.width, self.height);
-        scale::blend_cursor(&mut self.bgra, w * 4, w, h, &self.cursor, x, y);
+        pixels::blend_cursor(&mut self.bgra, w * 4, w, h, &self.cursor, x, y);
         Ok(())
     }
 
@@ -764,7 +507,7 @@ impl X11Capture {
                 if self.width < 2 || self.height < 2 {
                     self.full = VideoFrame::black(w, h);
                 } else {
-                    scale::bgra_to_i420(&self.bgra, self.width * 4, w, h, &mut self.full)
+                    pixels::bgra_to_i420(&self.bgra, self.width * 4, w, h, &mut self.full)
                         .map_err(|e| SourceError::Device(e.to_string()))?;
                 }
                 self.have_full = true;
@@ -783,16 +526,12 @@ impl X11Capture {
     /// `self.full` scaled down to fit the maximum size.
     fn scaled(&mut self) -> Result<VideoFrame, SourceError> {
         let (w, h) = (self.full.width, self.full.height);
-        let (ow, oh) = scale::fit_size(w, h, self.max.0, self.max.1);
+        let (ow, oh) = pixels::fit_size(w, h, self.max.0, self.max.1);
         if (ow, oh) == (w, h) {
             return Ok(self.full.clone());
         }
-        let scaler = match &mut self.scaler {
-            Some(s) if s.src_size() == (w, h) && s.dst_size() == (ow, oh) => s,
-            slot => slot.insert(Scaler::new(w, h, ow, oh)),
-        };
-        scaler
-            .scale(&self.full)
+        self.resizer
+            .resize(&self.full.view(), ow, oh)
             .map_err(|e| SourceError::Device(e.to_string()))
     }
 }
@@ -896,7 +635,7 @@ impl VideoSource for X11Capture {
                 if composite { " (Composite)" } else { "" }
             ),
         };
-        let (w, h) = scale::fit_size(self.width, self.height, self.max.0, self.max.1);
+        let (w, h) = pixels::fit_size(self.width, self.height, self.max.0, self.max.1);
         format!(
             "{what} → {w}x{h} @ {} fps, {}",
             self.fps,
@@ -930,15 +669,7 @@ impl Drop for X11Capture {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn missing_display_is_a_clear_error() {
-        for v in [None, Some(OsString::new())] {
-            let err = display_from_env(v).unwrap_err().to_string();
-            assert!(err.contains("no display (DISPLAY is not set)"), "{err}");
-        }
-        assert_eq!(display_from_env(Some(":7".into())).unwrap(), ":7");
-    }
+    use crate::capture::screen::x11::{list_screens, list_windows};
 
     #[test]
     fn unreachable_display_is_an_error_not_a_panic() {
@@ -949,15 +680,5 @@ mod tests {
         // One x11rb itself panics on (debug builds): caught.
         assert!(list_windows(Some(":65000")).is_err());
         assert!(X11Capture::window(Some(":65000"), "0x400001", 1280, 720, 30).is_err());
-    }
-
-    #[test]
-    fn window_ids_parse() {
-        assert_eq!(parse_window_id("0x1a00003").unwrap(), 0x1a0_0003);
-        assert_eq!(parse_window_id("0X1A00003").unwrap(), 0x1a0_0003);
-        assert_eq!(parse_window_id("4194305").unwrap(), 4_194_305);
-        for bad in ["", "0", "0x", "zz", "0xfffffffff", "-1"] {
-            assert!(parse_window_id(bad).is_err(), "{bad}");
-        }
     }
 }

@@ -18,10 +18,10 @@ use scap::Target;
 use scap::capturer::{Capturer, Options};
 use scap::frame::{Frame, FrameType};
 
-use super::scale::{self, Scaler};
-use super::{Pacer, ScreenInfo, WindowInfo};
+use super::{ScreenInfo, WindowInfo};
+use crate::capture::source::{Pacer, SourceError, VideoSource};
 use crate::media::frame::{CapturedFrame, VideoFrame};
-use crate::media::source::{SourceError, VideoSource};
+use crate::media::pixels::{self, Resizer};
 
 /// How long opening waits for the capturer to start and for its first frame.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -174,7 +174,7 @@ pub struct ScapCapture {
     what: String,
     seen: u64,
     full: VideoFrame,
-    scaler: Option<Scaler>,
+    resizer: Resizer,
     max: (usize, usize),
     fps: u32,
     pacer: Pacer,
@@ -250,7 +250,7 @@ impl ScapCapture {
             what,
             seen: 0,
             full: VideoFrame::black(2, 2),
-            scaler: None,
+            resizer: Resizer::default(),
             max: (max_width, max_height),
             fps,
             pacer: Pacer::at_fps(fps),
@@ -340,22 +340,18 @@ impl VideoSource for ScapCapture {
             }
             if latest.seq != self.seen && latest.width >= 2 && latest.height >= 2 {
                 let (w, h) = (latest.width & !1, latest.height & !1);
-                scale::bgra_to_i420(&latest.bgra, latest.width * 4, w, h, &mut self.full)
+                pixels::bgra_to_i420(&latest.bgra, latest.width * 4, w, h, &mut self.full)
                     .map_err(|e| SourceError::Device(e.to_string()))?;
                 self.seen = latest.seq;
             }
         }
         let (w, h) = (self.full.width, self.full.height);
-        let (ow, oh) = scale::fit_size(w, h, self.max.0, self.max.1);
+        let (ow, oh) = pixels::fit_size(w, h, self.max.0, self.max.1);
         let frame = if (ow, oh) == (w, h) {
             self.full.clone()
         } else {
-            let scaler = match &mut self.scaler {
-                Some(s) if s.src_size() == (w, h) && s.dst_size() == (ow, oh) => s,
-                slot => slot.insert(Scaler::new(w, h, ow, oh)),
-            };
-            scaler
-                .scale(&self.full)
+            self.resizer
+                .resize(&self.full.view(), ow, oh)
                 .map_err(|e| SourceError::Device(e.to_string()))?
         };
         Ok(CapturedFrame { frame, captured_at })

@@ -2,9 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::frame::{AudioFrame, CapturedFrame, VideoFrame};
-use super::synthetic::{SineWave, TestPattern};
-use super::testsignal;
+use crate::media::frame::{AudioFrame, CapturedFrame, VideoFrame};
+use crate::media::synthetic::{SineWave, TestPattern};
+use crate::media::testsignal;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {

@@ -1,0 +1,154 @@
+//! Our encoded media onto each peer connection: a task per track that packetizes the
+//! shared encoded frames into it, and one that turns the receiver's feedback (keyframe
+//! requests, bandwidth) into instructions for the encoder.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use rtc::media::Sample;
+use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
+use rtc::rtcp::receiver_report::ReceiverReport;
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
+
+use super::bitrate::BitrateController;
+use super::outgoing::{EncodedAudio, EncodedVideo, VideoControl};
+use crate::codec::VideoCodec;
+use crate::peer::tracks::{LocalTrack, RTP_MTU, rand_ssrc};
+
+/// Writes the shared encoded video (in `codec`) into this connection's track until the
+/// sender stops or the connection goes. A receiver that fell behind gets a fresh keyframe.
+pub fn spawn_video_writer(
+    local: &LocalTrack,
+    codec: &'static VideoCodec,
+    mut frames: broadcast::Receiver<Arc<EncodedVideo>>,
+    control: Arc<VideoControl>,
+    connected: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    let local = local.clone();
+    tokio::spawn(async move {
+        let Some((track, ssrc, pt)) = local.ready(connected).await else {
+            return;
+        };
+        frames = frames.resubscribe();
+        // Start on a keyframe, or the receiver waits for the next one.
+        control.request_keyframe();
+        let mut started = false;
+        // We packetize ourselves so that every frame's RTP timestamp is its capture time
+        // (a sample writer can only advance by a duration given one frame ahead, which
+        // adds a frame of timing jitter a browser's jitter buffer then waits out).
+        let mut payloader = codec.payloader();
+        let mut sequence: u16 = (rand_ssrc() & 0x7FFF) as u16;
+        let mut clock: Option<(Instant, u32)> = None;
+        loop {
+            let frame = match frames.recv().await {
+                Ok(f) => f,
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::debug!(skipped = n, "video writer fell behind");
+                    started = false;
+                    control.request_keyframe();
+                    continue;
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            if !started && !frame.keyframe {
+                continue;
+            }
+            started = true;
+            let (start, base) = *clock.get_or_insert((frame.captured_at, rand_ssrc()));
+            let elapsed = frame.captured_at.saturating_duration_since(start);
+            let timestamp = base.wrapping_add((elapsed.as_micros() * 9 / 100) as u32);
+            let payloads = match payloader.payload(RTP_MTU, &frame.data) {
+                Ok(p) => p,
+                Err(err) => {
+                    tracing::debug!(%err, "frame not packetized");
+                    continue;
+                }
+            };
+            let last = payloads.len().saturating_sub(1);
+            for (i, payload) in payloads.into_iter().enumerate() {
+                let packet = rtc::rtp::packet::Packet {
+                    header: rtc::rtp::header::Header {
+                        version: 2,
+                        marker: i == last,
+                        payload_type: pt,
+                        sequence_number: sequence,
+                        timestamp,
+                        ssrc,
+                        ..Default::default()
+                    },
+                    payload,
+                };
+                sequence = sequence.wrapping_add(1);
+                if let Err(err) = track.write_rtp(packet).await {
+                    tracing::debug!(%err, "video write failed");
+                    break;
+                }
+            }
+        }
+    })
+}
+
+pub fn spawn_audio_writer(
+    local: &LocalTrack,
+    mut packets: broadcast::Receiver<Arc<EncodedAudio>>,
+    connected: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    let local = local.clone();
+    tokio::spawn(async move {
+        let Some((track, ssrc, pt)) = local.ready(connected).await else {
+            return;
+        };
+        packets = packets.resubscribe();
+        loop {
+            let packet = match packets.recv().await {
+                Ok(p) => p,
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            let sample = Sample {
+                data: packet.data.clone(),
+                duration: packet.duration,
+                ..Sample::new(Instant::now())
+            };
+            if let Err(err) = track.sample_writer(ssrc, pt).write_sample(&sample).await {
+                tracing::debug!(%err, "audio write failed");
+            }
+        }
+    })
+}
+
+/// Listens to what the receiver of this track says: keyframe requests go to the
+/// encoder, bandwidth signals to the bitrate controller.
+pub fn spawn_feedback_reader(
+    local: &LocalTrack,
+    control: Arc<VideoControl>,
+    bitrate: Arc<BitrateController>,
+    peer: String,
+) -> JoinHandle<()> {
+    let track = local.track.clone();
+    tokio::spawn(async move {
+        while let Some(event) = track.poll().await {
+            let TrackLocalEvent::OnRtcpPacket(packets) = event else {
+                continue;
+            };
+            for packet in packets {
+                let any = packet.as_any();
+                if any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>() {
+                    control.request_keyframe();
+                } else if let Some(remb) = any.downcast_ref::<ReceiverEstimatedMaximumBitrate>() {
+                    bitrate.on_remb(&peer, remb.bitrate);
+                } else if let Some(rr) = any.downcast_ref::<ReceiverReport>() {
+                    for report in &rr.reports {
+                        bitrate.on_loss(&peer, f32::from(report.fraction_lost) / 256.0);
+                    }
+                }
+            }
+            control.set_target_kbps(bitrate.target_kbps());
+        }
+        bitrate.forget(&peer);
+    })
+}

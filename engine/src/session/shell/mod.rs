@@ -1,0 +1,522 @@
+//! The I/O around the session's rules: one task owns the signaling client, the peer
+//! connections and our media senders, turns everything that happens into an
+//! [`Input`] for the [`Core`], and carries out the [`Action`]s it answers with. It
+//! decides nothing itself.
+//!
+//! - here: the task, its inputs, the actions that are not about one connection, the
+//!   application's commands, leaving;
+//! - [`links`]: the peer connections (creating them with our media on, offers,
+//!   answers, candidates, closing) and the tracks received on them.
+
+mod links;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use huddle_protocol::request::{RoomLeave, StartSharing, StopSharing};
+use huddle_protocol::{ChatMessage, ErrorCode, JoinAck, MediaState, RelayBody, RelayKind};
+use tokio::sync::{mpsc, oneshot};
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::{RTCIceConnectionState, RTCPeerConnectionState};
+
+use super::core::{Action, Core, CoreConfig, Input, KeyframeOf, LinkKey};
+use super::event::SessionEvent;
+use super::{Identity, LocalMedia, SessionError, SessionReport, request_join};
+use crate::capture::source::{AudioSource, VideoSource};
+use crate::media::stream::StreamKind;
+use crate::peer::{PeerEvent, PeerSetup};
+use crate::pipeline::bitrate::BitrateController;
+use crate::pipeline::incoming::{FrameSink, ReceivedStats};
+use crate::pipeline::outgoing::{AudioSender, VideoSendConfig, VideoSender};
+use crate::playout::mixer::Mixer;
+use crate::signaling::{SignalingClient, SignalingError, SignalingEvent};
+use crate::stats::{ReceivedStreamReport, SentStreamReport};
+use links::LinkIo;
+
+/// What the application asks of a running session.
+pub(super) enum Command {
+    Chat {
+        text: String,
+        client_id: String,
+        reply: oneshot::Sender<Result<ChatMessage, SignalingError>>,
+    },
+    SetMuted(bool),
+    SetCameraOn(bool),
+    SwitchCamera(Box<dyn VideoSource>),
+    SwitchMicrophone(Box<dyn AudioSource>),
+    StartSharing {
+        source: Box<dyn VideoSource>,
+        reply: oneshot::Sender<Result<(), SessionError>>,
+    },
+    StopSharing(oneshot::Sender<Result<(), SessionError>>),
+    Leave(oneshot::Sender<SessionReport>),
+}
+
+/// A peer connection's event, with which connection it is.
+pub(super) struct Notice {
+    key: LinkKey,
+    generation: u64,
+    event: PeerEvent,
+}
+
+/// Our screen, being shared.
+struct ScreenShare {
+    sender: VideoSender,
+    bitrate: Arc<BitrateController>,
+}
+
+/// Everything the session's task owns.
+pub(super) struct Shell {
+    core: Core,
+    identity: Identity,
+    signaling: Arc<SignalingClient>,
+    setup: PeerSetup,
+    links: HashMap<LinkKey, LinkIo>,
+    notices: mpsc::UnboundedSender<Notice>,
+    video: Option<VideoSender>,
+    audio: Option<AudioSender>,
+    /// How fast the camera may go, from what its receivers report.
+    bitrate: Arc<BitrateController>,
+    screen: Option<ScreenShare>,
+    screen_config: VideoSendConfig,
+    /// What we sent as the screen before it stopped (for the report).
+    screen_reports: Vec<SentStreamReport>,
+    mixer: Arc<Mixer>,
+    stats: ReceivedStats,
+    sink: Arc<dyn FrameSink>,
+    events: mpsc::UnboundedSender<SessionEvent>,
+    join_rtt: Duration,
+}
+
+/// What a shell is made of.
+pub(super) struct ShellParts {
+    pub identity: Identity,
+    pub config: CoreConfig,
+    pub signaling: Arc<SignalingClient>,
+    pub setup: PeerSetup,
+    /// When our `room:join` was sent, and how long its ack took.
+    pub joined_at: Instant,
+    pub join_rtt: Duration,
+    pub media: LocalMedia,
+    pub mixer: Arc<Mixer>,
+    pub sink: Arc<dyn FrameSink>,
+    pub stats: ReceivedStats,
+    pub events: mpsc::UnboundedSender<SessionEvent>,
+    pub notices: mpsc::UnboundedSender<Notice>,
+}
+
+impl Shell {
+    pub(super) fn new(parts: ShellParts) -> Self {
+        let ShellParts {
+            identity,
+            config,
+            signaling,
+            setup,
+            joined_at,
+            join_rtt,
+            media,
+            mixer,
+            sink,
+            stats,
+            events,
+            notices,
+        } = parts;
+        let video_config = media.video;
+        let bitrate = Arc::new(BitrateController::new(
+            video_config.start_kbps,
+            video_config.min_kbps,
+            video_config.max_kbps,
+        ));
+        // The screen goes in the codec the camera goes in.
+        let screen_config = VideoSendConfig {
+            codec: video_config.codec,
+            ..VideoSendConfig::screen()
+        };
+        let video = media
+            .camera
+            .map(|cam| VideoSender::start(cam, video_config));
+        let audio = media
+            .microphone
+            .map(|mic| AudioSender::start(mic, media.capture_processor));
+        Shell {
+            core: Core::new(config, joined_at),
+            identity,
+            signaling,
+            setup,
+            links: HashMap::new(),
+            notices,
+            video,
+            audio,
+            bitrate,
+            screen: None,
+            screen_config,
+            screen_reports: Vec::new(),
+            mixer,
+            stats,
+            sink,
+            events,
+            join_rtt,
+        }
+    }
+
+    /// Handles inputs until the application leaves (or drops the session).
+    pub(super) async fn run(
+        mut self,
+        mut server: mpsc::UnboundedReceiver<SignalingEvent>,
+        mut notices: mpsc::UnboundedReceiver<Notice>,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+    ) {
+        let mut stats_tick = tokio::time::interval(Duration::from_secs(1));
+        let mut timer = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                _ = stats_tick.tick() => self.poll_connection_stats().await,
+                _ = timer.tick() => self.drive(Input::Tick).await,
+                Some(event) = server.recv() => self.on_signaling(event).await,
+                Some(notice) = notices.recv() => self.on_notice(notice).await,
+                command = commands.recv() => match command {
+                    Some(Command::Leave(reply)) => {
+                        let report = self.leave().await;
+                        let _ = reply.send(report);
+                        return;
+                    }
+                    Some(command) => self.on_command(command).await,
+                    None => {
+                        self.leave().await;
+                        return;
+                    }
+                },
+            }
+        }
+    }
+
+    /// Our first join, acknowledged: calls everyone in the room.
+    pub(super) async fn joined(&mut self, ack: JoinAck) {
+        self.drive(Input::Joined(ack)).await;
+    }
+
+    async fn drive(&mut self, input: Input) {
+        self.drive_with(input, None).await;
+    }
+
+    /// Feeds `input` to the rules and carries out what they say, depth first: an
+    /// action's result is fed back and its consequences done before the next action,
+    /// as if each step were a plain function call.
+    async fn drive_with(&mut self, input: Input, mut track: Option<Arc<dyn TrackRemote>>) {
+        let mut queue: VecDeque<Action> = self.core.handle(Instant::now(), input).into();
+        while let Some(action) = queue.pop_front() {
+            if let Some(result) = self.execute(action, &mut track).await {
+                for next in self.core.handle(Instant::now(), result).into_iter().rev() {
+                    queue.push_front(next);
+                }
+            }
+        }
+    }
+
+    /// Carries out one action; `Some` is its result, for the rules.
+    async fn execute(
+        &mut self,
+        action: Action,
+        track: &mut Option<Arc<dyn TrackRemote>>,
+    ) -> Option<Input> {
+        match action {
+            Action::OpenLink { key, generation } => {
+                let result = self.open_link(&key, generation).await;
+                return Some(Input::LinkOpened {
+                    key,
+                    generation,
+                    result: result.map_err(|e| e.to_string()),
+                });
+            }
+            Action::CloseLink { key } => self.close_link(&key).await,
+            Action::CreateOffer {
+                key,
+                generation,
+                ice_restart,
+            } => {
+                let result = self.create_offer(&key, ice_restart).await;
+                return Some(Input::OfferCreated {
+                    key,
+                    generation,
+                    result: result.map_err(|e| e.to_string()),
+                });
+            }
+            Action::Answer {
+                key,
+                generation,
+                offer,
+            } => {
+                let result = self.answer(&key, &offer).await;
+                return Some(Input::AnswerCreated {
+                    key,
+                    generation,
+                    result: result.map_err(|e| e.to_string()),
+                });
+            }
+            Action::ApplyAnswer {
+                key,
+                generation,
+                answer,
+            } => {
+                let result = self.apply_answer(&key, &answer).await;
+                return Some(Input::AnswerApplied {
+                    key,
+                    generation,
+                    result: result.map_err(|e| e.to_string()),
+                });
+            }
+            Action::Rollback { key } => self.rollback(&key).await,
+            Action::AddRemoteCandidates { key, candidates } => {
+                self.add_remote_candidates(&key, &candidates).await
+            }
+            Action::Relay { kind, to, body } => self.relay(kind, &to, body).await,
+            Action::LinkUp { key } => {
+                if let Some(link) = self.links.get(&key) {
+                    link.connected.send_replace(true);
+                }
+            }
+            Action::RequestKeyframe(KeyframeOf::Camera) => {
+                if let Some(v) = &self.video {
+                    v.control.request_keyframe();
+                }
+            }
+            Action::RequestKeyframe(KeyframeOf::Screen) => {
+                if let Some(s) = &self.screen {
+                    s.sender.control.request_keyframe();
+                }
+            }
+            Action::Receive {
+                key,
+                kind,
+                since,
+                joined_at,
+                email,
+            } => {
+                if let Some(track) = track.take() {
+                    self.receive(&key, track, kind, since, joined_at, &email)
+                        .await;
+                }
+            }
+            Action::AnnounceMedia { audio, video } => {
+                if let Err(err) = self.signaling.request(&MediaState { audio, video }).await {
+                    tracing::warn!(%err, "media state not announced");
+                }
+            }
+            Action::Rejoin => {
+                let result = request_join(&self.signaling, &self.identity).await;
+                return Some(Input::Rejoined(result.map_err(|e| e.to_string())));
+            }
+            Action::StopScreen => {
+                if let Some(mut screen) = self.screen.take() {
+                    screen.sender.stop();
+                }
+            }
+            Action::Emit(event) => {
+                let _ = self.events.send(event);
+            }
+        }
+        None
+    }
+
+    /// Sends a relay through signaling.
+    async fn relay(&self, kind: RelayKind, to: &str, body: RelayBody) {
+        if let Err(err) = self.signaling.relay(kind, to, body).await {
+            tracing::warn!(%err, event = kind.sent_as(), "relay not sent");
+        }
+    }
+
+    async fn on_signaling(&mut self, event: SignalingEvent) {
+        let input = match event {
+            SignalingEvent::Disconnected => Input::SignalingLost,
+            SignalingEvent::Connected => Input::SignalingBack,
+            SignalingEvent::Server(event) => Input::Server(event),
+        };
+        self.drive(input).await;
+    }
+
+    async fn on_notice(&mut self, notice: Notice) {
+        let Notice {
+            key,
+            generation,
+            event,
+        } = notice;
+        match event {
+            PeerEvent::Candidate(c) => {
+                let candidate = crate::peer::from_rtc_candidate(&c);
+                self.drive(Input::LocalCandidate {
+                    key,
+                    generation,
+                    candidate,
+                })
+                .await
+            }
+            PeerEvent::State(state) => {
+                tracing::debug!(peer = %key.remote, kind = ?key.kind, ?state, "connection");
+                match state {
+                    RTCPeerConnectionState::Connected => {
+                        self.drive(Input::Connected { key, generation }).await
+                    }
+                    RTCPeerConnectionState::Failed => {
+                        self.drive(Input::Failed { key, generation }).await
+                    }
+                    _ => {}
+                }
+            }
+            PeerEvent::Ice(state) => {
+                tracing::debug!(peer = %key.remote, ?state, kind = ?key.kind, "ICE");
+                if state == RTCIceConnectionState::Failed {
+                    self.drive(Input::Failed { key, generation }).await;
+                }
+            }
+            PeerEvent::Track(track) => {
+                let audio =
+                    track.kind().await == rtc::rtp_transceiver::rtp_sender::RtpCodecKind::Audio;
+                let input = Input::Track {
+                    key,
+                    generation,
+                    audio,
+                };
+                self.drive_with(input, Some(track)).await;
+            }
+        }
+    }
+
+    async fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Chat {
+                text,
+                client_id,
+                reply,
+            } => {
+                let result = super::send_chat(&self.signaling, text, client_id).await;
+                let _ = reply.send(result);
+            }
+            Command::SetMuted(muted) => {
+                if let Some(a) = &self.audio {
+                    a.control.set_muted(muted);
+                }
+                self.drive(Input::MicMuted(muted)).await;
+            }
+            Command::SetCameraOn(on) => {
+                if let Some(v) = &self.video {
+                    v.control.set_enabled(on);
+                }
+                self.drive(Input::CameraOn(on)).await;
+            }
+            Command::SwitchCamera(cam) => match &self.video {
+                Some(v) => v.control.replace_source(cam),
+                None => self
+                    .core
+                    .note_error("no camera track to switch: join with a camera".into()),
+            },
+            Command::SwitchMicrophone(mic) => match &self.audio {
+                Some(a) => a.control.replace_source(mic),
+                None => self
+                    .core
+                    .note_error("no microphone track to switch: join with a microphone".into()),
+            },
+            Command::StartSharing { source, reply } => {
+                let result = self.start_sharing(source).await;
+                let _ = reply.send(result);
+            }
+            Command::StopSharing(reply) => {
+                let result = self.stop_sharing().await;
+                let _ = reply.send(result);
+            }
+            Command::Leave(_) => {}
+        }
+    }
+
+    /// Asks the server to make us the sharer, then offers the screen to everyone.
+    async fn start_sharing(&mut self, source: Box<dyn VideoSource>) -> Result<(), SessionError> {
+        if let Some(screen) = &self.screen {
+            // Already sharing: switch what is shared, nothing to renegotiate.
+            screen.sender.control.replace_source(source);
+            return Ok(());
+        }
+        match self.signaling.request(&StartSharing {}).await {
+            Ok(_) => {}
+            Err(SignalingError::Refused { refusal, .. })
+                if refusal.code == ErrorCode::SharingConflict =>
+            {
+                return Err(SessionError::SharingConflict {
+                    sharer_id: refusal.sharer_id.unwrap_or_default(),
+                });
+            }
+            Err(err) => return Err(err.into()),
+        }
+        tracing::info!(source = %source.describe(), "sharing the screen");
+        let config = self.screen_config.clone();
+        self.screen = Some(ScreenShare {
+            bitrate: Arc::new(BitrateController::new(
+                config.start_kbps,
+                config.min_kbps,
+                config.max_kbps,
+            )),
+            sender: VideoSender::start(source, config),
+        });
+        self.drive(Input::SharingStarted).await;
+        Ok(())
+    }
+
+    async fn stop_sharing(&mut self) -> Result<(), SessionError> {
+        let Some(mut screen) = self.screen.take() else {
+            return Ok(());
+        };
+        let result = self.signaling.request(&StopSharing {}).await;
+        self.drive(Input::SharingStopped).await;
+        screen.sender.stop();
+        if let Ok(s) = screen.sender.stats.lock() {
+            let codec = screen.sender.config.codec.name;
+            self.screen_reports
+                .push(s.report(StreamKind::Screen, codec, Instant::now()));
+        }
+        result.map(|_| ()).map_err(Into::into)
+    }
+
+    /// Ends every call, leaves the room and reports what was measured.
+    async fn leave(&mut self) -> SessionReport {
+        let ended = Instant::now();
+        self.drive(Input::Leaving).await;
+        let mut received: Vec<ReceivedStreamReport> = self
+            .stats
+            .lock()
+            .map(|m| m.values().map(|s| s.report(ended)).collect())
+            .unwrap_or_default();
+        if self.screen.is_some() {
+            let _ = self.stop_sharing().await;
+        }
+        self.drive(Input::CloseAll).await;
+        let mut sent = Vec::new();
+        if let Some(v) = self.video.as_mut() {
+            v.stop();
+            if let Ok(s) = v.stats.lock() {
+                sent.push(s.report(StreamKind::Video, v.config.codec.name, ended));
+            }
+        }
+        if let Some(a) = self.audio.as_mut() {
+            a.stop();
+            if let Ok(s) = a.stats.lock() {
+                sent.push(s.report(StreamKind::Audio, "opus", ended));
+            }
+        }
+        sent.append(&mut self.screen_reports);
+        if let Err(err) = self.signaling.request(&RoomLeave {}).await {
+            tracing::debug!(%err, "room:leave");
+        }
+        self.signaling.disconnect().await;
+        received
+            .sort_by(|a, b| (&a.remote_email, a.kind as u8).cmp(&(&b.remote_email, b.kind as u8)));
+        SessionReport {
+            id: self.core.my_id().to_string(),
+            room: self.identity.room.clone(),
+            join_ack_ms: self.join_rtt.as_secs_f64() * 1000.0,
+            received,
+            sent,
+            peers_met: self.core.peers_met(),
+            peers_connected: self.core.peers_connected(),
+            errors: self.core.errors().to_vec(),
+        }
+    }
+}
