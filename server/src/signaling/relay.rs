@@ -1,0 +1,36 @@
+//! Offer, answer and candidate relays between two members of a room.
+
+use std::str::FromStr;
+
+use super::dispatch::Incoming;
+use super::{Hub, Reply};
+use crate::protocol::{self, ErrorCode, Refusal, RelayKind, RelayRequest, Relayed};
+use crate::rooms::ConnId;
+
+impl Hub {
+    pub(super) fn relay(
+        &self,
+        from: ConnId,
+        kind: RelayKind,
+        e: &Incoming,
+    ) -> Result<Reply, Refusal> {
+        let request: RelayRequest = protocol::parse(e.payload.as_deref())?;
+        let (to, body) = request.validate(kind, &self.limits)?;
+        let not_in_room = || {
+            Refusal::new(
+                ErrorCode::NotInRoom,
+                format!("`{}` is not in your room", kind.sent_as()),
+            )
+        };
+        let target = ConnId::from_str(&to).map_err(|_| not_in_room())?;
+        if target == from || !self.rooms.same_room(from, target) {
+            return Err(not_in_room());
+        }
+        let from_text = from.to_string();
+        if !self.send(target, kind.delivered_as(), &Relayed::new(from_text, body)) {
+            return Err(not_in_room());
+        }
+        self.metrics.relayed(kind);
+        Ok(Reply::Ok)
+    }
+}
