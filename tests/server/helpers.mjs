@@ -70,7 +70,7 @@ function cleanEnv() {
 
 // eslint-disable-next-line no-control-regex
 const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
-const LISTEN_RE = /listening on http:\/\/([0-9.]+):(\d+)/;
+const LISTEN_RE = /listening on (https?):\/\/([0-9.]+):(\d+)/;
 
 /**
  * Start the real binary on a free port.
@@ -115,7 +115,7 @@ export async function startServer(opts = {}) {
     out += chunk.toString('utf8');
     if (out.length > MAX_LOG) out = out.slice(-MAX_LOG);
     const m = out.replace(ANSI, '').match(LISTEN_RE);
-    if (m) resolveAddr({ host: m[1], port: Number(m[2]) });
+    if (m) resolveAddr({ scheme: m[1], host: m[2], port: Number(m[3]) });
   };
   proc.stdout.on('data', onData);
   proc.stderr.on('data', onData);
@@ -158,7 +158,7 @@ export async function startServer(opts = {}) {
   const startTimeout = opts.startTimeoutMs ?? 20000;
   let timer;
   try {
-    const { host, port } = await Promise.race([
+    const { scheme, host, port } = await Promise.race([
       addr,
       new Promise((_, rej) => {
         timer = setTimeout(
@@ -169,7 +169,8 @@ export async function startServer(opts = {}) {
     ]);
     server.host = host;
     server.port = port;
-    server.url = `http://${host}:${port}`;
+    server.scheme = scheme;
+    server.url = `${scheme}://${host}:${port}`;
   } catch (e) {
     await server.kill9();
     e.message += `\nargs: ${args.join(' ')}\n--- server output ---\n${server.logs()}`;

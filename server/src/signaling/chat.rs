@@ -1,12 +1,12 @@
-//! `chat:send`: stored first, then delivered in id order.
+//! `chat:send`: stored first (in the sender's meeting), then delivered in id order.
 
 use socketioxide::extract::SocketRef;
 
 use super::dispatch::Incoming;
-use super::{Hub, Reply, to_json};
-use crate::chat::NewChatMessage;
-use crate::protocol::{self, Acked, ChatAck, ChatSend, ErrorCode, Refusal};
+use super::{Hub, Reply, unix_ms};
+use crate::protocol::{self, Acked, ChatAck, ChatSend, ErrorCode, Refusal, event};
 use crate::rooms::ConnId;
+use crate::storage::NewChatMessage;
 
 impl Hub {
     pub(super) async fn chat(&self, socket: &SocketRef, e: &Incoming) -> Result<Reply, Refusal> {
@@ -18,18 +18,16 @@ impl Hub {
         let _in_order = self.chat_sequencers[self.sequencer(&seat.room)]
             .lock()
             .await;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
         let message = self
-            .chat
+            .store
             .append(NewChatMessage {
                 room: seat.room,
+                meeting: seat.meeting,
                 from: socket.id.to_string(),
                 email: seat.email,
                 name: seat.name,
                 text: send.text,
-                ts: now,
+                ts: unix_ms(),
                 client_id: send.client_id,
             })
             .await
@@ -44,7 +42,7 @@ impl Hub {
             .into_iter()
             .filter(|m| *m != socket.id)
             .collect();
-        self.send_all(&others, "chat:message", &message);
-        Ok(Reply::Json(to_json(&Acked::new(ChatAck { message }))?))
+        self.send_all(&others, event::CHAT_MESSAGE, &message);
+        Reply::json(&Acked::new(ChatAck { message }))
     }
 }

@@ -1,11 +1,13 @@
 //! From a Socket.IO packet to a handler, in the order the client sent its events.
 //!
-//! Every event of a connection goes through one [`Dispatcher`]. Events that need no
-//! I/O are handled inline as they arrive; one that waits (on storage, on a passcode
-//! hash) queues whatever follows until it is done ([`Connection`]), so a `room:join`
-//! followed at once by a `chat:send` is handled in that order.
+//! Every event of a connection goes through one [`Dispatcher`]. The rate limit is
+//! applied first, before the payload is parsed. Events that need no I/O are handled
+//! inline as they arrive; one that waits (on storage, on a passcode hash) queues
+//! whatever follows until it is done ([`Connection`]), so a `room:join` followed at
+//! once by a `chat:send` is handled in that order.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::value::RawValue;
@@ -13,9 +15,11 @@ use socketioxide::adapter::LocalAdapter;
 use socketioxide::extract::{AckSender, SocketRef};
 use socketioxide::handler::{FromMessageParts, MessageHandler, Value};
 use socketioxide::socket::Socket;
+use socketioxide::{SendError, SocketError};
 
-use super::{Hub, Reply, lock};
-use crate::protocol::{ErrorAck, ErrorCode, ErrorEvent, Refusal, RelayKind};
+use super::{Hub, Outbound, Reply, lock, raw};
+use crate::net::ClientIp;
+use crate::protocol::{ErrorAck, ErrorCode, ErrorEvent, OK, Refusal, RelayKind, event};
 use crate::rate_limit::TokenBucket;
 
 /// One client event, split from its Socket.IO packet.
@@ -35,14 +39,35 @@ pub(super) enum Job {
 pub struct Connection {
     limiter: Mutex<TokenBucket>,
     queue: Mutex<Queue>,
+    /// Where the client connects from (none for a session made outside the HTTP layer).
+    pub client: Option<ClientIp>,
+    pub outbound: Outbound,
+    /// Over its byte budget: nothing more is sent to it or taken from it.
+    cut: AtomicBool,
 }
 
 impl Connection {
-    pub(super) fn new(rate_limit: u32) -> Self {
+    pub(super) fn new(rate_limit: u32, client: Option<ClientIp>, outbound: Outbound) -> Self {
         Connection {
             limiter: Mutex::new(TokenBucket::new(rate_limit)),
             queue: Mutex::new(Queue::default()),
+            client,
+            outbound,
+            cut: AtomicBool::new(false),
         }
+    }
+
+    pub(super) fn is_cut(&self) -> bool {
+        self.cut.load(Ordering::Acquire)
+    }
+
+    /// Marks the connection cut and closes its wire; true the first time.
+    pub(super) fn cut(&self) -> bool {
+        let first = !self.cut.swap(true, Ordering::AcqRel);
+        if first {
+            self.outbound.cut();
+        }
+        first
     }
 }
 
@@ -53,9 +78,12 @@ struct Queue {
     pending: VecDeque<Job>,
 }
 
-/// Events whose handler waits on I/O.
-fn needs_io(event: &str) -> bool {
-    event == "room:join" || event == "chat:send"
+/// Events whose handler waits on I/O (storage, a passcode hash).
+fn needs_io(name: &str) -> bool {
+    matches!(
+        name,
+        event::ROOM_JOIN | event::CHAT_SEND | event::ROOM_LOCK | event::LOBBY_ADMIT
+    )
 }
 
 impl Hub {
@@ -104,7 +132,7 @@ impl Hub {
     fn run_now(&self, socket: &SocketRef, job: Job) -> Option<Job> {
         match job {
             Job::Disconnect => {
-                self.leave(socket.id);
+                self.disconnected(socket.id);
                 None
             }
             Job::Event(e) if needs_io(&e.event) => Some(Job::Event(e)),
@@ -121,8 +149,10 @@ impl Hub {
             return;
         };
         let result = match e.event.as_str() {
-            "room:join" => self.join(socket, &e).await,
-            _ => self.chat(socket, &e).await,
+            event::ROOM_JOIN => self.join(socket, &e).await,
+            event::CHAT_SEND => self.chat(socket, &e).await,
+            event::ROOM_LOCK => self.lock_room(socket.id, &e).await,
+            _ => self.admit(socket.id, &e).await,
         };
         self.finish(socket, e, result);
     }
@@ -131,14 +161,19 @@ impl Hub {
         if let Some(kind) = RelayKind::from_event(&e.event) {
             return self.relay(socket.id, kind, e);
         }
+        let id = socket.id;
         match e.event.as_str() {
-            "room:leave" => match self.leave(socket.id) {
+            event::ROOM_LEAVE => match self.leave(id) {
                 Some(_) => Ok(Reply::Ok),
                 None => Err(Refusal::new(ErrorCode::NotJoined, "not in a room")),
             },
-            "startSharing" => self.start_sharing(socket),
-            "stopSharing" => self.stop_sharing(socket.id),
-            "media:state" => self.media_state(socket.id, e),
+            event::START_SHARING => self.start_sharing(socket),
+            event::STOP_SHARING => self.stop_sharing(id),
+            event::MEDIA_STATE => self.media_state(id, e),
+            event::LOBBY_DENY => self.deny(id, e),
+            event::ROOM_REMOVE => self.remove(id, e),
+            event::ROOMS_LIST => self.rooms_list(e),
+            event::ICE_SERVERS => self.refresh_ice_servers(id, e),
             other => Err(Refusal::new(
                 ErrorCode::UnknownEvent,
                 format!("unknown event `{other}`"),
@@ -149,16 +184,37 @@ impl Hub {
     /// Sends the ack (or the `error` event when the client asked for no ack).
     fn finish(&self, socket: &SocketRef, e: Incoming, result: Result<Reply, Refusal>) {
         match result {
-            Ok(reply) => {
-                let sent = match &reply {
-                    Reply::Ok => e.ack.send(&crate::protocol::OK),
-                    Reply::Json(value) => e.ack.send(value),
-                };
-                if let Err(err) = sent {
-                    tracing::debug!(socket = %socket.id, event = %e.event, %err, "ack not sent");
+            Ok(Reply::Ok) => {
+                if let Some(data) = raw(&OK) {
+                    self.answer(socket, e, &data);
                 }
             }
+            Ok(Reply::Json(data)) => self.answer(socket, e, &data),
             Err(refusal) => self.refuse(socket, e, &refusal),
+        }
+    }
+
+    /// Acks within the client's byte budget.
+    fn answer(&self, socket: &SocketRef, e: Incoming, data: &RawValue) {
+        if !e.wants_ack {
+            return;
+        }
+        if let Some(c) = socket.extensions.get::<Arc<Connection>>()
+            && !c.outbound.charge(data.get().len())
+        {
+            self.overflowed(socket.id, &c);
+            return;
+        }
+        match e.ack.send(data) {
+            Ok(()) => {}
+            Err(SendError::Socket(SocketError::InternalChannelFull)) => {
+                if let Some(c) = socket.extensions.get::<Arc<Connection>>() {
+                    self.overflowed(socket.id, &c);
+                }
+            }
+            Err(err) => {
+                tracing::debug!(socket = %socket.id, event = %e.event, %err, "ack not sent")
+            }
         }
     }
 
@@ -166,16 +222,18 @@ impl Hub {
         self.metrics.error(refusal.code);
         tracing::debug!(socket = %socket.id, event = %e.event, code = refusal.code.as_str(), message = %refusal.message, "refused");
         if e.wants_ack {
-            let _ = e.ack.send(&ErrorAck::from(refusal));
+            if let Some(data) = raw(&ErrorAck::from(refusal)) {
+                self.answer(socket, e, &data);
+            }
         } else {
-            let _ = socket.emit(
-                "error",
-                &ErrorEvent {
-                    code: refusal.code,
-                    message: refusal.message.clone(),
-                    event: Some(e.event.clone()),
-                },
-            );
+            let error = ErrorEvent {
+                code: refusal.code,
+                message: refusal.message.clone(),
+                event: Some(e.event.clone()),
+            };
+            if let Some(data) = raw(&error) {
+                self.emit_raw(socket, event::ERROR, &data);
+            }
         }
     }
 }
@@ -198,14 +256,8 @@ fn split_packet(raw: &str) -> (Option<String>, Result<Option<Box<RawValue>>, Str
                 .and_then(|first| serde_json::from_str::<String>(first.get()).ok());
             (event, Ok(parts.next()))
         }
-        Err(err) => {
-            // Too deep or broken: still name the event in the error if we can.
-            let event = raw.strip_prefix('[').and_then(|rest| {
-                let mut de = serde_json::Deserializer::from_str(rest);
-                serde::Deserialize::deserialize(&mut de).ok()
-            });
-            (event, Err(format!("malformed packet: {err}")))
-        }
+        // Too deep or broken: still name the event in the error if we can.
+        Err(err) => (event_name(raw), Err(format!("malformed packet: {err}"))),
     }
 }
 
@@ -222,45 +274,58 @@ impl MessageHandler<LocalAdapter, Dispatch> for Dispatcher {
     fn call(&self, s: Arc<Socket<LocalAdapter>>, mut v: Value, ack_id: Option<i64>) {
         let Ok(ack) = AckSender::from_message_parts(&s, &mut v, &ack_id);
         let socket = SocketRef::from(s);
-        let raw = v.as_str().map(|s| s.as_str()).unwrap_or("");
-        let (event, payload) = split_packet(raw);
-        let incoming = |payload| Incoming {
-            event: event.clone().unwrap_or_default(),
-            payload,
-            ack,
-            wants_ack: ack_id.is_some(),
-        };
         let hub = &self.hub;
         // Set up in `on_connect`, before any event can arrive.
         let Some(connection) = socket.extensions.get::<Arc<Connection>>() else {
             return;
         };
-        let allowed = lock(&connection.limiter).try_take();
-        let e = match payload {
-            Err(message) => {
-                return hub.refuse(&socket, incoming(None), &Refusal::bad_request(message));
-            }
-            Ok(_) if !allowed => {
-                let refusal = Refusal::new(ErrorCode::RateLimited, "too many events; slow down");
-                return hub.refuse(&socket, incoming(None), &refusal);
-            }
-            Ok(payload) => incoming(payload),
+        if connection.is_cut() {
+            return;
+        }
+        let raw = v.as_str().map(|s| s.as_str()).unwrap_or("");
+        let mut e = Incoming {
+            event: String::new(),
+            payload: None,
+            ack,
+            wants_ack: ack_id.is_some(),
         };
-        if e.payload
-            .as_ref()
-            .is_some_and(|p| p.get().len() > hub.limits.max_event_bytes())
-        {
-            let refusal = Refusal::new(
-                ErrorCode::PayloadTooLarge,
-                format!(
-                    "payload is larger than {} bytes",
-                    hub.limits.max_event_bytes()
-                ),
-            );
+        // Before anything is parsed: the limit, then the size of the whole packet.
+        if !lock(&connection.limiter).try_take() {
+            e.event = event_name(raw).unwrap_or_default();
+            let refusal = Refusal::new(ErrorCode::RateLimited, "too many events; slow down");
             return hub.refuse(&socket, e, &refusal);
+        }
+        let max = hub.limits.max_event_bytes();
+        if raw.len() > max + PACKET_ENVELOPE_BYTES {
+            e.event = event_name(raw).unwrap_or_default();
+            return hub.refuse(&socket, e, &too_large(max));
+        }
+        let (event, payload) = split_packet(raw);
+        e.event = event.unwrap_or_default();
+        match payload {
+            Err(message) => return hub.refuse(&socket, e, &Refusal::bad_request(message)),
+            Ok(Some(p)) if p.get().len() > max => return hub.refuse(&socket, e, &too_large(max)),
+            Ok(payload) => e.payload = payload,
         }
         hub.enqueue_on(connection, socket, Job::Event(e));
     }
+}
+
+/// Room around a payload for the event name and the array around them.
+const PACKET_ENVELOPE_BYTES: usize = 1024;
+
+fn too_large(max: usize) -> Refusal {
+    Refusal::new(
+        ErrorCode::PayloadTooLarge,
+        format!("payload is larger than {max} bytes"),
+    )
+}
+
+/// The event name at the start of a packet, read without parsing the rest.
+fn event_name(raw: &str) -> Option<String> {
+    let rest = raw.strip_prefix('[')?;
+    let mut de = serde_json::Deserializer::from_str(rest);
+    serde::Deserialize::deserialize(&mut de).ok()
 }
 
 #[cfg(test)]

@@ -2,10 +2,13 @@
 //! who hears about it.
 //!
 //! - [`dispatch`]: from a packet to a handler, in the order each client sent its events;
-//! - [`room`]: joining, leaving, media state;
+//! - [`room`]: joining (the door: passcode, waiting room), leaving, media state;
+//! - [`host`]: what the host does: lock, admit, deny, remove; listed rooms;
 //! - [`sharing`]: the one sharer of a room;
-//! - [`relay`]: offer/answer/candidate relays;
-//! - [`chat`]: chat messages.
+//! - [`relay`]: offer/answer/candidate relays (screen-share ones only with the sharer);
+//! - [`chat`]: chat messages, per meeting;
+//! - [`meetings`]: ending meetings of rooms left empty;
+//! - [`outbound`]: the byte budget of what waits to be sent to one client.
 //!
 //! Two orderings are kept:
 //! - **per connection**: a client's events are handled in the order it sent them
@@ -16,36 +19,60 @@
 
 mod chat;
 mod dispatch;
+mod host;
+mod meetings;
+mod outbound;
 mod relay;
 mod room;
 mod sharing;
 
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
+use axum::extract::ConnectInfo;
 use serde::Serialize;
-use socketioxide::SocketIo;
+use serde_json::value::RawValue;
 use socketioxide::extract::SocketRef;
+use socketioxide::{SendError, SocketError, SocketIo, TransportType};
 
-use crate::chat::ChatStore;
+use crate::access::PasscodeLimiter;
 use crate::config::Limits;
+use crate::ice::IceServers;
 use crate::metrics::Metrics;
-use crate::protocol::{ErrorCode, Refusal};
-use crate::rooms::{ConnId, RoomRegistry};
+use crate::net::{Admission, ClientIp, Peer, Wire};
+use crate::protocol::{ErrorCode, IceServer, Refusal};
+use crate::rooms::{ConnId, RoomError, RoomRegistry};
+use crate::storage::Store;
 
 pub use dispatch::{Connection, Dispatch};
 use dispatch::{Dispatcher, Job};
+pub use meetings::spawn_meeting_sweeper;
+pub use outbound::Outbound;
 
 /// Number of sequencer locks rooms are spread over.
 const SEQUENCER_SHARDS: usize = 64;
+
+/// What the hub needs besides its parts.
+pub struct HubSettings {
+    pub limits: Limits,
+    pub max_outbound_bytes: usize,
+    pub ice: IceServers,
+}
 
 /// Shared state of the signaling service.
 pub struct Hub {
     pub limits: Limits,
     pub rooms: Arc<dyn RoomRegistry>,
-    pub chat: Arc<dyn ChatStore>,
+    pub store: Arc<dyn Store>,
     pub metrics: Arc<Metrics>,
+    pub admission: Arc<Admission>,
+    ice: IceServers,
+    max_outbound_bytes: usize,
+    passcodes: Mutex<PasscodeLimiter<ConnId>>,
     io: SocketIo,
+    me: Weak<Hub>,
     sequencers: Vec<Mutex<()>>,
     /// Chat is stored and broadcast under these (per room shard), so that everyone
     /// receives a room's messages in id order.
@@ -56,20 +83,33 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Milliseconds since the Unix epoch.
+pub(crate) fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 impl Hub {
     pub fn new(
         io: SocketIo,
-        limits: Limits,
+        settings: HubSettings,
         rooms: Arc<dyn RoomRegistry>,
-        chat: Arc<dyn ChatStore>,
+        store: Arc<dyn Store>,
         metrics: Arc<Metrics>,
+        admission: Arc<Admission>,
     ) -> Arc<Self> {
-        Arc::new(Hub {
-            limits,
+        Arc::new_cyclic(|me| Hub {
+            limits: settings.limits,
             rooms,
-            chat,
+            store,
             metrics,
+            admission,
+            ice: settings.ice,
+            max_outbound_bytes: settings.max_outbound_bytes,
+            passcodes: Mutex::new(PasscodeLimiter::protocol()),
             io,
+            me: me.clone(),
             sequencers: (0..SEQUENCER_SHARDS).map(|_| Mutex::new(())).collect(),
             chat_sequencers: (0..SEQUENCER_SHARDS)
                 .map(|_| tokio::sync::Mutex::new(()))
@@ -80,15 +120,57 @@ impl Hub {
     /// Wires a new connection: every event goes through one [`Dispatcher`].
     pub fn on_connect(self: &Arc<Self>, socket: &SocketRef) {
         self.metrics.connected();
-        socket
-            .extensions
-            .insert(Arc::new(Connection::new(self.limits.rate_limit)));
+        let request = socket.req_parts();
+        let client = request.extensions.get::<ClientIp>().copied();
+        let outbound = Outbound::new(self.max_outbound_bytes as u64);
+        if socket.transport_type() == TransportType::Websocket
+            && let Some(ConnectInfo(peer)) = request.extensions.get::<ConnectInfo<Peer>>()
+        {
+            outbound.attach(peer.wire.clone());
+        }
+        socket.extensions.insert(Arc::new(Connection::new(
+            self.limits.rate_limit,
+            client,
+            outbound,
+        )));
         socket.on_fallback(Dispatcher { hub: self.clone() });
         let hub = self.clone();
         socket.on_disconnect(async move |socket: SocketRef| {
             hub.metrics.disconnected();
             hub.enqueue(socket, Job::Disconnect);
         });
+    }
+
+    fn connection(&self, id: ConnId) -> Option<Arc<Connection>> {
+        self.io.get_socket(id)?.extensions.get::<Arc<Connection>>()
+    }
+
+    /// A polling session moved to WebSocket: its bytes now go through `wire`.
+    pub fn upgraded(&self, sid: &str, wire: Arc<Wire>) {
+        if let Some(c) = ConnId::from_str(sid)
+            .ok()
+            .and_then(|id| self.connection(id))
+        {
+            c.outbound.attach(wire);
+        }
+    }
+
+    /// The budget of a polling session, to count what each poll carries away.
+    pub fn outbound_of(&self, sid: &str) -> Option<Arc<Connection>> {
+        ConnId::from_str(sid)
+            .ok()
+            .and_then(|id| self.connection(id))
+    }
+
+    fn client_addr(&self, id: ConnId) -> Option<IpAddr> {
+        self.connection(id)
+            .and_then(|c| c.client)
+            .and_then(ClientIp::counted)
+    }
+
+    fn ice_servers(&self, id: ConnId) -> Vec<IceServer> {
+        let now = u64::try_from(unix_ms() / 1000).unwrap_or(0);
+        self.ice.for_client(&id.to_string(), now)
     }
 
     // -- sequencing ------------------------------------------------------------
@@ -112,31 +194,111 @@ impl Hub {
 
     // -- delivery --------------------------------------------------------------
 
-    fn send<T: Serialize + ?Sized>(&self, to: ConnId, event: &str, data: &T) -> bool {
-        match self.io.get_socket(to) {
-            Some(socket) => match socket.emit(event, data) {
-                Ok(()) => true,
-                Err(err) => {
-                    tracing::debug!(%to, event, %err, "could not deliver");
-                    false
+    /// Emits an already serialized payload, within the client's byte budget.
+    fn emit_raw(&self, socket: &SocketRef, event: &str, data: &RawValue) -> bool {
+        if let Some(c) = socket.extensions.get::<Arc<Connection>>() {
+            if c.is_cut() {
+                return false;
+            }
+            if !c.outbound.charge(data.get().len()) {
+                self.overflowed(socket.id, &c);
+                return false;
+            }
+        }
+        match socket.emit(event, data) {
+            Ok(()) => true,
+            Err(SendError::Socket(SocketError::InternalChannelFull)) => {
+                if let Some(c) = socket.extensions.get::<Arc<Connection>>() {
+                    self.overflowed(socket.id, &c);
                 }
-            },
-            None => false,
+                false
+            }
+            Err(err) => {
+                tracing::debug!(to = %socket.id, event, %err, "could not deliver");
+                false
+            }
         }
     }
 
+    /// Sends `event` to one connection; false if it is gone or over its budget.
+    fn send<T: Serialize + ?Sized>(&self, to: ConnId, event: &str, data: &T) -> bool {
+        match (self.io.get_socket(to), raw(data)) {
+            (Some(socket), Some(data)) => self.emit_raw(&socket, event, &data),
+            _ => false,
+        }
+    }
+
+    /// Sends `event` to several connections, serialized once.
     fn send_all<T: Serialize + ?Sized>(&self, to: &[ConnId], event: &str, data: &T) {
+        if to.is_empty() {
+            return;
+        }
+        let Some(data) = raw(data) else { return };
         for id in to {
-            self.send(*id, event, data);
+            if let Some(socket) = self.io.get_socket(*id) {
+                self.emit_raw(&socket, event, &data);
+            }
+        }
+    }
+
+    /// A client let more than its budget pile up (it does not read): cut it off. Its
+    /// place in the room is given up at once; the transport closes as soon as it can.
+    fn overflowed(&self, id: ConnId, connection: &Connection) {
+        if !connection.cut() {
+            return;
+        }
+        self.metrics.slow_client_disconnected();
+        tracing::warn!(socket = %id, budget = self.max_outbound_bytes, "a client stopped reading; disconnecting it");
+        let (Some(hub), Some(socket)) = (self.me.upgrade(), self.io.get_socket(id)) else {
+            return;
+        };
+        // Not from here: the caller may hold a room's sequencer.
+        tokio::spawn(async move {
+            hub.enqueue(socket.clone(), Job::Disconnect);
+            // Polling has no wire to cut: close the Socket.IO session instead.
+            let _ = socket.disconnect();
+        });
+    }
+}
+
+/// Serializes a payload once, for one or many recipients.
+fn raw<T: Serialize + ?Sized>(data: &T) -> Option<Box<RawValue>> {
+    match serde_json::value::to_raw_value(data) {
+        Ok(raw) => Some(raw),
+        Err(err) => {
+            tracing::error!(%err, "an event could not be serialized");
+            None
         }
     }
 }
 
 enum Reply {
     Ok,
-    Json(serde_json::Value),
+    Json(Box<RawValue>),
 }
 
-fn to_json<T: Serialize>(value: &T) -> Result<serde_json::Value, Refusal> {
-    serde_json::to_value(value).map_err(|e| Refusal::new(ErrorCode::Internal, e.to_string()))
+impl Reply {
+    fn json<T: Serialize>(value: &T) -> Result<Reply, Refusal> {
+        serde_json::value::to_raw_value(value)
+            .map(Reply::Json)
+            .map_err(|e| Refusal::new(ErrorCode::Internal, e.to_string()))
+    }
+}
+
+/// The protocol's answer to a room rule that said no.
+fn refusal(err: RoomError) -> Refusal {
+    let code = match &err {
+        RoomError::NotJoined => ErrorCode::NotJoined,
+        RoomError::RoomFull { .. } => ErrorCode::RoomFull,
+        RoomError::SharingConflict { .. } => ErrorCode::SharingConflict,
+        RoomError::NotSharer => ErrorCode::NotSharer,
+        RoomError::NotHost => ErrorCode::NotHost,
+        RoomError::NotInRoom => ErrorCode::NotInRoom,
+        RoomError::NotWaiting => ErrorCode::NotWaiting,
+        RoomError::Removed => ErrorCode::Removed,
+        RoomError::RemoveSelf => ErrorCode::BadRequest,
+        // Only seen if the passcode keeps changing under a joiner.
+        RoomError::PasscodeChanged => ErrorCode::BadPasscode,
+    };
+    Refusal::new(code, err.to_string())
 }

@@ -1,11 +1,12 @@
-//! Offer, answer and candidate relays between two members of a room.
+//! Offer, answer and candidate relays between two members of a room; screen-share
+//! relays only between the sharer and a viewer.
 
 use std::str::FromStr;
 
 use super::dispatch::Incoming;
 use super::{Hub, Reply};
 use crate::protocol::{self, ErrorCode, Refusal, RelayKind, RelayRequest, Relayed};
-use crate::rooms::ConnId;
+use crate::rooms::{ConnId, RoomError};
 
 impl Hub {
     pub(super) fn relay(
@@ -23,11 +24,24 @@ impl Hub {
             )
         };
         let target = ConnId::from_str(&to).map_err(|_| not_in_room())?;
-        if target == from || !self.rooms.same_room(from, target) {
-            return Err(not_in_room());
+        match self.rooms.check_relay(from, target, kind) {
+            Ok(()) => {}
+            Err(RoomError::NotSharer) => {
+                return Err(Refusal::new(
+                    ErrorCode::NotSharer,
+                    format!(
+                        "`{}` goes only between the room's sharer and a viewer",
+                        kind.sent_as()
+                    ),
+                ));
+            }
+            Err(_) => return Err(not_in_room()),
         }
-        let from_text = from.to_string();
-        if !self.send(target, kind.delivered_as(), &Relayed::new(from_text, body)) {
+        if !self.send(
+            target,
+            kind.delivered_as(),
+            &Relayed::new(from.to_string(), body),
+        ) {
             return Err(not_in_room());
         }
         self.metrics.relayed(kind);

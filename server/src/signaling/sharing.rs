@@ -3,7 +3,7 @@
 use socketioxide::extract::SocketRef;
 
 use super::{Hub, Reply};
-use crate::protocol::{ErrorCode, Refusal};
+use crate::protocol::{ErrorCode, Refusal, event};
 use crate::rooms::{ConnId, RoomError};
 
 impl Hub {
@@ -16,12 +16,12 @@ impl Hub {
         let _sequenced = self.sequence(&[&room]);
         match self.rooms.start_sharing(id) {
             Ok(others) => {
-                self.send_all(&others, "sharerStarted", &id.to_string());
+                self.send_all(&others, event::SHARER_STARTED, &id.to_string());
                 Ok(Reply::Ok)
             }
             Err(RoomError::SharingConflict { sharer }) => {
                 let sharer = sharer.to_string();
-                socket.emit("sharingConflict", &sharer).ok();
+                self.send(id, event::SHARING_CONFLICT, &sharer);
                 Err(Refusal {
                     code: ErrorCode::SharingConflict,
                     message: "someone else is already sharing in this room".into(),
@@ -40,7 +40,7 @@ impl Hub {
         let room = self.rooms.room_of(id).ok_or_else(not_sharer)?;
         let _sequenced = self.sequence(&[&room]);
         let others = self.rooms.stop_sharing(id).map_err(|_| not_sharer())?;
-        self.send_all(&others, "sharerStopped", &id.to_string());
+        self.send_all(&others, event::SHARER_STOPPED, &id.to_string());
         Ok(Reply::Ok)
     }
 }

@@ -1,0 +1,675 @@
+//! [`SqliteStore`]: one thread owns the SQLite connection and handles requests in the
+//! order they arrive. Appends that arrive together are committed in one transaction
+//! (group commit) and only then answered, so an acked message is on disk: WAL mode with
+//! `synchronous=NORMAL` survives a killed process (not a power cut).
+//!
+//! A write that fails (a full disk) fails only what it carried: its senders hear of it,
+//! what was committed before stays, meetings not saved are tried again with the next
+//! write, and [`Store::health`] reports the trouble until a write succeeds.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::oneshot;
+
+use super::{NewChatMessage, Retention, Store, StoreError, StoreFuture, schema};
+use crate::config::ChatStorage;
+use crate::protocol::{ChatMessage, chat_id};
+use crate::rooms::{MeetingId, MeetingRecord};
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+enum Request {
+    Append(NewChatMessage, Reply<ChatMessage>),
+    History(MeetingId, usize, Reply<Vec<ChatMessage>>),
+    SaveMeeting(Box<MeetingRecord>),
+    Health(Reply<()>),
+}
+
+/// What a previous run left: the meetings still open, and the next free meeting id.
+#[derive(Debug, Default)]
+pub struct Recovered {
+    pub open_meetings: Vec<MeetingRecord>,
+    pub next_meeting: i64,
+}
+
+pub struct SqliteStore {
+    requests: mpsc::Sender<Request>,
+}
+
+/// At most this many appends share one transaction.
+const MAX_BATCH: usize = 512;
+/// How often ended meetings past the retention are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database, checks it can be written, and starts its thread.
+    pub fn open(
+        storage: &ChatStorage,
+        retention: Retention,
+    ) -> Result<(Self, Recovered), StoreError> {
+        let conn = match storage {
+            ChatStorage::Memory => Connection::open_in_memory()?,
+            ChatStorage::File(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                        path: dir.display().to_string(),
+                        source,
+                    })?;
+                }
+                let conn = Connection::open(path)?;
+                let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+                if !mode.eq_ignore_ascii_case("wal") {
+                    tracing::warn!(mode, "SQLite did not switch to WAL mode");
+                }
+                conn.pragma_update(None, "synchronous", "NORMAL")?;
+                conn
+            }
+        };
+        conn.busy_timeout(Duration::from_secs(5))?;
+        schema::migrate(&conn)?;
+        let mut writer = Writer::new(conn, retention);
+        // A database we cannot write to is refused now, not at the first message.
+        writer.probe()?;
+        writer.prune(now_ms())?;
+        let recovered = writer.recover()?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("huddle-db".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|_| StoreError::Stopped)?;
+        Ok((SqliteStore { requests: tx }, recovered))
+    }
+
+    fn ask<T: Send + 'static>(&self, make: impl FnOnce(Reply<T>) -> Request) -> StoreFuture<T> {
+        let (tx, rx) = oneshot::channel();
+        let sent = self.requests.send(make(tx)).is_ok();
+        Box::pin(async move {
+            if !sent {
+                return Err(StoreError::Stopped);
+            }
+            rx.await.unwrap_or(Err(StoreError::Stopped))
+        })
+    }
+}
+
+impl Store for SqliteStore {
+    fn append(&self, message: NewChatMessage) -> StoreFuture<ChatMessage> {
+        self.ask(|tx| Request::Append(message, tx))
+    }
+
+    fn history(&self, meeting: MeetingId, limit: usize) -> StoreFuture<Vec<ChatMessage>> {
+        self.ask(move |tx| Request::History(meeting, limit, tx))
+    }
+
+    fn save_meeting(&self, record: MeetingRecord) {
+        if self
+            .requests
+            .send(Request::SaveMeeting(Box::new(record)))
+            .is_err()
+        {
+            tracing::error!("storage thread stopped; a meeting was not saved");
+        }
+    }
+
+    fn health(&self) -> StoreFuture<()> {
+        self.ask(Request::Health)
+    }
+}
+
+/// The thread that owns the connection.
+struct Writer {
+    conn: Connection,
+    retention: Retention,
+    /// Last sequence number used per room, so ids continue after a restart.
+    last_seq: HashMap<String, i64>,
+    /// Meetings to write (the latest record of each), kept until a write succeeds.
+    unsaved: BTreeMap<MeetingId, MeetingRecord>,
+    /// Why the last write failed, until one succeeds.
+    trouble: Option<String>,
+    next_prune: Instant,
+}
+
+impl Writer {
+    fn new(conn: Connection, retention: Retention) -> Self {
+        Writer {
+            conn,
+            retention,
+            last_seq: HashMap::new(),
+            unsaved: BTreeMap::new(),
+            trouble: None,
+            next_prune: Instant::now() + PRUNE_EVERY,
+        }
+    }
+
+    fn run(mut self, requests: mpsc::Receiver<Request>) {
+        loop {
+            let wait = self.next_prune.saturating_duration_since(Instant::now());
+            let first = match requests.recv_timeout(wait) {
+                Ok(request) => request,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    self.next_prune = Instant::now() + PRUNE_EVERY;
+                    if let Err(e) = self.prune(now_ms()) {
+                        tracing::error!(error = %e, "deleting old chat failed");
+                    }
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            };
+            let mut appends = Vec::new();
+            let mut reads = Vec::new();
+            let mut health = Vec::new();
+            let mut next = Some(first);
+            while let Some(request) = next {
+                match request {
+                    Request::Append(m, tx) => appends.push((m, tx)),
+                    Request::History(meeting, limit, tx) => reads.push((meeting, limit, tx)),
+                    Request::SaveMeeting(record) => {
+                        self.unsaved.insert(record.id, *record);
+                    }
+                    Request::Health(tx) => health.push(tx),
+                }
+                next = if appends.len() < MAX_BATCH {
+                    requests.try_recv().ok()
+                } else {
+                    None
+                };
+            }
+            self.save_meetings();
+            if !appends.is_empty() {
+                self.commit(appends);
+            }
+            for (meeting, limit, tx) in reads {
+                let _ = tx.send(self.read_history(meeting, limit));
+            }
+            if !health.is_empty() {
+                let status = self.check_health();
+                for tx in health {
+                    let _ = tx.send(status.clone().map_err(StoreError::WriteFailed));
+                }
+            }
+        }
+    }
+
+    fn failed(&mut self, what: &str, e: &StoreError) {
+        tracing::error!(error = %e, "{what} failed");
+        self.trouble = Some(e.to_string());
+    }
+
+    fn check_health(&mut self) -> Result<(), String> {
+        if self.trouble.is_some() {
+            self.save_meetings();
+            if let Err(e) = self.probe() {
+                self.failed("storage health check", &e);
+            }
+        }
+        match &self.trouble {
+            None => Ok(()),
+            Some(why) => Err(why.clone()),
+        }
+    }
+
+    /// A small write, to learn whether writes work.
+    fn probe(&mut self) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO health (id, at) VALUES (1, ?1) ON CONFLICT(id) DO UPDATE SET at = ?1",
+            [now_ms()],
+        )?;
+        self.trouble = None;
+        Ok(())
+    }
+
+    fn save_meetings(&mut self) {
+        if self.unsaved.is_empty() {
+            return;
+        }
+        let result = (|| -> Result<(), StoreError> {
+            let tx = self.conn.transaction()?;
+            for record in self.unsaved.values() {
+                write_meeting(&tx, record, self.retention)?;
+            }
+            tx.commit()?;
+            Ok(())
+        })();
+        match result {
+            Ok(()) => {
+                self.unsaved.clear();
+                self.trouble = None;
+            }
+            Err(e) => self.failed("saving meetings", &e),
+        }
+    }
+
+    fn commit(&mut self, appends: Vec<(NewChatMessage, Reply<ChatMessage>)>) {
+        let mut done = Vec::with_capacity(appends.len());
+        let result = (|| -> Result<(), StoreError> {
+            let tx = self.conn.transaction()?;
+            let mut touched: HashMap<String, i64> = HashMap::new();
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO chat_messages (room, seq, meeting, sender, email, name, text, ts, client_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )?;
+                for (m, reply) in appends {
+                    let seq = match touched.get(&m.room).or(self.last_seq.get(&m.room)) {
+                        Some(seq) => seq + 1,
+                        None => last_seq(&tx, &m.room)? + 1,
+                    };
+                    insert.execute(params![
+                        m.room,
+                        seq,
+                        m.meeting.0,
+                        m.from,
+                        m.email,
+                        m.name,
+                        m.text,
+                        m.ts,
+                        m.client_id
+                    ])?;
+                    touched.insert(m.room.clone(), seq);
+                    let stored = ChatMessage {
+                        id: chat_id(seq),
+                        room: m.room,
+                        from: m.from,
+                        email: m.email,
+                        name: m.name,
+                        text: m.text,
+                        ts: m.ts,
+                        client_id: m.client_id,
+                    };
+                    done.push((stored, reply));
+                }
+                let mut last = tx.prepare_cached(
+                    "INSERT INTO chat_rooms (room, last_seq) VALUES (?1, ?2)
+                     ON CONFLICT(room) DO UPDATE SET last_seq = ?2",
+                )?;
+                for (room, seq) in &touched {
+                    last.execute(params![room, seq])?;
+                }
+            }
+            tx.commit()?;
+            self.last_seq.extend(touched);
+            Ok(())
+        })();
+        match result {
+            Ok(()) => {
+                self.trouble = None;
+                for (message, reply) in done {
+                    let _ = reply.send(Ok(message));
+                }
+            }
+            Err(e) => {
+                // The transaction rolled back: nothing of it was stored.
+                self.failed("storing chat", &e);
+                let text = e.to_string();
+                for (_, reply) in done {
+                    let _ = reply.send(Err(StoreError::WriteFailed(text.clone())));
+                }
+            }
+        }
+    }
+
+    fn read_history(
+        &self,
+        meeting: MeetingId,
+        limit: usize,
+    ) -> Result<Vec<ChatMessage>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, room, sender, email, name, text, ts, client_id FROM chat_messages
+             WHERE meeting = ?1 ORDER BY seq DESC LIMIT ?2",
+        )?;
+        let mut out = stmt
+            .query_map(params![meeting.0, limit as i64], |r| {
+                Ok(ChatMessage {
+                    id: chat_id(r.get(0)?),
+                    room: r.get(1)?,
+                    from: r.get(2)?,
+                    email: r.get(3)?,
+                    name: r.get(4)?,
+                    text: r.get(5)?,
+                    ts: r.get(6)?,
+                    client_id: r.get(7)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Deletes ended meetings older than the retention, with their chat, and chat from
+    /// before meetings existed that is as old.
+    fn prune(&mut self, now: i64) -> Result<(), StoreError> {
+        let cutoff = now - self.retention.millis();
+        let tx = self.conn.transaction()?;
+        let messages = tx.execute(
+            "DELETE FROM chat_messages WHERE meeting IN
+                (SELECT id FROM meetings WHERE ended_at IS NOT NULL AND ended_at <= ?1)",
+            [cutoff],
+        )? + tx.execute(
+            "DELETE FROM chat_messages WHERE meeting IS NULL AND ts <= ?1",
+            [cutoff],
+        )?;
+        let meetings = tx.execute(
+            "DELETE FROM meetings WHERE ended_at IS NOT NULL AND ended_at <= ?1",
+            [cutoff],
+        )?;
+        tx.commit()?;
+        if messages + meetings > 0 {
+            tracing::info!(messages, meetings, "deleted chat past its retention");
+        }
+        Ok(())
+    }
+
+    fn recover(&self) -> Result<Recovered, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, room, started_at, emptied_at, passcode, waiting_room, listed, removed
+             FROM meetings WHERE ended_at IS NULL ORDER BY id",
+        )?;
+        let open_meetings = stmt
+            .query_map([], |r| {
+                let removed: String = r.get(7)?;
+                Ok(MeetingRecord {
+                    id: MeetingId(r.get(0)?),
+                    room: r.get(1)?,
+                    started_at: r.get(2)?,
+                    emptied_at: r.get(3)?,
+                    ended_at: None,
+                    passcode: r.get(4)?,
+                    waiting_room: r.get(5)?,
+                    listed: r.get(6)?,
+                    removed: serde_json::from_str(&removed).unwrap_or_default(),
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        // sqlite_sequence remembers ids of deleted meetings too.
+        let used: i64 = self.conn.query_row(
+            "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'meetings'), 0),
+                        COALESCE((SELECT MAX(id) FROM meetings), 0),
+                        COALESCE((SELECT MAX(meeting) FROM chat_messages), 0))",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(Recovered {
+            open_meetings,
+            next_meeting: used + 1,
+        })
+    }
+}
+
+fn last_seq(tx: &rusqlite::Transaction<'_>, room: &str) -> Result<i64, StoreError> {
+    let recorded: Option<i64> = tx
+        .query_row(
+            "SELECT last_seq FROM chat_rooms WHERE room = ?1",
+            [room],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let stored: Option<i64> = tx
+        .query_row(
+            "SELECT MAX(seq) FROM chat_messages WHERE room = ?1",
+            [room],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten();
+    Ok(recorded.unwrap_or(0).max(stored.unwrap_or(0)))
+}
+
+/// Writes a meeting's record. An ended meeting keeps no passcode or removals, and with
+/// a retention of 0 it is deleted at once, with its chat.
+fn write_meeting(
+    tx: &rusqlite::Transaction<'_>,
+    m: &MeetingRecord,
+    retention: Retention,
+) -> Result<(), StoreError> {
+    if m.ended_at.is_some() && retention.days == 0 {
+        tx.execute("DELETE FROM chat_messages WHERE meeting = ?1", [m.id.0])?;
+        // Inserted then deleted so that sqlite_sequence remembers the id.
+    }
+    let ended = m.ended_at.is_some();
+    let removed = if ended {
+        "[]".to_string()
+    } else {
+        serde_json::to_string(&m.removed).unwrap_or_else(|_| "[]".into())
+    };
+    tx.execute(
+        "INSERT INTO meetings (id, room, started_at, emptied_at, ended_at, passcode, waiting_room, listed, removed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT(id) DO UPDATE SET emptied_at = ?4, ended_at = ?5, passcode = ?6,
+             waiting_room = ?7, listed = ?8, removed = ?9",
+        params![
+            m.id.0,
+            m.room,
+            m.started_at,
+            m.emptied_at,
+            m.ended_at,
+            if ended { None } else { m.passcode.as_deref() },
+            m.waiting_room,
+            m.listed,
+            removed
+        ],
+    )?;
+    if ended && retention.days == 0 {
+        tx.execute("DELETE FROM meetings WHERE id = ?1", [m.id.0])?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(meeting: i64, room: &str, text: &str) -> NewChatMessage {
+        NewChatMessage {
+            room: room.into(),
+            meeting: MeetingId(meeting),
+            from: "sid".into(),
+            email: "a@b.c".into(),
+            name: Some("Ada".into()),
+            text: text.into(),
+            ts: 1,
+            client_id: Some(format!("c-{text}")),
+        }
+    }
+
+    fn meeting(id: i64, room: &str) -> MeetingRecord {
+        MeetingRecord {
+            id: MeetingId(id),
+            room: room.into(),
+            started_at: 1_000,
+            emptied_at: None,
+            ended_at: None,
+            passcode: Some("pbkdf2-sha256$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into()),
+            waiting_room: true,
+            listed: false,
+            removed: vec!["bob@x.y".into()],
+        }
+    }
+
+    fn open(storage: &ChatStorage, days: u32) -> (SqliteStore, Recovered) {
+        SqliteStore::open(storage, Retention { days }).unwrap()
+    }
+
+    #[tokio::test]
+    async fn ids_increase_per_room_and_history_is_the_meetings_oldest_first() {
+        let (store, recovered) = open(&ChatStorage::Memory, 30);
+        assert!(recovered.open_meetings.is_empty());
+        assert_eq!(recovered.next_meeting, 1);
+        for i in 0..5 {
+            let m = store.append(message(1, "a", &i.to_string())).await.unwrap();
+            assert_eq!(m.id, chat_id(i + 1));
+        }
+        assert_eq!(
+            store.append(message(2, "b", "x")).await.unwrap().id,
+            chat_id(1)
+        );
+        // A later meeting of room a: ids go on, history starts afresh.
+        let m = store.append(message(3, "a", "new")).await.unwrap();
+        assert_eq!(m.id, chat_id(6));
+        let h = store.history(MeetingId(1), 3).await.unwrap();
+        let texts: Vec<_> = h.iter().map(|m| m.text.as_str()).collect();
+        assert_eq!(texts, ["2", "3", "4"]);
+        assert_eq!(h[0].client_id.as_deref(), Some("c-2"));
+        assert_eq!(h[0].room, "a");
+        let h = store.history(MeetingId(3), 100).await.unwrap();
+        assert_eq!(h.len(), 1);
+        assert!(store.history(MeetingId(99), 10).await.unwrap().is_empty());
+        store.health().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn messages_ids_and_open_meetings_survive_reopening_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = ChatStorage::File(dir.path().join("nested/chat.db"));
+        {
+            let (store, _) = open(&path, 30);
+            store.save_meeting(meeting(7, "r"));
+            let mut ended = meeting(8, "s");
+            ended.ended_at = Some(now_ms());
+            store.save_meeting(ended);
+            let pending: Vec<_> = (0..100)
+                .map(|i| store.append(message(7, "r", &i.to_string())))
+                .collect();
+            for p in pending {
+                p.await.unwrap();
+            }
+        }
+        let (store, recovered) = open(&path, 30);
+        assert_eq!(recovered.open_meetings, vec![meeting(7, "r")]);
+        assert_eq!(recovered.next_meeting, 9);
+        assert_eq!(store.history(MeetingId(7), 1000).await.unwrap().len(), 100);
+        assert_eq!(
+            store.append(message(7, "r", "after")).await.unwrap().id,
+            chat_id(101)
+        );
+    }
+
+    #[tokio::test]
+    async fn retention_zero_deletes_a_meetings_chat_when_it_ends_and_ids_still_go_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = ChatStorage::File(dir.path().join("chat.db"));
+        {
+            let (store, _) = open(&path, 0);
+            store.save_meeting(meeting(1, "r"));
+            store.append(message(1, "r", "secret")).await.unwrap();
+            store.append(message(2, "other", "kept")).await.unwrap();
+            let mut ended = meeting(1, "r");
+            ended.ended_at = Some(now_ms());
+            store.save_meeting(ended);
+            assert!(store.history(MeetingId(1), 10).await.unwrap().is_empty());
+            assert_eq!(store.history(MeetingId(2), 10).await.unwrap().len(), 1);
+        }
+        let (store, recovered) = open(&path, 0);
+        assert!(recovered.open_meetings.is_empty());
+        assert_eq!(recovered.next_meeting, 3, "meeting ids are never reused");
+        assert_eq!(
+            store.append(message(3, "r", "next")).await.unwrap().id,
+            chat_id(2),
+            "chat ids are never reused either"
+        );
+    }
+
+    #[test]
+    fn the_prune_deletes_only_what_is_past_the_retention() {
+        let conn = Connection::open_in_memory().unwrap();
+        schema::migrate(&conn).unwrap();
+        let mut w = Writer::new(conn, Retention { days: 1 });
+        let day = 86_400_000;
+        let now = 10 * day;
+        let mut old = meeting(1, "a");
+        old.ended_at = Some(now - day - 1);
+        let mut recent = meeting(2, "b");
+        recent.ended_at = Some(now - day + 1);
+        let open_meeting = meeting(3, "c");
+        for m in [&old, &recent, &open_meeting] {
+            w.unsaved.insert(m.id, m.clone());
+        }
+        w.save_meetings();
+        let (tx1, _rx1) = oneshot::channel();
+        let (tx2, _rx2) = oneshot::channel();
+        let (tx3, _rx3) = oneshot::channel();
+        w.commit(vec![
+            (message(1, "a", "old"), tx1),
+            (message(2, "b", "recent"), tx2),
+            (message(3, "c", "open"), tx3),
+        ]);
+        // And a message from before meetings existed.
+        w.conn
+            .execute(
+                "INSERT INTO chat_messages (room, seq, sender, email, text, ts) VALUES ('z', 1, 's', 'e@x.y', 'legacy', ?1)",
+                [now - 2 * day],
+            )
+            .unwrap();
+        w.prune(now).unwrap();
+        let left: Vec<String> = w
+            .conn
+            .prepare("SELECT text FROM chat_messages ORDER BY text")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(left, ["open", "recent"]);
+        let meetings: i64 = w
+            .conn
+            .query_row("SELECT COUNT(*) FROM meetings", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(meetings, 2);
+        // An ended meeting keeps neither its passcode nor its removals.
+        let (passcode, removed): (Option<String>, String) = w
+            .conn
+            .query_row(
+                "SELECT passcode, removed FROM meetings WHERE id = 2",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((passcode, removed.as_str()), (None, "[]"));
+    }
+
+    #[test]
+    fn a_database_written_before_meetings_is_migrated_and_its_chat_is_never_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&file).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE chat_messages (room TEXT NOT NULL, seq INTEGER NOT NULL, sender TEXT NOT NULL,
+                    email TEXT NOT NULL, name TEXT, text TEXT NOT NULL, ts INTEGER NOT NULL, client_id TEXT,
+                    PRIMARY KEY (room, seq)) WITHOUT ROWID;
+                 INSERT INTO chat_messages VALUES ('1234', 41, 's', 'e@x.y', NULL, 'from 1.0', 1, NULL);",
+            )
+            .unwrap();
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (store, recovered) = open(&ChatStorage::File(file.clone()), 30);
+            assert_eq!(recovered.next_meeting, 1);
+            let m = store.append(message(1, "1234", "new")).await.unwrap();
+            assert_eq!(m.id, chat_id(42), "ids continue");
+            let h = store.history(MeetingId(1), 100).await.unwrap();
+            assert_eq!(h.len(), 1);
+        });
+    }
+
+    #[test]
+    fn an_unwritable_location_is_a_clear_error() {
+        let err = SqliteStore::open(
+            &ChatStorage::File("/proc/huddle/chat.db".into()),
+            Retention::default(),
+        )
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("/proc/huddle"), "{err}");
+    }
+}
