@@ -111,9 +111,10 @@ impl Server {
         for record in rooms.restore(
             recovered.open_meetings,
             recovered.next_meeting,
+            recovered.last_alive,
             signaling::unix_ms(),
         ) {
-            store.save_meeting(record);
+            drop(store.save_meeting(record));
         }
         if carried > 0 {
             tracing::info!(
@@ -220,6 +221,16 @@ impl Server {
         .await
         .map_err(ServerError::Serve);
         sweeper.abort();
+        // Let the last disconnects settle, then make sure storage has it all: rooms
+        // that still had people count as empty from now, if this run is restarted.
+        tokio::task::yield_now().await;
+        self.hub.store.mark_alive(signaling::unix_ms());
+        if tokio::time::timeout(Duration::from_secs(5), self.hub.store.flush())
+            .await
+            .is_err()
+        {
+            tracing::warn!("storage did not finish writing within 5 s");
+        }
         served
     }
 }

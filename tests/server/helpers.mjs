@@ -3,7 +3,7 @@
 // Every test file starts its own server process(es) with startServer() and
 // registers `after(cleanup)` so that sockets and processes never outlive the file.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -76,8 +76,10 @@ const LISTEN_RE = /listening on (https?):\/\/([0-9.]+):(\d+)/;
  * Start the real binary on a free port.
  *
  * opts: { db (default ':memory:'), roomSize, history, maxSdpBytes, maxChatChars,
- *         rateLimit, adminToken, logFormat, args: [...extra], env, cwd, startTimeoutMs }
- * Returns { url, port, host, proc, args, logs(), stop(), kill9(), exited }.
+ *         rateLimit, adminToken, logFormat, meetingIdleMs, chatRetentionDays,
+ *         args: [...extra flags, e.g. ['--allow-origin', url]], env, cwd, startTimeoutMs,
+ *         wrap: [command, ...args] to run the binary under (e.g. unshare) }
+ * Returns { url, scheme, port, host, proc, args, logs(), stop(), kill9(), exited }.
  */
 export async function startServer(opts = {}) {
   if (!existsSync(SERVER_BIN)) {
@@ -96,9 +98,12 @@ export async function startServer(opts = {}) {
   flag('--rate-limit', opts.rateLimit);
   flag('--admin-token', opts.adminToken);
   flag('--log-format', opts.logFormat);
+  flag('--meeting-idle-ms', opts.meetingIdleMs);
+  flag('--chat-retention-days', opts.chatRetentionDays);
   if (opts.args) args.push(...opts.args);
 
-  const proc = spawn(SERVER_BIN, args, {
+  const [command, ...commandArgs] = opts.wrap ? [...opts.wrap, SERVER_BIN, ...args] : [SERVER_BIN, ...args];
+  const proc = spawn(command, commandArgs, {
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd: opts.cwd,
     env: { ...cleanEnv(), ...(opts.env || {}) },
@@ -468,6 +473,21 @@ export function httpRequest(url, { method = 'GET', headers = {}, body, timeoutMs
     if (body !== undefined) req.write(body);
     req.end();
   });
+}
+
+/** GET /api/rooms with the admin token; the parsed list. */
+export async function apiRooms(server, token) {
+  const r = await httpRequest(`${server.url}/api/rooms`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(r.status, 200, `GET /api/rooms: ${r.status} ${r.body}`);
+  return JSON.parse(r.body);
+}
+
+/** Resident memory of a process, in bytes (Linux). */
+export function rssOf(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = status.match(/^VmRSS:\s+(\d+) kB/m);
+  if (!m) throw new Error(`no VmRSS for ${pid}`);
+  return Number(m[1]) * 1024;
 }
 
 export async function healthz(server) {

@@ -258,12 +258,14 @@ pub trait RoomRegistry: Send + Sync + 'static {
     fn counts(&self) -> Counts;
     /// Ends the meetings of rooms that stayed empty for the idle time.
     fn end_idle_meetings(&self, now: Millis) -> Vec<EndedMeeting>;
-    /// Takes back the meetings a previous run left open; returns the records to save
-    /// (those that ended meanwhile, and those whose room is now empty).
+    /// Takes back the meetings a previous run left open (`stopped_at`: when it was
+    /// last known alive); returns the records to save (those that ended meanwhile, and
+    /// those whose room is now empty).
     fn restore(
         &self,
         open: Vec<MeetingRecord>,
         next_meeting: i64,
+        stopped_at: Option<Millis>,
         now: Millis,
     ) -> Vec<MeetingRecord>;
 }
@@ -362,8 +364,9 @@ impl RoomRegistry for MemoryRooms {
         &self,
         open: Vec<MeetingRecord>,
         next_meeting: i64,
+        stopped_at: Option<Millis>,
         now: Millis,
     ) -> Vec<MeetingRecord> {
-        self.state().restore(open, next_meeting, now)
+        self.state().restore(open, next_meeting, stopped_at, now)
     }
 }

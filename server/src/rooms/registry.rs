@@ -523,6 +523,7 @@ impl Registry {
         &mut self,
         mut open: Vec<MeetingRecord>,
         next_meeting: i64,
+        stopped_at: Option<Millis>,
         now: Millis,
     ) -> Vec<MeetingRecord> {
         self.next_meeting = self.next_meeting.max(next_meeting);
@@ -530,8 +531,8 @@ impl Registry {
         let mut save = Vec::new();
         for record in open {
             // Nobody is connected after a restart: the room is empty since it last
-            // emptied, or since now if people were in it when the process stopped.
-            let emptied = record.emptied_at.unwrap_or(now);
+            // emptied, or, if people were in it, since the process stopped.
+            let emptied = record.emptied_at.or(stopped_at).unwrap_or(now);
             if now - emptied >= self.idle_ms {
                 save.push(MeetingRecord {
                     emptied_at: Some(emptied),

@@ -607,6 +607,7 @@ fn restored_meetings_carry_on_and_stale_ones_end() {
             record(5, "stale", Some(8_000)),
         ],
         7,
+        None,
         10_000,
     );
     let by_room = |room: &str| save.iter().find(|m| m.room == room).cloned();
@@ -638,4 +639,38 @@ fn restored_meetings_carry_on_and_stale_ones_end() {
     let ended = r.end_idle_meetings(11_000);
     assert_eq!(ended.len(), 1);
     assert_eq!(ended[0].record.room, "busy");
+}
+
+#[test]
+fn after_a_crash_rooms_count_as_empty_since_the_server_was_last_alive() {
+    let record = |id: i64, emptied_at: Option<Millis>| MeetingRecord {
+        id: MeetingId(id),
+        room: format!("r{id}"),
+        started_at: 0,
+        emptied_at,
+        ended_at: None,
+        passcode: None,
+        waiting_room: false,
+        listed: false,
+        removed: Vec::new(),
+    };
+    let mut r = Registry::new(1000);
+    // Last alive at 9 000, restarted at 10 000: a room full at the crash has been empty
+    // for the idle time, so its meeting ended.
+    let save = r.restore(
+        vec![record(1, None), record(2, Some(9_500))],
+        3,
+        Some(9_000),
+        10_000,
+    );
+    assert_eq!(save.len(), 1);
+    assert_eq!((save[0].id, save[0].ended_at), (MeetingId(1), Some(10_000)));
+    assert_eq!(save[0].emptied_at, Some(9_000));
+    assert_eq!(r.counts().meetings, 1);
+    // Back soon enough: the meeting carries on.
+    let mut r = Registry::new(1000);
+    let save = r.restore(vec![record(1, None)], 3, Some(9_800), 10_000);
+    assert_eq!(save[0].emptied_at, Some(9_800));
+    assert_eq!(save[0].ended_at, None);
+    assert_eq!(r.counts().meetings, 1);
 }

@@ -82,7 +82,11 @@ struct Queue {
 fn needs_io(name: &str) -> bool {
     matches!(
         name,
-        event::ROOM_JOIN | event::CHAT_SEND | event::ROOM_LOCK | event::LOBBY_ADMIT
+        event::ROOM_JOIN
+            | event::CHAT_SEND
+            | event::ROOM_LOCK
+            | event::LOBBY_ADMIT
+            | event::ROOM_REMOVE
     )
 }
 
@@ -152,6 +156,7 @@ impl Hub {
             event::ROOM_JOIN => self.join(socket, &e).await,
             event::CHAT_SEND => self.chat(socket, &e).await,
             event::ROOM_LOCK => self.lock_room(socket.id, &e).await,
+            event::ROOM_REMOVE => self.remove(socket.id, &e).await,
             _ => self.admit(socket.id, &e).await,
         };
         self.finish(socket, e, result);
@@ -171,7 +176,6 @@ impl Hub {
             event::STOP_SHARING => self.stop_sharing(id),
             event::MEDIA_STATE => self.media_state(id, e),
             event::LOBBY_DENY => self.deny(id, e),
-            event::ROOM_REMOVE => self.remove(id, e),
             event::ROOMS_LIST => self.rooms_list(e),
             event::ICE_SERVERS => self.refresh_ice_servers(id, e),
             other => Err(Refusal::new(

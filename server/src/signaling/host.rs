@@ -38,12 +38,19 @@ impl Hub {
         };
         // The host may have left while the passcode was hashed: check again, locked.
         let room = self.rooms.hosted_room(id).map_err(refusal)?;
-        let _sequenced = self.sequence(&[&room]);
-        let locked = self.rooms.lock(id, change).map_err(refusal)?;
-        self.send_all(&locked.others, event::ROOM_SETTINGS, &locked.settings);
-        self.store.save_meeting(locked.save);
-        tracing::debug!(socket = %id, %room, locked = locked.settings.locked, waiting_room = locked.settings.waiting_room, listed = locked.settings.listed, "room settings");
-        Reply::json(&Acked::new(locked.settings))
+        let (settings, saved) = {
+            let _sequenced = self.sequence(&[&room]);
+            let locked = self.rooms.lock(id, change).map_err(refusal)?;
+            self.send_all(&locked.others, event::ROOM_SETTINGS, &locked.settings);
+            (locked.settings, self.store.save_meeting(locked.save))
+        };
+        tracing::debug!(socket = %id, %room, locked = settings.locked, waiting_room = settings.waiting_room, listed = settings.listed, "room settings");
+        // Acked once on disk, so a lock the host was told about survives a crash. It is
+        // in effect either way; a failed write is retried and shows in /healthz.
+        if let Err(err) = saved.await {
+            tracing::error!(%room, %err, "room settings not saved yet");
+        }
+        Reply::json(&Acked::new(settings))
     }
 
     /// The target of a host's request: any well-formed payload; an id that is not a
@@ -96,25 +103,35 @@ impl Hub {
         Ok(Reply::Ok)
     }
 
-    pub(super) fn remove(&self, id: ConnId, e: &Incoming) -> Result<Reply, Refusal> {
+    pub(super) async fn remove(&self, id: ConnId, e: &Incoming) -> Result<Reply, Refusal> {
         let target = Self::target(e)?;
         let room = self
             .rooms
             .room_of(id)
             .ok_or_else(|| refusal(RoomError::NotJoined))?;
         let target = target.ok_or_else(|| refusal(RoomError::NotInRoom))?;
-        let _sequenced = self.sequence(&[&room]);
-        let removal = self.rooms.remove(id, target, unix_ms()).map_err(refusal)?;
-        self.send(
-            target,
-            event::ROOM_REMOVED,
-            &RoomRemoved {
-                room: removal.left.room.clone(),
-                by: removal.by.to_string(),
-            },
-        );
-        self.announce_departure(&Departure::Left(Box::new(removal.left)));
+        let saved = {
+            let _sequenced = self.sequence(&[&room]);
+            let mut removal = self.rooms.remove(id, target, unix_ms()).map_err(refusal)?;
+            self.send(
+                target,
+                event::ROOM_REMOVED,
+                &RoomRemoved {
+                    room: removal.left.room.clone(),
+                    by: removal.by.to_string(),
+                },
+            );
+            let record = removal.left.save.take();
+            self.announce_departure(&Departure::Left(Box::new(removal.left)));
+            record.map(|r| self.store.save_meeting(r))
+        };
         tracing::debug!(socket = %target, %room, by = %id, "removed");
+        // Acked once on disk, so the removal holds after a crash.
+        if let Some(saved) = saved
+            && let Err(err) = saved.await
+        {
+            tracing::error!(%room, %err, "removal not saved yet");
+        }
         Ok(Reply::Ok)
     }
 

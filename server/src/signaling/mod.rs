@@ -43,7 +43,7 @@ use crate::ice::IceServers;
 use crate::metrics::Metrics;
 use crate::net::{Admission, ClientIp, Peer, Wire};
 use crate::protocol::{ErrorCode, IceServer, Refusal};
-use crate::rooms::{ConnId, RoomError, RoomRegistry};
+use crate::rooms::{ConnId, MeetingRecord, RoomError, RoomRegistry};
 use crate::storage::Store;
 
 pub use dispatch::{Connection, Dispatch};
@@ -166,6 +166,11 @@ impl Hub {
         self.connection(id)
             .and_then(|c| c.client)
             .and_then(ClientIp::counted)
+    }
+
+    /// Saves a meeting without waiting for it (writes stay in order).
+    fn save(&self, record: MeetingRecord) {
+        drop(self.store.save_meeting(record));
     }
 
     fn ice_servers(&self, id: ConnId) -> Vec<IceServer> {

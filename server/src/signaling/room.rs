@@ -114,7 +114,7 @@ impl Hub {
             self.announce_departure(departed);
         }
         if let Some(record) = &joined.save {
-            self.store.save_meeting(record.clone());
+            self.save(record.clone());
         }
         if joined.already_member {
             return;
@@ -241,7 +241,7 @@ impl Hub {
                     self.announce_host(&left.remaining, new_host);
                 }
                 if let Some(record) = &left.save {
-                    self.store.save_meeting(record.clone());
+                    self.save(record.clone());
                 }
                 tracing::debug!(socket = %left.member.id, room = %left.room, "left");
             }

@@ -70,10 +70,15 @@ pub trait Store: Send + Sync + 'static {
     fn append(&self, message: NewChatMessage) -> StoreFuture<ChatMessage>;
     /// The meeting's latest `limit` messages, oldest first.
     fn history(&self, meeting: MeetingId, limit: usize) -> StoreFuture<Vec<ChatMessage>>;
-    /// Saves a meeting's state (each record replaces the last). Written in order with
-    /// the chat, and written again after a failure. An ended meeting's chat follows the
-    /// retention.
-    fn save_meeting(&self, record: MeetingRecord);
+    /// Saves a meeting's state (each record replaces the last), in order with the chat;
+    /// resolves once written. A failed write is tried again with the next one. An
+    /// ended meeting's chat follows the retention. Callers that need not wait drop it.
+    fn save_meeting(&self, record: MeetingRecord) -> StoreFuture<()>;
+    /// Notes that the server was alive at `at` (ms): after a crash, rooms that had
+    /// people in them count as empty since then.
+    fn mark_alive(&self, at: i64);
+    /// Resolves once everything asked before is done.
+    fn flush(&self) -> StoreFuture<()>;
     /// Whether the database takes writes (after a failed write it tries one).
     fn health(&self) -> StoreFuture<()>;
 }

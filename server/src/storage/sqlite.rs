@@ -24,16 +24,24 @@ type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 enum Request {
     Append(NewChatMessage, Reply<ChatMessage>),
     History(MeetingId, usize, Reply<Vec<ChatMessage>>),
-    SaveMeeting(Box<MeetingRecord>),
+    SaveMeeting(Box<MeetingRecord>, Reply<()>),
+    Alive(i64),
+    Flush(Reply<()>),
     Health(Reply<()>),
 }
 
-/// What a previous run left: the meetings still open, and the next free meeting id.
+/// What a previous run left: the meetings still open, the next free meeting id, and
+/// when the server was last known alive.
 #[derive(Debug, Default)]
 pub struct Recovered {
     pub open_meetings: Vec<MeetingRecord>,
     pub next_meeting: i64,
+    pub last_alive: Option<i64>,
 }
+
+/// Rows of the `health` table.
+const PROBE_ROW: i64 = 1;
+const ALIVE_ROW: i64 = 2;
 
 pub struct SqliteStore {
     requests: mpsc::Sender<Request>,
@@ -110,14 +118,16 @@ impl Store for SqliteStore {
         self.ask(move |tx| Request::History(meeting, limit, tx))
     }
 
-    fn save_meeting(&self, record: MeetingRecord) {
-        if self
-            .requests
-            .send(Request::SaveMeeting(Box::new(record)))
-            .is_err()
-        {
-            tracing::error!("storage thread stopped; a meeting was not saved");
-        }
+    fn save_meeting(&self, record: MeetingRecord) -> StoreFuture<()> {
+        self.ask(|tx| Request::SaveMeeting(Box::new(record), tx))
+    }
+
+    fn mark_alive(&self, at: i64) {
+        let _ = self.requests.send(Request::Alive(at));
+    }
+
+    fn flush(&self) -> StoreFuture<()> {
+        self.ask(Request::Flush)
     }
 
     fn health(&self) -> StoreFuture<()> {
@@ -167,14 +177,20 @@ impl Writer {
             let mut appends = Vec::new();
             let mut reads = Vec::new();
             let mut health = Vec::new();
+            let mut saved = Vec::new();
+            let mut done = Vec::new();
+            let mut alive = None;
             let mut next = Some(first);
             while let Some(request) = next {
                 match request {
                     Request::Append(m, tx) => appends.push((m, tx)),
                     Request::History(meeting, limit, tx) => reads.push((meeting, limit, tx)),
-                    Request::SaveMeeting(record) => {
+                    Request::SaveMeeting(record, tx) => {
                         self.unsaved.insert(record.id, *record);
+                        saved.push(tx);
                     }
+                    Request::Alive(at) => alive = Some(at),
+                    Request::Flush(tx) => done.push(tx),
                     Request::Health(tx) => health.push(tx),
                 }
                 next = if appends.len() < MAX_BATCH {
@@ -184,8 +200,16 @@ impl Writer {
                 };
             }
             self.save_meetings();
+            for tx in saved {
+                let _ = tx.send(Ok(()));
+            }
             if !appends.is_empty() {
                 self.commit(appends);
+            }
+            if let Some(at) = alive
+                && let Err(e) = self.mark_alive(at)
+            {
+                self.failed("noting the server alive", &e);
             }
             for (meeting, limit, tx) in reads {
                 let _ = tx.send(self.read_history(meeting, limit));
@@ -195,6 +219,9 @@ impl Writer {
                 for tx in health {
                     let _ = tx.send(status.clone().map_err(StoreError::WriteFailed));
                 }
+            }
+            for tx in done {
+                let _ = tx.send(Ok(()));
             }
         }
     }
@@ -219,11 +246,20 @@ impl Writer {
 
     /// A small write, to learn whether writes work.
     fn probe(&mut self) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT INTO health (id, at) VALUES (1, ?1) ON CONFLICT(id) DO UPDATE SET at = ?1",
-            [now_ms()],
-        )?;
+        self.write_health_row(PROBE_ROW, now_ms())?;
         self.trouble = None;
+        Ok(())
+    }
+
+    fn mark_alive(&mut self, at: i64) -> Result<(), StoreError> {
+        self.write_health_row(ALIVE_ROW, at)
+    }
+
+    fn write_health_row(&self, row: i64, at: i64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO health (id, at) VALUES (?1, ?2) ON CONFLICT(id) DO UPDATE SET at = ?2",
+            [row, at],
+        )?;
         Ok(())
     }
 
@@ -397,9 +433,16 @@ impl Writer {
             [],
             |r| r.get(0),
         )?;
+        let last_alive: Option<i64> = self
+            .conn
+            .query_row("SELECT at FROM health WHERE id = ?1", [ALIVE_ROW], |r| {
+                r.get(0)
+            })
+            .optional()?;
         Ok(Recovered {
             open_meetings,
             next_meeting: used + 1,
+            last_alive,
         })
     }
 }
@@ -432,7 +475,6 @@ fn write_meeting(
 ) -> Result<(), StoreError> {
     if m.ended_at.is_some() && retention.days == 0 {
         tx.execute("DELETE FROM chat_messages WHERE meeting = ?1", [m.id.0])?;
-        // Inserted then deleted so that sqlite_sequence remembers the id.
     }
     let ended = m.ended_at.is_some();
     let removed = if ended {
@@ -458,6 +500,7 @@ fn write_meeting(
         ],
     )?;
     if ended && retention.days == 0 {
+        // Written first all the same, so that sqlite_sequence remembers the id.
         tx.execute("DELETE FROM meetings WHERE id = ?1", [m.id.0])?;
     }
     Ok(())
@@ -531,10 +574,11 @@ mod tests {
         let path = ChatStorage::File(dir.path().join("nested/chat.db"));
         {
             let (store, _) = open(&path, 30);
-            store.save_meeting(meeting(7, "r"));
+            store.save_meeting(meeting(7, "r")).await.unwrap();
             let mut ended = meeting(8, "s");
             ended.ended_at = Some(now_ms());
-            store.save_meeting(ended);
+            drop(store.save_meeting(ended));
+            store.mark_alive(12_345);
             let pending: Vec<_> = (0..100)
                 .map(|i| store.append(message(7, "r", &i.to_string())))
                 .collect();
@@ -545,6 +589,7 @@ mod tests {
         let (store, recovered) = open(&path, 30);
         assert_eq!(recovered.open_meetings, vec![meeting(7, "r")]);
         assert_eq!(recovered.next_meeting, 9);
+        assert_eq!(recovered.last_alive, Some(12_345));
         assert_eq!(store.history(MeetingId(7), 1000).await.unwrap().len(), 100);
         assert_eq!(
             store.append(message(7, "r", "after")).await.unwrap().id,
@@ -558,12 +603,12 @@ mod tests {
         let path = ChatStorage::File(dir.path().join("chat.db"));
         {
             let (store, _) = open(&path, 0);
-            store.save_meeting(meeting(1, "r"));
+            drop(store.save_meeting(meeting(1, "r")));
             store.append(message(1, "r", "secret")).await.unwrap();
             store.append(message(2, "other", "kept")).await.unwrap();
             let mut ended = meeting(1, "r");
             ended.ended_at = Some(now_ms());
-            store.save_meeting(ended);
+            store.save_meeting(ended).await.unwrap();
             assert!(store.history(MeetingId(1), 10).await.unwrap().is_empty());
             assert_eq!(store.history(MeetingId(2), 10).await.unwrap().len(), 1);
         }
@@ -655,6 +700,8 @@ mod tests {
         rt.block_on(async {
             let (store, recovered) = open(&ChatStorage::File(file.clone()), 30);
             assert_eq!(recovered.next_meeting, 1);
+            assert_eq!(recovered.last_alive, None);
+            store.flush().await.unwrap();
             let m = store.append(message(1, "1234", "new")).await.unwrap();
             assert_eq!(m.id, chat_id(42), "ids continue");
             let h = store.history(MeetingId(1), 100).await.unwrap();
