@@ -57,6 +57,8 @@ pub enum StoreError {
     },
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("{0}")]
+    Open(String),
     #[error("could not write to the database: {0}")]
     WriteFailed(String),
     #[error("the storage thread has stopped")]

@@ -64,6 +64,13 @@ impl SqliteStore {
         storage: &ChatStorage,
         retention: Retention,
     ) -> Result<(Self, Recovered), StoreError> {
+        Self::open_inner(storage, retention).map_err(explain)
+    }
+
+    fn open_inner(
+        storage: &ChatStorage,
+        retention: Retention,
+    ) -> Result<(Self, Recovered), StoreError> {
         let conn = match storage {
             ChatStorage::Memory => Connection::open_in_memory()?,
             ChatStorage::File(path) => {
@@ -445,6 +452,27 @@ impl Writer {
             last_alive,
         })
     }
+}
+
+/// Says what SQLite's most common refusals to open mean for the person starting us.
+fn explain(e: StoreError) -> StoreError {
+    let StoreError::Sqlite(rusqlite::Error::SqliteFailure(failure, detail)) = &e else {
+        return e;
+    };
+    let what = match failure.code {
+        rusqlite::ErrorCode::CannotOpen => {
+            "unable to open the database file; check that it and its folder exist and are writable"
+        }
+        rusqlite::ErrorCode::ReadOnly => {
+            "the database is read-only; check that the file and its folder are writable"
+        }
+        rusqlite::ErrorCode::NotADatabase => "the file is not an SQLite database",
+        rusqlite::ErrorCode::DiskFull => "the disk is full",
+        rusqlite::ErrorCode::PermissionDenied => "permission denied",
+        _ => return e,
+    };
+    let detail = detail.as_deref().unwrap_or("");
+    StoreError::Open(format!("{what} ({detail})"))
 }
 
 fn last_seq(tx: &rusqlite::Transaction<'_>, room: &str) -> Result<i64, StoreError> {
