@@ -14,6 +14,9 @@ packages=(
   libwebkit2gtk-4.1-dev librsvg2-dev webkit2gtk-driver
   # tests: a sound server with a null sink, and Chromium as the browser peer
   pulseaudio pulseaudio-utils chromium xvfb xauth
+  # server tests: a real TURN server (coturn), a test CA (openssl), a look inside the
+  # chat database (sqlite3)
+  coturn openssl sqlite3
 )
 
 missing=()
