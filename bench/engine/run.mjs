@@ -667,8 +667,9 @@ async function main() {
   console.log(`huddle ${HUDDLE_BIN}; server ${process.env.HUDDLE_SERVER_BIN}; chromium ${CHROMIUM}; CLK_TCK ${CLK_TCK}`);
   console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model}), loadavg ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   console.log(`plan: ${opt.reps} reps × ${opt.directions.join(',')}, ${opt.duration} s each; results in ${out}`);
-  const server = await startServer();
+  // The pages are served first: the signaling server lets only their origin connect.
   const pages = await H.startPageServer();
+  const server = await startServer({ args: ['--allow-origin', pages.url] });
   const logDir = path.join(out, 'logs');
   mkdirSync(logDir, { recursive: true });
   const shared = { server, pages, dir, logDir, seq: 0 };

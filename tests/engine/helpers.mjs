@@ -484,8 +484,9 @@ export async function startHarness(t) {
       rmSync(dir, { recursive: true, force: true });
     } catch {}
   });
-  server = await startServer();
+  // The pages are served first: the signaling server lets only their origin connect.
   pages = await startPageServer();
+  server = await startServer({ args: ['--allow-origin', pages.url] });
   return h;
 }
 
