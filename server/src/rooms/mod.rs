@@ -6,6 +6,8 @@
 //! machine without sockets or clocks: every call is one atomic step that says what
 //! changed, and the caller tells the clients and persists the meeting.
 
+mod host;
+mod lifecycle;
 mod meeting;
 mod registry;
 #[cfg(test)]

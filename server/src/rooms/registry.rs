@@ -10,24 +10,23 @@ use std::collections::HashMap;
 
 use super::meeting::Meeting;
 use super::{
-    ConnId, Counts, Denied, Departure, Door, EndedMeeting, JoinOutcome, Joined, Left, LockChange,
-    Locked, MeetingId, MeetingRecord, Member, Millis, NewHost, Pass, Place, Removal, RoomError,
-    RoomSummary, Seat, Waiting,
+    ConnId, Counts, Departure, Door, JoinOutcome, Joined, Left, MeetingId, Member, Millis, NewHost,
+    Pass, Place, RoomError, RoomSummary, Seat, Waiting,
 };
 use crate::protocol::{ListedRoom, RelayKind};
 
-struct Room {
+pub(super) struct Room {
     /// In join order: the first has been here longest.
-    members: Vec<Member>,
-    sharer: Option<ConnId>,
-    host: Option<ConnId>,
+    pub members: Vec<Member>,
+    pub sharer: Option<ConnId>,
+    pub host: Option<ConnId>,
     /// The waiting room, in knock order.
-    lobby: Vec<Member>,
-    meeting: Meeting,
+    pub lobby: Vec<Member>,
+    pub meeting: Meeting,
 }
 
 impl Room {
-    fn new(meeting: Meeting) -> Self {
+    pub fn new(meeting: Meeting) -> Self {
         Room {
             members: Vec::new(),
             sharer: None,
@@ -37,11 +36,11 @@ impl Room {
         }
     }
 
-    fn ids(&self) -> Vec<ConnId> {
+    pub fn ids(&self) -> Vec<ConnId> {
         self.members.iter().map(|m| m.id).collect()
     }
 
-    fn others(&self, id: ConnId) -> Vec<ConnId> {
+    pub fn others(&self, id: ConnId) -> Vec<ConnId> {
         self.members
             .iter()
             .map(|m| m.id)
@@ -50,7 +49,7 @@ impl Room {
     }
 
     /// What a join ack tells `id`, a member.
-    fn view(&self, name: &str, id: ConnId, others: Vec<Member>) -> Joined {
+    pub fn view(&self, name: &str, id: ConnId, others: Vec<Member>) -> Joined {
         Joined {
             id,
             room: name.to_string(),
@@ -69,11 +68,11 @@ impl Room {
 }
 
 pub struct Registry {
-    rooms: HashMap<String, Room>,
-    places: HashMap<ConnId, Place>,
-    next_meeting: i64,
+    pub(super) rooms: HashMap<String, Room>,
+    pub(super) places: HashMap<ConnId, Place>,
+    pub(super) next_meeting: i64,
     /// How long a room stays empty before its meeting ends.
-    idle_ms: Millis,
+    pub(super) idle_ms: Millis,
 }
 
 impl Registry {
@@ -86,7 +85,7 @@ impl Registry {
         }
     }
 
-    fn joined_room(&self, id: ConnId) -> Option<&str> {
+    pub(super) fn joined_room(&self, id: ConnId) -> Option<&str> {
         self.places
             .get(&id)
             .filter(|p| !p.waiting)
@@ -209,7 +208,7 @@ impl Registry {
 
     /// Takes `id` out of its place; the host's role passes to whoever has been in the
     /// room longest.
-    fn depart(&mut self, id: ConnId, now: Millis) -> Option<Departure> {
+    pub(super) fn depart(&mut self, id: ConnId, now: Millis) -> Option<Departure> {
         let place = self.places.remove(&id)?;
         let r = self.rooms.get_mut(&place.room)?;
         if place.waiting {
@@ -251,115 +250,6 @@ impl Registry {
 
     pub fn leave(&mut self, id: ConnId, now: Millis) -> Option<Departure> {
         self.depart(id, now)
-    }
-
-    pub fn hosted_room(&self, id: ConnId) -> Result<String, RoomError> {
-        let room = self.joined_room(id).ok_or(RoomError::NotJoined)?;
-        match self.rooms.get(room) {
-            Some(r) if r.host == Some(id) => Ok(room.to_string()),
-            _ => Err(RoomError::NotHost),
-        }
-    }
-
-    pub fn lock(&mut self, id: ConnId, change: LockChange) -> Result<Locked, RoomError> {
-        let room = self.hosted_room(id)?;
-        let r = self.rooms.get_mut(&room).ok_or(RoomError::NotJoined)?;
-        let lock = &mut r.meeting.lock;
-        if let Some(passcode) = change.passcode {
-            lock.passcode = passcode;
-            r.meeting.lock_version += 1;
-        }
-        if let Some(on) = change.waiting_room {
-            lock.waiting_room = on;
-        }
-        if let Some(on) = change.listed {
-            lock.listed = on;
-        }
-        Ok(Locked {
-            settings: r.meeting.lock.settings(),
-            others: r.others(id),
-            save: r.meeting.record(&room),
-            room,
-        })
-    }
-
-    pub fn admit(
-        &mut self,
-        host: ConnId,
-        target: ConnId,
-        capacity: usize,
-    ) -> Result<Joined, RoomError> {
-        let room = self.hosted_room(host)?;
-        let r = self.rooms.get_mut(&room).ok_or(RoomError::NotJoined)?;
-        let at = r
-            .lobby
-            .iter()
-            .position(|m| m.id == target)
-            .ok_or(RoomError::NotWaiting)?;
-        if r.members.len() >= capacity {
-            return Err(RoomError::RoomFull { capacity });
-        }
-        let member = r.lobby.remove(at);
-        // An admission lifts a removal, for this connection and this email.
-        let lifted = r.meeting.removed_conns.remove(&target)
-            | r.meeting.removed_emails.remove(&member.email);
-        let others = r.members.clone();
-        r.members.push(member);
-        let mut joined = r.view(&room, target, others);
-        joined.save = lifted.then(|| r.meeting.record(&room));
-        self.places.insert(
-            target,
-            Place {
-                room,
-                waiting: false,
-            },
-        );
-        Ok(joined)
-    }
-
-    pub fn deny(&mut self, host: ConnId, target: ConnId) -> Result<Denied, RoomError> {
-        let room = self.hosted_room(host)?;
-        let r = self.rooms.get_mut(&room).ok_or(RoomError::NotJoined)?;
-        let at = r
-            .lobby
-            .iter()
-            .position(|m| m.id == target)
-            .ok_or(RoomError::NotWaiting)?;
-        r.lobby.remove(at);
-        self.places.remove(&target);
-        Ok(Denied { room, id: target })
-    }
-
-    /// Membership is checked before permission: a target not in the host's room is
-    /// `not_in_room` even for a non-host.
-    pub fn remove(
-        &mut self,
-        host: ConnId,
-        target: ConnId,
-        now: Millis,
-    ) -> Result<Removal, RoomError> {
-        if target == host {
-            return Err(RoomError::RemoveSelf);
-        }
-        let room = self
-            .joined_room(host)
-            .ok_or(RoomError::NotJoined)?
-            .to_string();
-        if self.joined_room(target) != Some(room.as_str()) {
-            return Err(RoomError::NotInRoom);
-        }
-        self.hosted_room(host)?;
-        let Some(Departure::Left(mut left)) = self.depart(target, now) else {
-            return Err(RoomError::NotInRoom);
-        };
-        let r = self.rooms.get_mut(&room).ok_or(RoomError::NotJoined)?;
-        r.meeting.removed_conns.insert(target);
-        r.meeting.removed_emails.insert(left.member.email.clone());
-        left.save = Some(r.meeting.record(&room));
-        Ok(Removal {
-            left: *left,
-            by: host,
-        })
     }
 
     fn joined_room_mut(&mut self, id: ConnId) -> Result<&mut Room, RoomError> {
@@ -489,70 +379,5 @@ impl Registry {
             counts.waiting += r.lobby.len();
         }
         counts
-    }
-
-    pub fn end_idle_meetings(&mut self, now: Millis) -> Vec<EndedMeeting> {
-        let idle: Vec<String> = self
-            .rooms
-            .iter()
-            .filter(|(_, r)| {
-                r.members.is_empty()
-                    && r.meeting
-                        .emptied_at
-                        .is_some_and(|t| now - t >= self.idle_ms)
-            })
-            .map(|(name, _)| name.clone())
-            .collect();
-        let mut ended = Vec::with_capacity(idle.len());
-        for name in idle {
-            let Some(r) = self.rooms.remove(&name) else {
-                continue;
-            };
-            let waiting: Vec<ConnId> = r.lobby.iter().map(|m| m.id).collect();
-            for id in &waiting {
-                self.places.remove(id);
-            }
-            let mut record = r.meeting.record(&name);
-            record.ended_at = Some(now);
-            ended.push(EndedMeeting { record, waiting });
-        }
-        ended
-    }
-
-    pub fn restore(
-        &mut self,
-        mut open: Vec<MeetingRecord>,
-        next_meeting: i64,
-        stopped_at: Option<Millis>,
-        now: Millis,
-    ) -> Vec<MeetingRecord> {
-        self.next_meeting = self.next_meeting.max(next_meeting);
-        open.sort_by_key(|r| r.id);
-        let mut save = Vec::new();
-        for record in open {
-            // Nobody is connected after a restart: the room is empty since it last
-            // emptied, or, if people were in it, since the process stopped.
-            let emptied = record.emptied_at.or(stopped_at).unwrap_or(now);
-            if now - emptied >= self.idle_ms {
-                save.push(MeetingRecord {
-                    emptied_at: Some(emptied),
-                    ended_at: Some(now),
-                    ..record
-                });
-                continue;
-            }
-            let meeting = Meeting::restored(&record, emptied);
-            if let Some(older) = self.rooms.remove(&record.room) {
-                // Two open meetings for one room cannot happen; keep the newer if so.
-                let mut ended = older.meeting.record(&record.room);
-                ended.ended_at = Some(now);
-                save.push(ended);
-            }
-            if record.emptied_at.is_none() {
-                save.push(meeting.record(&record.room));
-            }
-            self.rooms.insert(record.room, Room::new(meeting));
-        }
-        save
     }
 }
