@@ -5,9 +5,10 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
+  REPO_ROOT,
   SERVER_BIN,
   startServer,
   cleanup,
@@ -181,14 +182,16 @@ function allocate(port, username, credential) {
 }
 
 /**
- * One TURN Allocate (RFC 5766) over UDP with long-term credentials, as a WebRTC stack
- * does: an unauthenticated request for the realm and nonce, then the signed one.
- * Resolves to { ok: true, relayed } or { ok: false, code }.
+ * A TURN client over UDP speaking just enough of RFC 5766 to check credentials and peer
+ * rules as a WebRTC stack meets them: `allocate` (an unauthenticated request for the
+ * realm and nonce, then the signed one) resolves to { ok: true, relayed } or
+ * { ok: false, code }; `permit(ip)` (CreatePermission) to { ok } or { ok: false, code }.
  */
-async function turnAllocate(port, username, credential) {
+async function turnClient(port) {
   const sock = dgram.createSocket('udp4');
   await new Promise((r) => sock.bind(0, '127.0.0.1', r));
   const MAGIC = 0x2112a442;
+  const COOKIE = [0x21, 0x12, 0xa4, 0x42];
   const attr = (type, value) => {
     const pad = (4 - (value.length % 4)) % 4;
     const b = Buffer.alloc(4 + value.length + pad);
@@ -197,9 +200,9 @@ async function turnAllocate(port, username, credential) {
     value.copy(b, 4);
     return b;
   };
-  const message = (attrs, key) => {
+  const message = (method, attrs, key) => {
     const header = Buffer.alloc(20);
-    header.writeUInt16BE(0x0003, 0); // Allocate request
+    header.writeUInt16BE(method, 0);
     header.writeUInt32BE(MAGIC, 4);
     randomBytes(12).copy(header, 8);
     let body = Buffer.concat(attrs);
@@ -228,26 +231,46 @@ async function turnAllocate(port, username, credential) {
       });
       sock.send(msg, port, '127.0.0.1');
     });
-  const transport = attr(0x0019, Buffer.from([17, 0, 0, 0])); // REQUESTED-TRANSPORT: UDP
-  try {
-    const challenge = await exchange(message([transport]));
-    const realm = challenge.attrs[0x0014];
-    const nonce = challenge.attrs[0x0015];
-    assert.ok(realm && nonce, 'a 401 with realm and nonce first');
-    const key = createHash('md5').update(`${username}:${realm}:${credential}`).digest();
-    const answer = await exchange(
-      message([attr(0x0006, Buffer.from(username)), attr(0x0014, realm), attr(0x0015, nonce), transport], key),
-    );
-    if (answer.type === 0x0103) {
-      const x = answer.attrs[0x0016]; // XOR-RELAYED-ADDRESS
-      const rport = x.readUInt16BE(2) ^ (MAGIC >>> 16);
-      const ip = [0, 1, 2, 3].map((i) => x[4 + i] ^ [0x21, 0x12, 0xa4, 0x42][i]).join('.');
-      return { ok: true, relayed: `${ip}:${rport}` };
-    }
+  const failure = (answer) => {
     const e = answer.attrs[0x0009]; // ERROR-CODE
     return { ok: false, code: e ? e[2] * 100 + e[3] : null };
+  };
+  let auth = null; // the signed attributes and key, once allocated
+  return {
+    async allocate(username, credential) {
+      const transport = attr(0x0019, Buffer.from([17, 0, 0, 0])); // REQUESTED-TRANSPORT: UDP
+      const challenge = await exchange(message(0x0003, [transport]));
+      const realm = challenge.attrs[0x0014];
+      const nonce = challenge.attrs[0x0015];
+      assert.ok(realm && nonce, 'a 401 with realm and nonce first');
+      const key = createHash('md5').update(`${username}:${realm}:${credential}`).digest();
+      const signed = [attr(0x0006, Buffer.from(username)), attr(0x0014, realm), attr(0x0015, nonce)];
+      const answer = await exchange(message(0x0003, [...signed, transport], key));
+      if (answer.type !== 0x0103) return failure(answer);
+      auth = { signed, key };
+      const x = answer.attrs[0x0016]; // XOR-RELAYED-ADDRESS
+      const rport = x.readUInt16BE(2) ^ (MAGIC >>> 16);
+      const ip = [0, 1, 2, 3].map((i) => x[4 + i] ^ COOKIE[i]).join('.');
+      return { ok: true, relayed: `${ip}:${rport}` };
+    },
+    async permit(ip) {
+      const peer = Buffer.alloc(8); // XOR-PEER-ADDRESS, IPv4
+      peer[1] = 0x01;
+      peer.writeUInt16BE(9 ^ (MAGIC >>> 16), 2);
+      ip.split('.').forEach((o, i) => (peer[4 + i] = Number(o) ^ COOKIE[i]));
+      const answer = await exchange(message(0x0008, [attr(0x0012, peer), ...auth.signed], auth.key));
+      return answer.type === 0x0108 ? { ok: true } : failure(answer);
+    },
+    close: () => sock.close(),
+  };
+}
+
+async function turnAllocate(port, username, credential) {
+  const turn = await turnClient(port);
+  try {
+    return await turn.allocate(username, credential);
   } finally {
-    sock.close();
+    turn.close();
   }
 }
 
@@ -280,4 +303,54 @@ test('a real coturn (use-auth-secret) accepts the credentials the server hands o
   // and so are expired ones made with the right secret
   const expired = `${Math.floor(Date.now() / 1000) - 60}:${s.id}`;
   assert.deepEqual(await turnAllocate(coturn.port, expired, rest(secret, expired)), { ok: false, code: 401 });
+});
+
+test('deploy/turnserver.conf: coturn takes it, accepts the server\'s credentials and refuses to relay to private and loopback peers', async (t) => {
+  const dir = tmpDir('huddle-coturn-');
+  const port = await freeUdpPort();
+  const minPort = 45000 + Math.floor(Math.random() * 140) * 100;
+  const secret = `deploy-${process.pid}`;
+  // The deployment-specific values (marked CHANGE in the file) as a person deploying sets
+  // them, for 127.0.0.1; every other line is the file's.
+  const conf = readFileSync(path.join(REPO_ROOT, 'deploy', 'turnserver.conf'), 'utf8')
+    .split('\n')
+    .filter((l) => !/^(external-ip|cert|pkey|listening-port|tls-listening-port|min-port|max-port|static-auth-secret)=/.test(l))
+    .concat([
+      'listening-ip=127.0.0.1',
+      'relay-ip=127.0.0.1',
+      `listening-port=${port}`,
+      `min-port=${minPort}`,
+      `max-port=${minPort + 99}`,
+      `static-auth-secret=${secret}`,
+      'no-tls',
+      'no-dtls',
+      `userdb=${dir}/turndb`,
+      `pidfile=${dir}/turn.pid`,
+    ])
+    .join('\n');
+  writeFileSync(path.join(dir, 'turnserver.conf'), conf);
+  const proc = spawn('turnserver', ['-c', path.join(dir, 'turnserver.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  coturns.push(proc);
+  let log = '';
+  proc.stdout.on('data', (c) => (log += c));
+  proc.stderr.on('data', (c) => (log += c));
+  await sleep(1000);
+  assert.equal(proc.exitCode, null, `turnserver exited:\n${log}`);
+  assert.doesNotMatch(log, /ERROR|Bad configuration/i);
+
+  const srv = await startServer({ args: ['--turn-url', `turn:127.0.0.1:${port}`, '--turn-secret', secret] });
+  const s = await joined(srv.url, uniqRoom('deploy'), { t });
+  const [entry] = s.joinAck.iceServers;
+  const turn = await turnClient(port);
+  try {
+    const allocation = await turn.allocate(entry.username, entry.credential);
+    assert.equal(allocation.ok, true, `Allocate refused (${allocation.code})\n${log.slice(-3000)}`);
+    // a public peer is fine; the machine's own and private networks are not
+    assert.deepEqual(await turn.permit('8.8.8.8'), { ok: true });
+    for (const ip of ['127.0.0.1', '10.1.2.3', '172.16.5.4', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0']) {
+      assert.deepEqual(await turn.permit(ip), { ok: false, code: 403 }, ip);
+    }
+  } finally {
+    turn.close();
+  }
 });
