@@ -103,6 +103,8 @@ impl Server {
             .ws_read_buffer_size(1024)
             // Packets queued per client; the byte budget usually cuts a non-reader first.
             .max_buffer_size(1024)
+            // A session that never joins the namespace gives its place back soon.
+            .connect_timeout(Duration::from_secs(10))
             .build_layer();
 
         let rooms = Arc::new(MemoryRooms::new(config.meetings.idle_ms));

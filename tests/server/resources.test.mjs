@@ -53,6 +53,16 @@ test('65 connections from one address (--no-loopback-exemption): the 65th is ref
   assert.equal(back.connected, true);
 });
 
+test('over polling too: a polling session holds its place until it ends', async (t) => {
+  const srv = await startServer({ args: ['--no-loopback-exemption', '--max-connections-per-ip', '2'] });
+  const polling = { t, settleMs: 0, transports: ['polling'] };
+  const [a] = await Promise.all([connect(srv.url, polling), connect(srv.url, polling)]);
+  await assert.rejects(connect(srv.url, polling), /connect_error/);
+  a.disconnect();
+  const back = await eventually(() => connect(srv.url, polling).catch(() => null), 5000, 100);
+  assert.equal(back.io.engine.transport.name, 'polling');
+});
+
 test('loopback is exempt from the per-address cap by default (a local reverse proxy is one address)', async (t) => {
   const srv = await startServer({ args: ['--max-connections-per-ip', '3'] });
   const socks = await Promise.all(Array.from({ length: 6 }, () => connect(srv.url, { t, settleMs: 0 })));

@@ -37,7 +37,9 @@ impl Hub {
             attempt += 1;
             let pass = self.pass_door(id, client, &request).await?;
             let current = self.rooms.place_of(id).map(|p| p.room);
-            let _sequenced = self.sequence(&[&request.room, current.as_deref().unwrap_or("")]);
+            let mut rooms = vec![request.room.as_str()];
+            rooms.extend(current.as_deref());
+            let _sequenced = self.sequence(&rooms);
             let member = Member::new(id, request.email.clone(), request.name.clone());
             match self.rooms.join(
                 member,
