@@ -133,8 +133,10 @@ pub async fn sessions(State(hub): State<Arc<Hub>>, mut request: Request, next: N
                     request.extensions_mut().insert(client);
                 }
                 Err(refused) => {
+                    // Counted in /metrics; not logged above debug, or a flood would fill
+                    // the log.
                     hub.metrics.refused(refused.label());
-                    tracing::info!(client = %client.ip, %refused, "refused a connection");
+                    tracing::debug!(client = %client.ip, %refused, "refused a connection");
                     return (refused.status(), format!("{refused}\n")).into_response();
                 }
             }

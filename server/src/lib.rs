@@ -126,7 +126,6 @@ impl Server {
         }
         let allowed_origins = config.admission.allowed_origins.clone();
         let hub = Hub::new(
-            io.clone(),
             HubSettings {
                 limits: config.limits.clone(),
                 max_outbound_bytes: config.max_outbound_bytes,

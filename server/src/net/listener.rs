@@ -8,13 +8,14 @@
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::connect_info::Connected;
 use axum::serve::IncomingStream;
+use futures_util::task::AtomicWaker;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -29,8 +30,9 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Wire {
     written: AtomicU64,
     cut: AtomicBool,
-    /// The tasks parked on a read or a write, woken when the wire is cut.
-    parked: Mutex<[Option<Waker>; 2]>,
+    /// The task waiting to write, woken when the wire is cut. (A waiting read needs no
+    /// waking: the server cuts a wire when it has something to write on it.)
+    writer: AtomicWaker,
 }
 
 impl Wire {
@@ -42,10 +44,7 @@ impl Wire {
     /// Fails every read and write from now on, waking any that wait.
     pub fn cut(&self) {
         self.cut.store(true, Ordering::Release);
-        let parked = std::mem::take(&mut *self.parked.lock().unwrap_or_else(|e| e.into_inner()));
-        for waker in parked.into_iter().flatten() {
-            waker.wake();
-        }
+        self.writer.wake();
     }
 
     #[cfg(test)]
@@ -56,15 +55,7 @@ impl Wire {
     fn is_cut(&self) -> bool {
         self.cut.load(Ordering::Acquire)
     }
-
-    fn park(&self, slot: usize, cx: &Context<'_>) {
-        let mut parked = self.parked.lock().unwrap_or_else(|e| e.into_inner());
-        parked[slot] = Some(cx.waker().clone());
-    }
 }
-
-const READ: usize = 0;
-const WRITE: usize = 1;
 
 fn cut_error() -> io::Error {
     io::Error::new(
@@ -102,6 +93,23 @@ macro_rules! with_stream {
     };
 }
 
+/// A pending write waits for the wire's cut too: registered first, then the flag
+/// checked again, so a cut in between is not missed.
+fn pending_or_cut<T>(
+    waiter: &AtomicWaker,
+    wire: &Wire,
+    cx: &Context<'_>,
+    poll: Poll<io::Result<T>>,
+) -> Poll<io::Result<T>> {
+    if poll.is_pending() {
+        waiter.register(cx.waker());
+        if wire.is_cut() {
+            return Poll::Ready(Err(cut_error()));
+        }
+    }
+    poll
+}
+
 impl AsyncRead for Metered {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -112,23 +120,16 @@ impl AsyncRead for Metered {
         if this.wire.is_cut() {
             return Poll::Ready(Err(cut_error()));
         }
-        let poll = with_stream!(this, s => Pin::new(s).poll_read(cx, buf));
-        if poll.is_pending() {
-            this.wire.park(READ, cx);
-        }
-        poll
+        with_stream!(this, s => Pin::new(s).poll_read(cx, buf))
     }
 }
 
 impl Metered {
-    fn count(&self, poll: &Poll<io::Result<usize>>, cx: &Context<'_>) {
-        match poll {
-            Poll::Ready(Ok(n)) => {
-                self.wire.written.fetch_add(*n as u64, Ordering::Relaxed);
-            }
-            Poll::Pending => self.wire.park(WRITE, cx),
-            Poll::Ready(Err(_)) => {}
+    fn wrote(&self, cx: &Context<'_>, poll: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+        if let Poll::Ready(Ok(n)) = &poll {
+            self.wire.written.fetch_add(*n as u64, Ordering::Relaxed);
         }
+        pending_or_cut(&self.wire.writer, &self.wire, cx, poll)
     }
 }
 
@@ -143,8 +144,7 @@ impl AsyncWrite for Metered {
             return Poll::Ready(Err(cut_error()));
         }
         let poll = with_stream!(this, s => Pin::new(s).poll_write(cx, buf));
-        this.count(&poll, cx);
-        poll
+        this.wrote(cx, poll)
     }
 
     fn poll_write_vectored(
@@ -157,8 +157,7 @@ impl AsyncWrite for Metered {
             return Poll::Ready(Err(cut_error()));
         }
         let poll = with_stream!(this, s => Pin::new(s).poll_write_vectored(cx, bufs));
-        this.count(&poll, cx);
-        poll
+        this.wrote(cx, poll)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -173,7 +172,8 @@ impl AsyncWrite for Metered {
         if this.wire.is_cut() {
             return Poll::Ready(Err(cut_error()));
         }
-        with_stream!(this, s => Pin::new(s).poll_flush(cx))
+        let poll = with_stream!(this, s => Pin::new(s).poll_flush(cx));
+        pending_or_cut(&this.wire.writer, &this.wire, cx, poll)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -331,23 +331,16 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_cut_wakes_a_pending_read() {
+    async fn after_a_cut_reads_fail_too() {
         let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = tcp.local_addr().unwrap();
         let mut listener = HuddleListener::new(tcp, None);
-        let _client = TcpStream::connect(addr).await.unwrap();
+        let mut client = TcpStream::connect(addr).await.unwrap();
         let (mut server, _) = axum::serve::Listener::accept(&mut listener).await;
-        let wire = server.wire.clone();
-        let reader = tokio::spawn(async move {
-            let mut buf = [0u8; 16];
-            server.read(&mut buf).await.map_err(|e| e.kind())
-        });
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        wire.cut();
-        let result = tokio::time::timeout(Duration::from_secs(5), reader)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(result, Err(io::ErrorKind::ConnectionAborted));
+        client.write_all(b"queued").await.unwrap();
+        server.wire.cut();
+        let mut buf = [0u8; 16];
+        let err = server.read(&mut buf).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionAborted);
     }
 }

@@ -17,13 +17,15 @@ use socketioxide::handler::{FromMessageParts, MessageHandler, Value};
 use socketioxide::socket::Socket;
 use socketioxide::{SendError, SocketError};
 
-use super::{Hub, Outbound, Reply, lock, raw};
+use super::{Client, Hub, Outbound, Reply, lock, raw};
 use crate::net::ClientIp;
 use crate::protocol::{ErrorAck, ErrorCode, ErrorEvent, OK, Refusal, RelayKind, event};
 use crate::rate_limit::TokenBucket;
 
 /// One client event, split from its Socket.IO packet.
 pub(super) struct Incoming {
+    /// The sender's state.
+    pub connection: Arc<Connection>,
     pub event: String,
     pub payload: Option<Box<RawValue>>,
     pub ack: AckSender,
@@ -35,7 +37,7 @@ pub(super) enum Job {
     Disconnect,
 }
 
-/// Per-connection state, kept in the socket's extensions.
+/// Per-connection state, held by its dispatcher and the hub's client list.
 pub struct Connection {
     limiter: Mutex<TokenBucket>,
     queue: Mutex<Queue>,
@@ -78,6 +80,11 @@ struct Queue {
     pending: VecDeque<Job>,
 }
 
+/// `{ "ok": true }`, the most common ack, serialized once.
+static OK_RAW: std::sync::LazyLock<Box<RawValue>> = std::sync::LazyLock::new(|| {
+    serde_json::value::to_raw_value(&OK).expect("a constant serializes")
+});
+
 /// Events whose handler waits on I/O (storage, a passcode hash).
 fn needs_io(name: &str) -> bool {
     matches!(
@@ -93,13 +100,12 @@ fn needs_io(name: &str) -> bool {
 impl Hub {
     /// Runs `job` now if the connection is idle and it needs no I/O; otherwise queues it
     /// behind the connection's earlier events.
-    pub(super) fn enqueue(self: &Arc<Self>, socket: SocketRef, job: Job) {
-        if let Some(connection) = socket.extensions.get::<Arc<Connection>>() {
-            self.enqueue_on(connection, socket, job);
-        }
-    }
-
-    fn enqueue_on(self: &Arc<Self>, connection: Arc<Connection>, socket: SocketRef, job: Job) {
+    pub(super) fn enqueue_on(
+        self: &Arc<Self>,
+        connection: Arc<Connection>,
+        socket: SocketRef,
+        job: Job,
+    ) {
         let mut queue = lock(&connection.queue);
         if queue.busy {
             queue.pending.push_back(job);
@@ -188,11 +194,7 @@ impl Hub {
     /// Sends the ack (or the `error` event when the client asked for no ack).
     fn finish(&self, socket: &SocketRef, e: Incoming, result: Result<Reply, Refusal>) {
         match result {
-            Ok(Reply::Ok) => {
-                if let Some(data) = raw(&OK) {
-                    self.answer(socket, e, &data);
-                }
-            }
+            Ok(Reply::Ok) => self.answer(socket, e, &OK_RAW),
             Ok(Reply::Json(data)) => self.answer(socket, e, &data),
             Err(refusal) => self.refuse(socket, e, &refusal),
         }
@@ -203,19 +205,17 @@ impl Hub {
         if !e.wants_ack {
             return;
         }
-        if let Some(c) = socket.extensions.get::<Arc<Connection>>()
-            && !c.outbound.charge(data.get().len())
-        {
-            self.overflowed(socket.id, &c);
+        let client = Client {
+            socket: socket.clone(),
+            connection: e.connection.clone(),
+        };
+        if !e.connection.outbound.charge(data.get().len()) {
+            self.overflowed(&client);
             return;
         }
         match e.ack.send(data) {
             Ok(()) => {}
-            Err(SendError::Socket(SocketError::InternalChannelFull)) => {
-                if let Some(c) = socket.extensions.get::<Arc<Connection>>() {
-                    self.overflowed(socket.id, &c);
-                }
-            }
+            Err(SendError::Socket(SocketError::InternalChannelFull)) => self.overflowed(&client),
             Err(err) => {
                 tracing::debug!(socket = %socket.id, event = %e.event, %err, "ack not sent")
             }
@@ -236,7 +236,11 @@ impl Hub {
                 event: Some(e.event.clone()),
             };
             if let Some(data) = raw(&error) {
-                self.emit_raw(socket, event::ERROR, &data);
+                let client = Client {
+                    socket: socket.clone(),
+                    connection: e.connection.clone(),
+                };
+                self.emit_raw(&client, event::ERROR, &data);
             }
         }
     }
@@ -269,6 +273,7 @@ fn split_packet(raw: &str) -> (Option<String>, Result<Option<Box<RawValue>>, Str
 #[derive(Clone)]
 pub(super) struct Dispatcher {
     pub hub: Arc<Hub>,
+    pub connection: Arc<Connection>,
 }
 
 /// Marks our own [`MessageHandler`] implementation apart from socketioxide's closures.
@@ -279,15 +284,13 @@ impl MessageHandler<LocalAdapter, Dispatch> for Dispatcher {
         let Ok(ack) = AckSender::from_message_parts(&s, &mut v, &ack_id);
         let socket = SocketRef::from(s);
         let hub = &self.hub;
-        // Set up in `on_connect`, before any event can arrive.
-        let Some(connection) = socket.extensions.get::<Arc<Connection>>() else {
-            return;
-        };
+        let connection = &self.connection;
         if connection.is_cut() {
             return;
         }
         let raw = v.as_str().map(|s| s.as_str()).unwrap_or("");
         let mut e = Incoming {
+            connection: connection.clone(),
             event: String::new(),
             payload: None,
             ack,
@@ -311,7 +314,7 @@ impl MessageHandler<LocalAdapter, Dispatch> for Dispatcher {
             Ok(Some(p)) if p.get().len() > max => return hub.refuse(&socket, e, &too_large(max)),
             Ok(payload) => e.payload = payload,
         }
-        hub.enqueue_on(connection, socket, Job::Event(e));
+        hub.enqueue_on(connection.clone(), socket, Job::Event(e));
     }
 }
 

@@ -13,7 +13,7 @@ use crate::protocol::{
     self, Acked, Empty, ErrorCode, IceServersAck, JoinEcho, LobbyDenied, LobbyTarget, Refusal,
     RoomLock, RoomRemoved, RoomsList, event,
 };
-use crate::rooms::{ConnId, Departure, LockChange, RoomError};
+use crate::rooms::{ConnId, Departure, Joined, LockChange, RoomError};
 
 impl Hub {
     pub(super) async fn lock_room(&self, id: ConnId, e: &Incoming) -> Result<Reply, Refusal> {
@@ -80,7 +80,7 @@ impl Hub {
     }
 
     /// What the admitted one would have had echoed had it walked in.
-    fn echo_of(&self, joined: &crate::rooms::Joined) -> JoinEcho {
+    fn echo_of(&self, joined: &Joined) -> JoinEcho {
         let seat = self.rooms.seat(joined.id);
         JoinEcho {
             email: seat.as_ref().map(|s| s.email.clone()).unwrap_or_default(),

@@ -26,16 +26,17 @@ mod relay;
 mod room;
 mod sharing;
 
+use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::IpAddr;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 
 use axum::extract::ConnectInfo;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use socketioxide::extract::SocketRef;
-use socketioxide::{SendError, SocketError, SocketIo, TransportType};
+use socketioxide::{SendError, SocketError, TransportType};
 
 use crate::access::PasscodeLimiter;
 use crate::config::Limits;
@@ -71,12 +72,20 @@ pub struct Hub {
     ice: IceServers,
     max_outbound_bytes: usize,
     passcodes: Mutex<PasscodeLimiter<ConnId>>,
-    io: SocketIo,
+    /// Every connected client: what sending to it needs, found with one lookup.
+    clients: RwLock<HashMap<ConnId, Client>>,
     me: Weak<Hub>,
     sequencers: Vec<Mutex<()>>,
     /// Chat is stored and broadcast under these (per room shard), so that everyone
     /// receives a room's messages in id order.
     chat_sequencers: Vec<tokio::sync::Mutex<()>>,
+}
+
+/// A connected client: its socket and the server's state for it.
+#[derive(Clone)]
+struct Client {
+    socket: SocketRef,
+    connection: Arc<Connection>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -92,7 +101,6 @@ pub(crate) fn unix_ms() -> i64 {
 
 impl Hub {
     pub fn new(
-        io: SocketIo,
         settings: HubSettings,
         rooms: Arc<dyn RoomRegistry>,
         store: Arc<dyn Store>,
@@ -108,7 +116,7 @@ impl Hub {
             ice: settings.ice,
             max_outbound_bytes: settings.max_outbound_bytes,
             passcodes: Mutex::new(PasscodeLimiter::protocol()),
-            io,
+            clients: RwLock::new(HashMap::new()),
             me: me.clone(),
             sequencers: (0..SEQUENCER_SHARDS).map(|_| Mutex::new(())).collect(),
             chat_sequencers: (0..SEQUENCER_SHARDS)
@@ -128,21 +136,35 @@ impl Hub {
         {
             outbound.attach(peer.wire.clone());
         }
-        socket.extensions.insert(Arc::new(Connection::new(
-            self.limits.rate_limit,
-            client,
-            outbound,
-        )));
-        socket.on_fallback(Dispatcher { hub: self.clone() });
+        let connection = Arc::new(Connection::new(self.limits.rate_limit, client, outbound));
+        self.clients_mut().insert(
+            socket.id,
+            Client {
+                socket: socket.clone(),
+                connection: connection.clone(),
+            },
+        );
+        socket.on_fallback(Dispatcher {
+            hub: self.clone(),
+            connection: connection.clone(),
+        });
         let hub = self.clone();
         socket.on_disconnect(async move |socket: SocketRef| {
             hub.metrics.disconnected();
-            hub.enqueue(socket, Job::Disconnect);
+            hub.enqueue_on(connection.clone(), socket, Job::Disconnect);
         });
     }
 
+    fn clients(&self) -> std::sync::RwLockReadGuard<'_, HashMap<ConnId, Client>> {
+        self.clients.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn clients_mut(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<ConnId, Client>> {
+        self.clients.write().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn connection(&self, id: ConnId) -> Option<Arc<Connection>> {
-        self.io.get_socket(id)?.extensions.get::<Arc<Connection>>()
+        self.clients().get(&id).map(|c| c.connection.clone())
     }
 
     /// A polling session moved to WebSocket: its bytes now go through `wire`.
@@ -200,22 +222,19 @@ impl Hub {
     // -- delivery --------------------------------------------------------------
 
     /// Emits an already serialized payload, within the client's byte budget.
-    fn emit_raw(&self, socket: &SocketRef, event: &str, data: &RawValue) -> bool {
-        if let Some(c) = socket.extensions.get::<Arc<Connection>>() {
-            if c.is_cut() {
-                return false;
-            }
-            if !c.outbound.charge(data.get().len()) {
-                self.overflowed(socket.id, &c);
-                return false;
-            }
+    fn emit_raw(&self, to: &Client, event: &str, data: &RawValue) -> bool {
+        let Client { socket, connection } = to;
+        if connection.is_cut() {
+            return false;
+        }
+        if !connection.outbound.charge(data.get().len()) {
+            self.overflowed(to);
+            return false;
         }
         match socket.emit(event, data) {
             Ok(()) => true,
             Err(SendError::Socket(SocketError::InternalChannelFull)) => {
-                if let Some(c) = socket.extensions.get::<Arc<Connection>>() {
-                    self.overflowed(socket.id, &c);
-                }
+                self.overflowed(to);
                 false
             }
             Err(err) => {
@@ -227,9 +246,10 @@ impl Hub {
 
     /// Sends `event` to one connection; false if it is gone or over its budget.
     fn send<T: Serialize + ?Sized>(&self, to: ConnId, event: &str, data: &T) -> bool {
-        match (self.io.get_socket(to), raw(data)) {
-            (Some(socket), Some(data)) => self.emit_raw(&socket, event, &data),
-            _ => false,
+        let Some(data) = raw(data) else { return false };
+        match self.clients().get(&to) {
+            Some(client) => self.emit_raw(client, event, &data),
+            None => false,
         }
     }
 
@@ -239,29 +259,31 @@ impl Hub {
             return;
         }
         let Some(data) = raw(data) else { return };
+        let clients = self.clients();
         for id in to {
-            if let Some(socket) = self.io.get_socket(*id) {
-                self.emit_raw(&socket, event, &data);
+            if let Some(client) = clients.get(id) {
+                self.emit_raw(client, event, &data);
             }
         }
     }
 
     /// A client let more than its budget pile up (it does not read): cut it off. Its
     /// place in the room is given up at once; the transport closes as soon as it can.
-    fn overflowed(&self, id: ConnId, connection: &Connection) {
-        if !connection.cut() {
+    fn overflowed(&self, client: &Client) {
+        if !client.connection.cut() {
             return;
         }
         self.metrics.slow_client_disconnected();
-        tracing::warn!(socket = %id, budget = self.max_outbound_bytes, "a client stopped reading; disconnecting it");
-        let (Some(hub), Some(socket)) = (self.me.upgrade(), self.io.get_socket(id)) else {
+        tracing::warn!(socket = %client.socket.id, budget = self.max_outbound_bytes, "a client stopped reading; disconnecting it");
+        let Some(hub) = self.me.upgrade() else {
             return;
         };
-        // Not from here: the caller may hold a room's sequencer.
+        let client = client.clone();
+        // Not from here: the caller may hold a room's sequencer or the client list.
         tokio::spawn(async move {
-            hub.enqueue(socket.clone(), Job::Disconnect);
+            hub.enqueue_on(client.connection, client.socket.clone(), Job::Disconnect);
             // Polling has no wire to cut: close the Socket.IO session instead.
-            let _ = socket.disconnect();
+            let _ = client.socket.disconnect();
         });
     }
 }

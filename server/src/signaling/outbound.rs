@@ -7,71 +7,65 @@
 //! carries them away, [`Outbound::drained`]). The estimate never goes below zero, so
 //! framing overhead cannot build up credit.
 
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
 
 use crate::net::Wire;
 
 pub struct Outbound {
     budget: u64,
-    state: Mutex<State>,
-}
-
-#[derive(Default)]
-struct State {
-    queued: u64,
-    wire: Option<Arc<Wire>>,
+    queued: AtomicU64,
+    /// The connection's wire (WebSocket), once known.
+    wire: OnceLock<Arc<Wire>>,
     /// The wire's count when last looked at.
-    seen: u64,
+    seen: AtomicU64,
 }
 
 impl Outbound {
     pub fn new(budget: u64) -> Self {
         Outbound {
             budget,
-            state: Mutex::new(State::default()),
+            queued: AtomicU64::new(0),
+            wire: OnceLock::new(),
+            seen: AtomicU64::new(0),
         }
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The connection's bytes go through `wire` from now on (a WebSocket).
+    /// The connection's bytes go through `wire` from now on (a WebSocket; a session
+    /// gets one at most).
     pub fn attach(&self, wire: Arc<Wire>) {
-        let mut s = self.state();
-        s.seen = wire.written();
-        s.wire = Some(wire);
+        self.seen.store(wire.written(), Relaxed);
+        let _ = self.wire.set(wire);
     }
 
     /// Counts `bytes` about to be queued; false when that goes over the budget.
     pub fn charge(&self, bytes: usize) -> bool {
-        let mut s = self.state();
-        if let Some(wire) = &s.wire {
+        if let Some(wire) = self.wire.get() {
             let written = wire.written();
-            let sent = written.saturating_sub(s.seen);
-            s.seen = written;
-            s.queued = s.queued.saturating_sub(sent);
+            let before = self.seen.swap(written, Relaxed);
+            self.drained(written.saturating_sub(before) as usize);
         }
-        s.queued = s.queued.saturating_add(bytes as u64);
-        s.queued <= self.budget
+        let queued = self.queued.fetch_add(bytes as u64, Relaxed) + bytes as u64;
+        queued <= self.budget
     }
 
-    /// A poll carried `bytes` away.
+    /// `bytes` left for the network (a poll carried them away).
     pub fn drained(&self, bytes: usize) {
-        let mut s = self.state();
-        s.queued = s.queued.saturating_sub(bytes as u64);
+        let _ = self
+            .queued
+            .fetch_update(Relaxed, Relaxed, |q| Some(q.saturating_sub(bytes as u64)));
     }
 
     /// Closes the WebSocket under it, if there is one.
     pub fn cut(&self) {
-        if let Some(wire) = &self.state().wire {
+        if let Some(wire) = self.wire.get() {
             wire.cut();
         }
     }
 
     #[cfg(test)]
     fn queued(&self) -> u64 {
-        self.state().queued
+        self.queued.load(Relaxed)
     }
 }
 

@@ -209,6 +209,7 @@ impl Hub {
     pub(super) fn disconnected(&self, id: ConnId) {
         self.leave(id);
         lock(&self.passcodes).forget(id);
+        self.clients_mut().remove(&id);
     }
 
     /// `sharerStopped` (if it shared), `user:left`, then a new host's `host:changed`

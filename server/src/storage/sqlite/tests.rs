@@ -79,6 +79,8 @@ async fn messages_ids_and_open_meetings_survive_reopening_the_file() {
         for p in pending {
             p.await.unwrap();
         }
+        // The note that the server is alive is not awaited by anyone: wait for it here.
+        store.flush().await.unwrap();
     }
     let (store, recovered) = open(&path, 30);
     assert_eq!(recovered.open_meetings, vec![meeting(7, "r")]);
