@@ -31,7 +31,9 @@ function sql(db, query) {
 }
 
 test('history, lock and listing last while the room is empty for less than the idle time, and end after it', async (t) => {
-  const srv = await startServer({ meetingIdleMs: 1500 });
+  // Long enough that the steps below fit inside it even on a busy machine.
+  const idleMs = 5000;
+  const srv = await startServer({ meetingIdleMs: idleMs });
   const room = uniqRoom('meeting');
   const [a] = await joinAll(srv.url, room, 1, { t });
   const first = await request(a, 'chat:send', { text: 'said in the first meeting' });
@@ -48,7 +50,7 @@ test('history, lock and listing last while the room is empty for less than the i
   assert.deepEqual((await request(b, 'rooms:list', {})).rooms, [{ room, count: 0, locked: true }], 'listed while empty');
 
   // empty for longer than the idle time: the meeting is over
-  await sleep(1500 + 400);
+  await sleep(idleMs + 500);
   assert.deepEqual((await request(b, 'rooms:list', {})).rooms, [], 'no longer listed');
   const c = await joined(srv.url, room, { t });
   assert.deepEqual(c.joinAck.history, [], 'whoever reuses the room number reads nothing of the last meeting');

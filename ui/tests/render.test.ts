@@ -145,8 +145,13 @@ class FakeWS {
   onclose: (() => void) | null = null;
   onerror: (() => void) | null = null;
   closed = false;
+  readyState = 0;
+  sent: unknown[] = [];
   constructor(readonly url: string) {
     FakeWS.all.push(this);
+  }
+  send(data: unknown) {
+    this.sent.push(data);
   }
   close() {
     this.closed = true;
@@ -154,7 +159,7 @@ class FakeWS {
 }
 
 describe("FrameSocket", () => {
-  it("uses arraybuffers, passes binary messages on and reconnects after a drop", async () => {
+  it("uses arraybuffers, passes binary messages on, acknowledges each and reconnects after a drop", async () => {
     vi.useFakeTimers();
     FakeWS.all = [];
     const got: ArrayBuffer[] = [];
@@ -166,10 +171,13 @@ describe("FrameSocket", () => {
     s.start();
     const ws = FakeWS.all[0]!;
     expect(ws.binaryType).toBe("arraybuffer");
+    ws.readyState = 1;
     ws.onopen?.();
     ws.onmessage?.({ data: new ArrayBuffer(8) });
     ws.onmessage?.({ data: "text is ignored" });
     expect(got).toHaveLength(1);
+    // Each frame handled is acknowledged (the app sends only a couple ahead of the acks).
+    expect(ws.sent).toEqual(["ack"]);
     ws.onclose?.();
     await vi.advanceTimersByTimeAsync(99);
     expect(FakeWS.all).toHaveLength(1);

@@ -1,5 +1,6 @@
 //! The other way frames can reach the window: a Tauri IPC channel with raw payloads.
-//! Kept so the two paths can be measured side by side (`HUDDLE_FRAME_PATH=channel`);
+//! Kept so the two paths can be measured side by side (`HUDDLE_FRAME_PATH=channel`; it has
+//! no acknowledgements, so frames are not held back for a slow window as on the socket);
 //! the WebSocket is the default because it measured faster on WebKitGTK
 //! (docs/benchmarks.md, "Desktop app").
 

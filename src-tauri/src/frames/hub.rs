@@ -1,23 +1,19 @@
 //! Where every picture the window shows passes: remote frames from the engine's decoders
 //! (as its [`FrameSink`]: the engine scales them to the size asked for) and our own
-//! camera (scaled here). Each is packed and handed to the window's socket; when the
-//! socket is behind, frames are dropped rather than queued (and not even scaled), so
-//! what is drawn is always recent.
+//! camera (scaled here). Each is packed and left for the window's connection, newest
+//! wins per stream ([`super::outlet`]), so what is drawn is always recent.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use huddle_engine::frames::{Resizer, VideoFrame};
 use huddle_engine::{FrameSink, StreamId, StreamKind};
 use serde::Deserialize;
-use tokio::sync::mpsc;
 
+use super::outlet::{FrameOutlet, Outlets};
 use super::packing::{self, FrameKind};
 
-/// Frames waiting for the socket; more than this and new ones are dropped.
-const OUTLET_DEPTH: usize = 8;
 /// The size a stream is scaled to before its tile says how big it is.
 const DEFAULT_VIEW: (usize, usize) = (640, 360);
 
@@ -28,9 +24,7 @@ pub const LOCAL_KEY: &str = "local";
 pub struct FrameHub {
     views: Mutex<HashMap<String, (usize, usize)>>,
     resizers: Mutex<HashMap<String, Resizer>>,
-    outlet: Mutex<Option<mpsc::Sender<Vec<u8>>>>,
-    sent: AtomicU64,
-    dropped: AtomicU64,
+    outlets: Arc<Outlets>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -42,11 +36,9 @@ impl FrameHub {
         Self::default()
     }
 
-    /// The window's socket: frames go to the newest one.
-    pub fn connect(&self) -> mpsc::Receiver<Vec<u8>> {
-        let (tx, rx) = mpsc::channel(OUTLET_DEPTH);
-        *lock(&self.outlet) = Some(tx);
-        rx
+    /// The window's connection: frames go to the newest one.
+    pub fn connect(&self) -> FrameOutlet {
+        self.outlets.connect()
     }
 
     /// The device-pixel size each stream's tile shows, as the window measures it
@@ -62,21 +54,15 @@ impl FrameHub {
         }
     }
 
-    /// (frames sent, frames dropped because the socket was behind or absent).
+    /// (frames the window took, frames a newer one replaced before it took them).
     pub fn counters(&self) -> (u64, u64) {
-        (
-            self.sent.load(Ordering::Relaxed),
-            self.dropped.load(Ordering::Relaxed),
-        )
+        self.outlets.counters()
     }
 
     /// The size a `width × height` frame of stream `key` is sent at, or `None` when
-    /// the window is not there or behind (then the frame is dropped, and counted so).
+    /// no window is there to show it.
     pub fn frame_size(&self, key: &str, width: usize, height: usize) -> Option<(usize, usize)> {
-        let outlet = lock(&self.outlet).clone();
-        let outlet = outlet.filter(|o| !o.is_closed())?;
-        if outlet.capacity() == 0 {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+        if !self.outlets.connected() {
             return None;
         }
         let view = lock(&self.views).get(key).copied().unwrap_or(DEFAULT_VIEW);
@@ -95,20 +81,14 @@ impl FrameHub {
         }
     }
 
-    /// Packs and sends a frame that is already at its size.
+    /// Packs a frame that is already at its size and leaves it for the window.
     pub fn send(&self, kind: FrameKind, key: &str, frame: &VideoFrame, decoded_at_ms: f64) {
-        let outlet = lock(&self.outlet).clone();
-        let Some(outlet) = outlet.filter(|o| !o.is_closed()) else {
+        if !self.outlets.connected() {
             return;
-        };
-        let Some(mut message) = packing::pack(kind, key, frame, decoded_at_ms) else {
-            return;
-        };
-        packing::stamp_sent_at(&mut message, packing::now_ms());
-        match outlet.try_send(message) {
-            Ok(()) => self.sent.fetch_add(1, Ordering::Relaxed),
-            Err(_) => self.dropped.fetch_add(1, Ordering::Relaxed),
-        };
+        }
+        if let Some(message) = packing::pack(kind, key, frame, decoded_at_ms) {
+            self.outlets.put(key, message);
+        }
     }
 
     fn scaled(&self, key: &str, frame: &VideoFrame, w: usize, h: usize) -> Option<VideoFrame> {
@@ -195,7 +175,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn sends_scaled_frames_and_drops_when_behind() {
+    async fn sends_scaled_frames_and_keeps_only_the_newest_when_behind() {
         let hub = FrameHub::new();
         let frame = VideoFrame::black(640, 480);
         // No window yet: nothing is sent, nothing counted.
@@ -213,12 +193,14 @@ mod tests {
         assert_eq!(u16::from_le_bytes([m[2], m[3]]), 160);
         assert_eq!(u16::from_le_bytes([m[4], m[5]]), 120);
 
-        for _ in 0..OUTLET_DEPTH + 3 {
-            hub.push(FrameKind::LocalCamera, LOCAL_KEY, &frame, 1.0);
+        // The window does not take them: each new frame replaces the one waiting.
+        for decoded_at in 2..=12 {
+            hub.push(FrameKind::LocalCamera, LOCAL_KEY, &frame, decoded_at as f64);
         }
-        let (sent, dropped) = hub.counters();
-        assert_eq!(sent as usize, 1 + OUTLET_DEPTH);
-        assert_eq!(dropped, 3);
+        let m = rx.recv().await.unwrap();
+        assert_eq!(f64::from_le_bytes(m[8..16].try_into().unwrap()), 12.0);
+        assert_eq!(rx.try_recv(), None);
+        assert_eq!(hub.counters(), (2, 10));
     }
 
     #[tokio::test]

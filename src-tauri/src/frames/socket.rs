@@ -99,18 +99,31 @@ async fn upgrade(
     ws.on_upgrade(move |socket| serve(socket, access.hub))
 }
 
+/// Frames sent but not yet acknowledged by the window. The window answers each frame once it
+/// has handled it; past this many, frames wait in the outlet (newest wins) instead of in the
+/// socket, WebKit's buffers or the page's event queue, where they would pile up unseen.
+const MAX_IN_FLIGHT: usize = 2;
+
+/// What the window sends back for each frame it has handled.
+const ACK: &str = "ack";
+
 async fn serve(socket: WebSocket, hub: Arc<FrameHub>) {
     let mut frames = hub.connect();
     let (mut sink, mut incoming) = socket.split();
+    let mut in_flight = 0usize;
     loop {
         tokio::select! {
-            frame = frames.recv() => {
+            frame = frames.recv(), if in_flight < MAX_IN_FLIGHT => {
                 let Some(frame) = frame else { break };
                 if sink.send(Message::Binary(frame.into())).await.is_err() {
                     break;
                 }
+                in_flight += 1;
             }
             message = incoming.next() => match message {
+                Some(Ok(Message::Text(text))) if text.as_str() == ACK => {
+                    in_flight = in_flight.saturating_sub(1);
+                }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                 Some(Ok(_)) => {}
             },

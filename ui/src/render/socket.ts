@@ -1,4 +1,5 @@
-// The frame WebSocket: binary messages only; reconnects when it drops.
+// The frame WebSocket: binary frames in, one "ack" back per frame handled (the app sends
+// only a couple ahead, so a slow page never builds a backlog); reconnects when it drops.
 export type SocketStatus = "connecting" | "open" | "closed";
 
 export interface FrameSocketOptions {
@@ -45,7 +46,13 @@ export class FrameSocket {
       this.opts.onStatus?.("open");
     };
     ws.onmessage = (ev: MessageEvent) => {
-      if (ev.data instanceof ArrayBuffer) this.opts.onFrame(ev.data);
+      if (!(ev.data instanceof ArrayBuffer)) return;
+      try {
+        this.opts.onFrame(ev.data);
+      } finally {
+        // 1 = OPEN (the constant is not on every WebSocket-like object).
+        if (ws.readyState === 1) ws.send("ack");
+      }
     };
     ws.onclose = () => {
       if (this.ws !== ws) return;
