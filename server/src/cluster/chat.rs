@@ -112,6 +112,9 @@ impl Store for RedisChat {
         let cluster = self.cluster.clone();
         Box::pin(async move {
             let _: String = cluster.client.ping(None).await.map_err(shared)?;
+            if !cluster.listening() {
+                return Err(shared("not subscribed to the other nodes yet"));
+            }
             Ok(())
         })
     }

@@ -16,7 +16,7 @@ mod rooms;
 mod scripts;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use fred::prelude::*;
@@ -56,6 +56,8 @@ pub struct Cluster {
     /// Random per process: a restarted node is a new node.
     pub node: String,
     tokens: AtomicU64,
+    /// This node hears the others (false from a lost connection until subscribed again).
+    listening: Arc<AtomicBool>,
 }
 
 /// Key names, all under `huddle:`.
@@ -110,6 +112,43 @@ fn builder(config: Config) -> Builder {
     builder
 }
 
+/// Subscribes again after a reconnection (Redis restarted), or the adapter would hear
+/// nothing from the other nodes from then on. (fred's own `manage_subscriptions` stops
+/// at the plain channels, which the adapter does not use: it uses sharded ones.)
+fn resubscribe_on_reconnect(
+    subscriber: &fred::clients::SubscriberClient,
+    listening: Arc<AtomicBool>,
+) {
+    let mut errors = subscriber.error_rx();
+    let lost = listening.clone();
+    tokio::spawn(async move {
+        while errors.recv().await.is_ok() {
+            lost.store(false, Ordering::Release);
+        }
+    });
+    let subscriber = subscriber.clone();
+    let mut reconnected = subscriber.reconnect_rx();
+    tokio::spawn(async move {
+        while reconnected.recv().await.is_ok() {
+            let channels: Vec<String> = subscriber
+                .tracked_shard_channels()
+                .into_iter()
+                .map(|c| c.to_string())
+                .collect();
+            if channels.is_empty() {
+                continue;
+            }
+            match subscriber.ssubscribe(channels).await {
+                Ok(()) => {
+                    listening.store(true, Ordering::Release);
+                    tracing::info!("subscribed again to the other nodes");
+                }
+                Err(err) => tracing::error!(%err, "could not subscribe again after reconnecting"),
+            }
+        }
+    });
+}
+
 impl Cluster {
     /// Connects the command client and the adapter's subscriber client.
     pub async fn connect(
@@ -120,6 +159,8 @@ impl Cluster {
         let client = builder(config.clone()).build().map_err(connect)?;
         client.init().await.map_err(connect)?;
         let subscriber = builder(config).build_subscriber_client().map_err(connect)?;
+        let listening = Arc::new(AtomicBool::new(true));
+        resubscribe_on_reconnect(&subscriber, listening.clone());
         let adapter = RedisAdapterCtr::new_with_fred_config(
             subscriber,
             // Room for bursts: a full channel drops what does not fit.
@@ -137,9 +178,15 @@ impl Cluster {
                 client,
                 node,
                 tokens: AtomicU64::new(0),
+                listening,
             }),
             adapter,
         ))
+    }
+
+    /// Whether events from other nodes reach this one.
+    pub fn listening(&self) -> bool {
+        self.listening.load(Ordering::Acquire)
     }
 
     /// A token unique across nodes, for one holding of a lock.
