@@ -87,6 +87,9 @@ pub mod keys {
     pub fn conns(node: &str) -> String {
         format!("huddle:conns:{node}")
     }
+    pub fn wrong_passcodes(ip: &std::net::IpAddr) -> String {
+        format!("huddle:wrong-passcodes:{ip}")
+    }
     pub fn reaper(node: &str) -> String {
         format!("huddle:reaper:{node}")
     }
@@ -187,6 +190,22 @@ impl Cluster {
     /// Whether events from other nodes reach this one.
     pub fn listening(&self) -> bool {
         self.listening.load(Ordering::Acquire)
+    }
+
+    /// Wrong passcodes from `ip` in the current minute, across nodes; `count` adds one.
+    pub async fn wrong_passcodes(
+        &self,
+        ip: std::net::IpAddr,
+        count: bool,
+    ) -> Result<u32, Unavailable> {
+        let n: i64 = scripts::WRONG_PASSCODES
+            .evalsha_with_reload(
+                &self.client,
+                vec![keys::wrong_passcodes(&ip)],
+                vec!["60000".to_string(), if count { "1" } else { "0" }.to_string()],
+            )
+            .await?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
     /// A token unique across nodes, for one holding of a lock.

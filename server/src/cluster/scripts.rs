@@ -104,3 +104,16 @@ return id
 "#,
     )
 });
+
+/// Counts a wrong passcode from an address (`KEYS[1]`) in a window of `ARGV[1]` ms that
+/// starts at the first one; `ARGV[2]` = "0" only reads. Returns the count.
+pub static WRONG_PASSCODES: LazyLock<Script> = LazyLock::new(|| {
+    Script::from_lua(
+        r#"
+if ARGV[2] == '0' then return tonumber(redis.call('GET', KEYS[1]) or '0') end
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n
+"#,
+    )
+});

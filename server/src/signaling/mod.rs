@@ -185,6 +185,11 @@ impl Hub {
         self.clients.write().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Whether `id` is connected to this node.
+    pub(crate) fn is_connected_here(&self, id: ConnId) -> bool {
+        self.clients().contains_key(&id)
+    }
+
     fn connection(&self, id: ConnId) -> Option<Arc<Connection>> {
         self.clients().get(&id).map(|c| c.connection.clone())
     }

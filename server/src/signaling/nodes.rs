@@ -20,6 +20,9 @@ use crate::cluster::{Cluster, keys};
 pub const BEAT: Duration = Duration::from_secs(1);
 /// A node silent this long is dead.
 pub const EXPIRY: Duration = Duration::from_secs(3);
+/// Every this many beats a node ends the sessions Redis still has for it but it does
+/// not (a leave that failed while Redis was away).
+const OWN_SWEEP_BEATS: u64 = 10;
 
 pub fn spawn_liveness(hub: Arc<Hub>) -> Option<tokio::task::JoinHandle<()>> {
     let Rooms::Redis(rooms) = &hub.rooms else {
@@ -31,8 +34,10 @@ pub fn spawn_liveness(hub: Arc<Hub>) -> Option<tokio::task::JoinHandle<()>> {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut healthy_since = Instant::now();
         let mut was_down = false;
+        let mut beats: u64 = 0;
         loop {
             tick.tick().await;
+            beats += 1;
             if let Err(err) = beat(&cluster).await {
                 if !was_down {
                     tracing::warn!(%err, "Redis does not answer; retrying");
@@ -49,6 +54,11 @@ pub fn spawn_liveness(hub: Arc<Hub>) -> Option<tokio::task::JoinHandle<()>> {
                 && let Err(err) = reap_dead(&hub, &cluster).await
             {
                 tracing::warn!(%err, "could not look for dead nodes");
+            }
+            if beats.is_multiple_of(OWN_SWEEP_BEATS)
+                && let Err(err) = sweep_own(&hub, &cluster).await
+            {
+                tracing::warn!(%err, "could not check this node's sessions");
             }
         }
     }))
@@ -112,6 +122,20 @@ async fn reap_dead(hub: &Hub, cluster: &Cluster) -> Result<(), fred::error::Erro
         }
         let _: i64 = cluster.client.del(keys::conns(&node)).await?;
         let _: i64 = cluster.client.srem(keys::NODES, node.clone()).await?;
+    }
+    Ok(())
+}
+
+async fn sweep_own(hub: &Hub, cluster: &Cluster) -> Result<(), fred::error::Error> {
+    let conns: Vec<String> = cluster.client.smembers(keys::conns(&cluster.node)).await?;
+    for conn in conns {
+        let Ok(id) = conn.parse() else { continue };
+        if hub.is_connected_here(id) {
+            continue;
+        }
+        if hub.leave(id).await.is_ok() {
+            let _: i64 = cluster.client.srem(keys::conns(&cluster.node), conn).await?;
+        }
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 
 use super::dispatch::Incoming;
+use super::state::{Rooms, unavailable};
 use super::{Hub, Outbox, Reply, lock, refusal, unix_ms};
 use crate::access::PasscodeVerdict;
 use crate::protocol::{
@@ -12,6 +13,9 @@ use crate::protocol::{
 use crate::rooms::{
     ConnId, Departure, Door, JoinOutcome, Joined, Member, NewHost, Pass, RoomError, Waiting,
 };
+
+/// Wrong passcodes one address may give in a minute (the protocol's 20).
+const PER_ADDRESS: u32 = 20;
 
 /// A passcode that keeps changing under a joiner is checked again at most this often.
 const DOOR_ATTEMPTS: usize = 3;
@@ -93,7 +97,18 @@ impl Hub {
                 "too many wrong passcodes; try again in a minute",
             )
         };
-        if lock(&self.passcodes).verdict(id, client, unix_ms()) == PasscodeVerdict::Limited {
+        // In a cluster an address may use every node: its count lives in Redis.
+        let cluster = match &self.rooms {
+            Rooms::Redis(rooms) => Some(rooms.cluster().clone()),
+            Rooms::Memory(_) => None,
+        };
+        let local_addr = if cluster.is_some() { None } else { client };
+        if lock(&self.passcodes).verdict(id, local_addr, unix_ms()) == PasscodeVerdict::Limited {
+            return Err(limited());
+        }
+        if let (Some(cluster), Some(ip)) = (&cluster, client)
+            && cluster.wrong_passcodes(ip, false).await.map_err(unavailable)? > PER_ADDRESS
+        {
             return Err(limited());
         }
         let Some(given) = request.passcode.clone() else {
@@ -108,7 +123,13 @@ impl Hub {
         if right {
             return Ok(Pass::Passcode(version));
         }
-        match lock(&self.passcodes).wrong(id, client, unix_ms()) {
+        let mut verdict = lock(&self.passcodes).wrong(id, local_addr, unix_ms());
+        if let (Some(cluster), Some(ip)) = (&cluster, client)
+            && cluster.wrong_passcodes(ip, true).await.map_err(unavailable)? > PER_ADDRESS
+        {
+            verdict = PasscodeVerdict::Limited;
+        }
+        match verdict {
             PasscodeVerdict::Limited => Err(limited()),
             PasscodeVerdict::Check => Err(Refusal::new(
                 ErrorCode::BadPasscode,
@@ -225,14 +246,16 @@ impl Hub {
     }
 
     pub(super) async fn disconnected(&self, id: ConnId) {
-        if let Err(refused) = self.leave(id).await {
-            // Another node ends its session once this one is gone, or it is retried
-            // when this node sweeps.
-            tracing::warn!(socket = %id, message = %refused.message, "could not leave on disconnect");
-        }
+        let left = self.leave(id).await;
         lock(&self.passcodes).forget(id);
         self.clients_mut().remove(&id);
-        self.node_left(id).await;
+        match left {
+            Ok(_) => self.node_left(id).await,
+            // Redis away: the node's own sweep leaves for it later.
+            Err(refused) => {
+                tracing::warn!(socket = %id, message = %refused.message, "could not leave on disconnect; retried later")
+            }
+        }
     }
 
     /// `sharerStopped` (if it shared), `user:left`, then a new host's `host:changed`
