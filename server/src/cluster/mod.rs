@@ -202,7 +202,10 @@ impl Cluster {
             .evalsha_with_reload(
                 &self.client,
                 vec![keys::wrong_passcodes(&ip)],
-                vec!["60000".to_string(), if count { "1" } else { "0" }.to_string()],
+                vec![
+                    "60000".to_string(),
+                    if count { "1" } else { "0" }.to_string(),
+                ],
             )
             .await?;
         Ok(u32::try_from(n).unwrap_or(u32::MAX))

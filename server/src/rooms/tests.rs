@@ -697,7 +697,10 @@ fn a_room_survives_its_document_and_the_rules_carry_on() {
 
     let doc = r.room_doc("r").expect("the room exists");
     let text = serde_json::to_string(&doc).unwrap();
-    assert!(!text.contains("secret"), "only the passcode's hash is stored");
+    assert!(
+        !text.contains("secret"),
+        "only the passcode's hash is stored"
+    );
     let mut loaded = Registry::new(IDLE);
     loaded
         .load_room("r", &serde_json::from_str(&text).unwrap())

@@ -134,7 +134,10 @@ async fn sweep_own(hub: &Hub, cluster: &Cluster) -> Result<(), fred::error::Erro
             continue;
         }
         if hub.leave(id).await.is_ok() {
-            let _: i64 = cluster.client.srem(keys::conns(&cluster.node), conn).await?;
+            let _: i64 = cluster
+                .client
+                .srem(keys::conns(&cluster.node), conn)
+                .await?;
         }
     }
     Ok(())

@@ -107,7 +107,11 @@ impl Hub {
             return Err(limited());
         }
         if let (Some(cluster), Some(ip)) = (&cluster, client)
-            && cluster.wrong_passcodes(ip, false).await.map_err(unavailable)? > PER_ADDRESS
+            && cluster
+                .wrong_passcodes(ip, false)
+                .await
+                .map_err(unavailable)?
+                > PER_ADDRESS
         {
             return Err(limited());
         }
@@ -125,7 +129,11 @@ impl Hub {
         }
         let mut verdict = lock(&self.passcodes).wrong(id, local_addr, unix_ms());
         if let (Some(cluster), Some(ip)) = (&cluster, client)
-            && cluster.wrong_passcodes(ip, true).await.map_err(unavailable)? > PER_ADDRESS
+            && cluster
+                .wrong_passcodes(ip, true)
+                .await
+                .map_err(unavailable)?
+                > PER_ADDRESS
         {
             verdict = PasscodeVerdict::Limited;
         }
