@@ -17,8 +17,9 @@ packages=(
   # network lab (tests/lab, bench/lab): namespaces, veth and tc (iproute2), NAT and drops
   # (nftables), a STUN/TURN server (coturn), the SFU (janus: its VideoRoom plugin)
   iproute2 nftables coturn janus
-  # server tests: a test CA (openssl), a look inside the chat database (sqlite3)
-  openssl sqlite3
+  # server tests: a test CA (openssl), a look inside the chat database (sqlite3),
+  # Redis for the multi-node tests (each test starts its own)
+  openssl sqlite3 redis-server
 )
 
 missing=()
@@ -42,6 +43,12 @@ if [ ${#missing[@]} -gt 0 ]; then
      && systemctl is-enabled janus >/dev/null 2>&1; then
     echo "setup: disabling the janus service Debian's package enabled (unused)"
     $sudo systemctl disable --now janus >/dev/null 2>&1 || true
+  fi
+  # Likewise Redis: the tests start their own on free ports.
+  if printf '%s\n' "${missing[@]}" | grep -qx redis-server && command -v systemctl >/dev/null \
+     && systemctl is-enabled redis-server >/dev/null 2>&1; then
+    echo "setup: disabling the redis-server service Debian's package enabled (unused)"
+    $sudo systemctl disable --now redis-server >/dev/null 2>&1 || true
   fi
 fi
 

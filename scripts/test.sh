@@ -29,3 +29,5 @@ export HUDDLE_APP_BIN="$CARGO_TARGET_DIR/debug/huddle-app"
 # Built by `cargo test` (examples are): the lab's Janus tests drive Janus through it.
 export HUDDLE_JANUS_DRIVER_BIN="$CARGO_TARGET_DIR/debug/examples/janus_driver"
 (cd tests && npm test)
+echo "== the server's room suites again, clients spread over 3 nodes sharing Redis"
+(cd tests && npm run test:cluster)

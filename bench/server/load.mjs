@@ -148,13 +148,19 @@ const r1 = (x) => (x == null ? null : Math.round(x * 10) / 10)
 const fmtLat = (l) => (l.n ? `p50 ${l.p50.toFixed(2)} ms  p99 ${l.p99.toFixed(2)} ms  max ${l.max.toFixed(2)} ms  (n=${l.n})` : 'n=0')
 
 // ---- /proc --------------------------------------------------------------------------
+// A pid, or several (the nodes of a cluster, attached with --pid A,B): their sum.
 function procCpuSeconds(pid) {
+  if (Array.isArray(pid)) return sumOrNull(pid.map(procCpuSeconds))
   const st = procStat(pid)
   return st ? st.ticks / CLK_TCK : null
 }
 function procRssKB(pid) {
+  if (Array.isArray(pid)) return sumOrNull(pid.map(procRssKB))
   const rss = rssBytes(pid)
   return rss === null ? null : rss / 1024
+}
+function sumOrNull(list) {
+  return list.some((v) => v === null) ? null : list.reduce((a, b) => a + b, 0)
 }
 const procThreads = threadCount
 function systemBusySeconds() {
@@ -275,7 +281,9 @@ function parseProm(text) {
   }
   return m
 }
-async function metrics(url) {
+async function metrics(urls) {
+  // Of a cluster, the first node's (its counters are its own).
+  const url = urls.split(',')[0]
   const r = await httpGet(`${url}/metrics`)
   return r.status === 200 ? parseProm(r.body) : null
 }
@@ -295,7 +303,11 @@ function makeClient(idx, room) {
   return { idx, room, sock: null, id: null, members: null, peers: new Set(), echo: 0, joined: false, closing: false, disconnected: false, partner: null, busy: false, queue: 0, lastChatId: null, chatIds: [] }
 }
 
-function connectClient(url, c) {
+function connectClient(urls, c) {
+  // --url A,B (a cluster's nodes): clients round-robin over them, so the partners of a
+  // relay pair (consecutive clients) sit on different nodes.
+  const list = urls.split(',')
+  const url = list[c.idx % list.length]
   return new Promise((resolve) => {
     const t0 = now()
     const s = A.client === 'official'
@@ -718,7 +730,7 @@ async function phaseIdle(url, pid) {
   if (views.bad) err('join_view_mismatch', `idle phase: ${views.bad} clients do not see exactly the other members of their room`)
   await sleep(2000)
   const rss1 = pid ? procRssKB(pid) : null
-  const threads = pid ? procThreads(pid) : null
+  const threads = pid ? (Array.isArray(pid) ? sumOrNull(pid.map(procThreads)) : procThreads(pid)) : null
   // hold: nothing is sent; Engine.IO heartbeats (pingInterval 25 s) keep the sockets alive
   const wh = windowStart(pid)
   let rssMax = rss1
@@ -794,7 +806,7 @@ async function main() {
   }
   try {
     let url = A.url?.replace(/\/$/, '')
-    let pid = A.pid ? Number(A.pid) : null
+    let pid = A.pid ? (A.pid.includes(',') ? A.pid.split(',').map(Number) : Number(A.pid)) : null
     let s = null
 
     if (['join', 'relay', 'chat'].some((p) => PHASES.has(p))) {

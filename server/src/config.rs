@@ -88,6 +88,9 @@ pub struct ServerConfig {
     pub ice: IceConfig,
     /// HTTPS and WSS when set; plain HTTP otherwise.
     pub tls: Option<TlsConfig>,
+    /// Several nodes sharing rooms and chat through this Redis (`redis://host:port`);
+    /// `None`: one node, rooms in memory, chat in SQLite.
+    pub redis: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -102,6 +105,7 @@ impl Default for ServerConfig {
             max_outbound_bytes: 4 << 20,
             ice: IceConfig::default(),
             tls: None,
+            redis: None,
         }
     }
 }

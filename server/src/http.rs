@@ -73,12 +73,24 @@ async fn metrics(State(state): State<HttpState>, headers: HeaderMap) -> Response
     if let Some(refused) = check_token(&state, &headers) {
         return refused;
     }
+    // Rooms, participants, waiting, meetings: the whole cluster's (read from Redis);
+    // everything else counts this node's own work.
+    let counts = match state.hub.view_all(|rooms| rooms.counts()).await {
+        Ok(counts) => counts,
+        Err(refused) => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{}\n", refused.message),
+            )
+                .into_response();
+        }
+    };
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.hub.metrics.render(state.hub.rooms.counts()),
+        state.hub.metrics.render(counts),
     )
         .into_response()
 }
@@ -91,10 +103,17 @@ async fn rooms(State(state): State<HttpState>, headers: HeaderMap) -> Response {
     if let Some(refused) = check_token(&state, &headers) {
         return refused;
     }
-    let list: Vec<AdminRoom> = state
-        .hub
-        .rooms
-        .summaries()
+    let summaries = match state.hub.view_all(|rooms| rooms.summaries()).await {
+        Ok(summaries) => summaries,
+        Err(refused) => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{}\n", refused.message),
+            )
+                .into_response();
+        }
+    };
+    let list: Vec<AdminRoom> = summaries
         .into_iter()
         .map(|r| AdminRoom {
             room: r.room,

@@ -10,10 +10,12 @@
 //!   a state machine;
 //! - [`access`]: passcode hashes and the wrong-passcode limit;
 //! - [`storage`]: chat and meetings in SQLite;
+//! - [`cluster`]: several nodes over Redis (rooms, chat, the Socket.IO adapter);
 //! - [`ice`]: STUN/TURN servers and TURN credentials;
 //! - [`config`], [`metrics`], [`rate_limit`]: settings and bookkeeping.
 
 pub mod access;
+pub mod cluster;
 pub mod config;
 pub mod http;
 pub mod ice;
@@ -28,23 +30,27 @@ pub mod storage;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{HeaderValue, Method, header};
-use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 use socketioxide::handler::ConnectHandler;
+use socketioxide::{SocketIo, SocketIoBuilder};
+use socketioxide_redis::FredAdapter;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use crate::cluster::{Cluster, ClusterError, RedisChat, RedisRooms};
 use crate::config::ServerConfig;
 use crate::ice::{IceConfigError, IceServers};
 use crate::metrics::Metrics;
 use crate::net::tls::TlsError;
 use crate::net::{Admission, HuddleListener, Peer};
 use crate::rooms::{MemoryRooms, RoomRegistry};
-use crate::signaling::{Hub, HubSettings};
+use crate::signaling::{Hub, HubSettings, Remote, Rooms};
 use crate::storage::{SqliteStore, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -62,13 +68,48 @@ pub enum ServerError {
     Tls(#[from] TlsError),
     #[error("server failed: {0}")]
     Serve(std::io::Error),
+    #[error("cluster: {0}")]
+    Cluster(#[from] ClusterError),
+}
+
+type Closer = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+
+/// The Socket.IO settings, whatever the adapter.
+fn socket_io<A: Adapter>(builder: SocketIoBuilder<A>, frame_limit: usize) -> SocketIoBuilder<A> {
+    builder
+        .max_payload(frame_limit as u64)
+        .ws_max_message_size(frame_limit)
+        .ws_max_frame_size(frame_limit)
+        // Clients send small events (a candidate is ~250 bytes); a larger one grows
+        // the buffer as needed. Each connection holds this much while idle.
+        .ws_read_buffer_size(1024)
+        // Packets queued per client; the byte budget usually cuts a non-reader first.
+        .max_buffer_size(1024)
+        // A session that never joins the namespace gives its place back soon.
+        .connect_timeout(Duration::from_secs(10))
+}
+
+/// Wired in a connect middleware, which runs before the client is told it is
+/// connected: a handler added later would miss events sent right away. (A macro: the
+/// adapter types that may call `ns` are not nameable generically.)
+macro_rules! namespace {
+    ($io:expr, $hub:expr, $adapter:ty) => {{
+        let hub = $hub;
+        $io.ns(
+            "/",
+            (async || {}).with(async move |socket: SocketRef<$adapter>| {
+                hub.on_connect(&socket);
+                Ok::<(), std::convert::Infallible>(())
+            }),
+        )
+    }};
 }
 
 /// A bound, ready server. [`Server::run`] serves until the shutdown future resolves.
 pub struct Server {
     listener: HuddleListener,
     app: axum::Router,
-    io: SocketIo,
+    close: Closer,
     hub: Arc<Hub>,
     meeting_idle_ms: i64,
 }
@@ -80,11 +121,6 @@ impl Server {
             Some(tls) => Some(net::tls::acceptor(&tls.cert, &tls.key)?),
             None => None,
         };
-        let (store, recovered) = SqliteStore::open(&config.storage, config.meetings.retention)
-            .map_err(|source| ServerError::Storage {
-                path: config.storage.to_string(),
-                source,
-            })?;
         let tcp = TcpListener::bind(config.listen)
             .await
             .map_err(|source| ServerError::Bind {
@@ -95,69 +131,91 @@ impl Server {
         // Hard ceiling for one Engine.IO message: above it the connection is closed.
         // Below it, oversize events are refused politely (`payload_too_large`).
         let frame_limit = (config.limits.max_event_bytes() * 2).max(1 << 20);
-        let (layer, io) = SocketIo::builder()
-            .max_payload(frame_limit as u64)
-            .ws_max_message_size(frame_limit)
-            .ws_max_frame_size(frame_limit)
-            // Clients send small events (a candidate is ~250 bytes); a larger one grows
-            // the buffer as needed. Each connection holds this much while idle.
-            .ws_read_buffer_size(1024)
-            // Packets queued per client; the byte budget usually cuts a non-reader first.
-            .max_buffer_size(1024)
-            // A session that never joins the namespace gives its place back soon.
-            .connect_timeout(Duration::from_secs(10))
-            .build_layer();
-
-        let rooms = Arc::new(MemoryRooms::new(config.meetings.idle_ms));
-        let store: Arc<dyn Store> = Arc::new(store);
-        let carried = recovered.open_meetings.len();
-        for record in rooms.restore(
-            recovered.open_meetings,
-            recovered.next_meeting,
-            recovered.last_alive,
-            signaling::unix_ms(),
-        ) {
-            drop(store.save_meeting(record));
-        }
-        if carried > 0 {
-            tracing::info!(
-                meetings = rooms.counts().meetings,
-                "carried on meetings from before the restart"
-            );
-        }
+        let settings = HubSettings {
+            limits: config.limits.clone(),
+            max_outbound_bytes: config.max_outbound_bytes,
+            ice,
+        };
         let allowed_origins = config.admission.allowed_origins.clone();
-        let hub = Hub::new(
-            HubSettings {
-                limits: config.limits.clone(),
-                max_outbound_bytes: config.max_outbound_bytes,
-                ice,
-            },
-            rooms,
-            store,
-            Arc::new(Metrics::default()),
-            Admission::new(config.admission),
-        );
-        // Wired in a connect middleware, which runs before the client is told it is
-        // connected: a handler added later would miss events sent right away.
-        let on_connect = hub.clone();
-        io.ns(
-            "/",
-            (async || {}).with(async move |socket: SocketRef| {
-                on_connect.on_connect(&socket);
-                Ok::<(), std::convert::Infallible>(())
-            }),
-        );
-
-        let mut app = http::routes(http::HttpState {
-            hub: hub.clone(),
-            admin_token: config.admin_token.clone(),
-        })
-        .layer(layer)
-        .layer(axum::middleware::from_fn_with_state(
-            hub.clone(),
-            http::sessions,
-        ))
-        .layer(axum::middleware::map_request(http::detach_from_read_buffer));
+        let admission = Admission::new(config.admission.clone());
+        let (hub, sio, close): (Arc<Hub>, axum::Router, Closer) = match &config.redis {
+            None => {
+                let (store, recovered) =
+                    SqliteStore::open(&config.storage, config.meetings.retention).map_err(
+                        |source| ServerError::Storage {
+                            path: config.storage.to_string(),
+                            source,
+                        },
+                    )?;
+                let rooms = Arc::new(MemoryRooms::new(config.meetings.idle_ms));
+                let store: Arc<dyn Store> = Arc::new(store);
+                let carried = recovered.open_meetings.len();
+                for record in rooms.restore(
+                    recovered.open_meetings,
+                    recovered.next_meeting,
+                    recovered.last_alive,
+                    signaling::unix_ms(),
+                ) {
+                    drop(store.save_meeting(record));
+                }
+                if carried > 0 {
+                    tracing::info!(
+                        meetings = rooms.counts().meetings,
+                        "carried on meetings from before the restart"
+                    );
+                }
+                let (layer, io) = socket_io(SocketIo::builder(), frame_limit).build_layer();
+                let hub = Hub::new(
+                    settings,
+                    Rooms::Memory(rooms),
+                    None,
+                    store,
+                    Arc::new(Metrics::default()),
+                    admission,
+                );
+                namespace!(io, hub.clone(), socketioxide::adapter::LocalAdapter);
+                let close: Closer = Box::new(move || Box::pin(async move { io.close().await }));
+                let routes = http::routes(http::HttpState {
+                    hub: hub.clone(),
+                    admin_token: config.admin_token.clone(),
+                });
+                (hub, routes.layer(layer), close)
+            }
+            Some(url) => {
+                let (cluster, adapter) = Cluster::connect(url).await?;
+                let (layer, io) = socket_io(SocketIo::builder(), frame_limit)
+                    .with_adapter::<FredAdapter<_>>(adapter)
+                    .build_layer();
+                let remote: Arc<dyn Remote> = Arc::new(io.clone());
+                let hub = Hub::new(
+                    settings,
+                    Rooms::Redis(Arc::new(RedisRooms::new(
+                        cluster.clone(),
+                        config.meetings.idle_ms,
+                    ))),
+                    Some(remote),
+                    Arc::new(RedisChat::new(cluster.clone(), config.meetings.retention)),
+                    Arc::new(Metrics::default()),
+                    admission,
+                );
+                namespace!(io, hub.clone(), FredAdapter<socketioxide::adapter::Emitter>)
+                    .await
+                    .map_err(|e| ClusterError::Connect(e.to_string()))?;
+                tracing::info!(node = %cluster.node, "joined the cluster");
+                let close: Closer = Box::new(move || Box::pin(async move { io.close().await }));
+                let routes = http::routes(http::HttpState {
+                    hub: hub.clone(),
+                    admin_token: config.admin_token.clone(),
+                });
+                (hub, routes.layer(layer), close)
+            }
+        };
+        let mut app = sio
+            .layer(axum::middleware::from_fn_with_state(
+                hub.clone(),
+                http::sessions,
+            ))
+            .layer(axum::middleware::map_request(http::detach_from_read_buffer));
         if !allowed_origins.is_empty() {
             let origins: Vec<HeaderValue> = allowed_origins
                 .iter()
@@ -173,7 +231,7 @@ impl Server {
         Ok(Server {
             listener: HuddleListener::new(tcp, tls),
             app,
-            io,
+            close,
             hub,
             meeting_idle_ms: config.meetings.idle_ms,
         })
@@ -203,12 +261,13 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
         let sweeper = signaling::spawn_meeting_sweeper(self.hub.clone(), self.meeting_idle_ms);
-        let io = self.io.clone();
+        let liveness = signaling::spawn_liveness(self.hub.clone());
+        let close = self.close;
         let graceful = async move {
             shutdown.await;
             tracing::info!("shutting down: disconnecting clients");
             // Closing the sockets lets the HTTP server's graceful shutdown finish.
-            if tokio::time::timeout(Duration::from_secs(5), io.close())
+            if tokio::time::timeout(Duration::from_secs(5), close())
                 .await
                 .is_err()
             {
@@ -223,6 +282,9 @@ impl Server {
         .await
         .map_err(ServerError::Serve);
         sweeper.abort();
+        if let Some(liveness) = liveness {
+            liveness.abort();
+        }
         // Let the last disconnects settle, then make sure storage has it all: rooms
         // that still had people count as empty from now, if this run is restarted.
         tokio::task::yield_now().await;

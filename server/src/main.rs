@@ -128,6 +128,12 @@ struct Args {
     #[arg(long, env = "HUDDLE_THREADS", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     threads: u16,
 
+    /// Run as one node of several sharing rooms and chat through this Redis
+    /// (`redis://host:port`, Redis 7 or later). Without it: one node, rooms in memory,
+    /// chat in SQLite (--db).
+    #[arg(long, env = "HUDDLE_REDIS")]
+    redis: Option<String>,
+
     /// Log format.
     #[arg(long, env = "HUDDLE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -251,12 +257,16 @@ fn config(args: &Args) -> anyhow::Result<ServerConfig> {
             }),
             _ => None,
         },
+        redis: args.redis.clone().filter(|r| !r.is_empty()),
     })
 }
 
 async fn serve(args: Args) -> anyhow::Result<()> {
     let config = config(&args).context("huddle-server could not start")?;
-    let storage = config.storage.clone();
+    let storage = match &config.redis {
+        Some(_) => "Redis (shared by every node)".to_string(),
+        None => config.storage.to_string(),
+    };
     let ice = (config.ice.stun.len(), config.ice.turn_urls.len());
     let server = Server::bind(config)
         .await

@@ -4,6 +4,7 @@
 // registers `after(cleanup)` so that sockets and processes never outlive the file.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +33,13 @@ export const WAIT_MS = Number(process.env.HUDDLE_TEST_WAIT_MS || 5000);
 export const SETTLE_MS = Number(process.env.HUDDLE_TEST_SETTLE_MS ?? 150);
 /** Default wait when asserting that something does NOT happen. */
 export const QUIET_MS = Number(process.env.HUDDLE_TEST_QUIET_MS || 300);
+/**
+ * HUDDLE_TEST_CLUSTER=N (N ≥ 2): startServer() starts N nodes sharing a fresh
+ * redis-server, and the server's `url` hands out the nodes' URLs round-robin, so the
+ * suites' clients spread over the nodes.
+ */
+export const CLUSTER = Number(process.env.HUDDLE_TEST_CLUSTER || 0);
+export const REDIS_BIN = process.env.HUDDLE_REDIS_BIN || 'redis-server';
 
 
 // ---------------------------------------------------------------------------
@@ -86,6 +94,12 @@ const LISTEN_RE = /listening on (https?):\/\/([0-9.]+):(\d+)/;
  * Returns { url, scheme, port, host, proc, args, logs(), stop(), kill9(), exited }.
  */
 export async function startServer(opts = {}) {
+  if (CLUSTER > 1 && !opts.single) return startCluster(CLUSTER, opts);
+  return startNode(opts);
+}
+
+/** One huddle-server process (see startServer); opts.redis: a Redis URL to join. */
+export async function startNode(opts = {}) {
   if (!existsSync(SERVER_BIN)) {
     throw new Error(
       `huddle-server binary not found at ${SERVER_BIN} (build it, or set HUDDLE_SERVER_BIN)`,
@@ -104,6 +118,7 @@ export async function startServer(opts = {}) {
   flag('--log-format', opts.logFormat);
   flag('--meeting-idle-ms', opts.meetingIdleMs);
   flag('--chat-retention-days', opts.chatRetentionDays);
+  flag('--redis', opts.redis);
   if (opts.args) args.push(...opts.args);
 
   const [command, ...commandArgs] = opts.wrap ? [...opts.wrap, SERVER_BIN, ...args] : [SERVER_BIN, ...args];
@@ -183,6 +198,133 @@ export async function startServer(opts = {}) {
     clearTimeout(timer);
   }
   return server;
+}
+
+/** A free TCP port on 127.0.0.1 (free when asked). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves true once something answers PING on `port` with +PONG. */
+function pingRedis(port, timeoutMs = 500) {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let buf = '';
+    const done = (v) => {
+      sock.destroy();
+      resolve(v);
+    };
+    sock.setTimeout(timeoutMs, () => done(false));
+    sock.on('error', () => done(false));
+    sock.on('connect', () => sock.write('PING\r\n'));
+    sock.on('data', (d) => {
+      buf += d.toString();
+      if (buf.includes('\r\n')) done(buf.startsWith('+PONG'));
+    });
+  });
+}
+
+/**
+ * A real redis-server (Debian's) on a free port with its own data directory, the
+ * append-only file fsynced before every reply (what an acked chat message relies on).
+ * Returns { url, port, dir, proc, stop(), kill9(), restart() } (restart keeps the port
+ * and the data).
+ */
+export async function startRedis() {
+  const port = await freePort();
+  const dir = tmpDir('huddle-redis-');
+  const redis = { port, dir, url: `redis://127.0.0.1:${port}` };
+  const launch = async () => {
+    const proc = spawn(
+      REDIS_BIN,
+      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes',
+        '--appendfsync', 'always', '--save', '', '--daemonize', 'no'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const supervised = supervise(proc, 'redis-server');
+    const entry = {
+      proc,
+      get alive() {
+        return supervised.alive;
+      },
+      stop: (graceMs = 3000) => supervised.stop(graceMs),
+      kill9: async () => {
+        if (supervised.alive) proc.kill('SIGKILL');
+        return supervised.exited;
+      },
+    };
+    servers.add(entry);
+    redis.proc = proc;
+    redis.entry = entry;
+    await until(() => pingRedis(port), { timeoutMs: 10000, stepMs: 50, what: `redis-server on port ${port}` });
+  };
+  redis.stop = async () => {
+    servers.delete(redis.entry);
+    return redis.entry.stop();
+  };
+  redis.kill9 = async () => {
+    servers.delete(redis.entry);
+    return redis.entry.kill9();
+  };
+  redis.restart = async () => {
+    await redis.stop();
+    await launch();
+  };
+  await launch();
+  return redis;
+}
+
+/**
+ * `n` huddle-server nodes sharing one fresh redis-server. Returns { nodes, redis, urls,
+ * url (the next node's, round-robin), stop(), kill9() }; opts as for startServer.
+ */
+export async function startCluster(n, opts = {}) {
+  const redis = await startRedis();
+  const nodes = [];
+  for (let i = 0; i < n; i++) {
+    nodes.push(await startNode({ ...opts, db: ':memory:', redis: redis.url }));
+  }
+  let next = 0;
+  const cluster = {
+    nodes,
+    redis,
+    urls: nodes.map((s) => s.url),
+    get url() {
+      const live = nodes.filter((s) => s.alive);
+      const pick = live[next % live.length];
+      next += 1;
+      return pick.url;
+    },
+    get port() {
+      return nodes[0].port;
+    },
+    get host() {
+      return nodes[0].host;
+    },
+    get scheme() {
+      return nodes[0].scheme;
+    },
+    logs: () => nodes.map((s, i) => `--- node ${i} ---\n${s.logs()}`).join('\n'),
+    get alive() {
+      return nodes.some((s) => s.alive);
+    },
+    async stop(graceMs = 5000) {
+      await Promise.all(nodes.map((s) => s.stop(graceMs)));
+      await redis.stop();
+    },
+    async kill9() {
+      await Promise.all(nodes.map((s) => s.kill9()));
+      await redis.kill9();
+    },
+  };
+  return cluster;
 }
 
 /** Disconnect every tracked socket and stop every tracked server. */

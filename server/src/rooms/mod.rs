@@ -10,13 +10,15 @@ mod host;
 mod lifecycle;
 mod meeting;
 mod registry;
+mod snapshot;
 #[cfg(test)]
 mod tests;
 
 use std::sync::Mutex;
 
 pub use meeting::{Lock, LockChange, MeetingId, MeetingRecord, Millis};
-pub use registry::Registry;
+pub use registry::{Registry, relay_rule};
+pub use snapshot::{MemberDoc, RoomDoc, SnapshotError};
 pub use socketioxide::socket::Sid as ConnId;
 
 use crate::access::PasscodeHash;
@@ -288,6 +290,11 @@ impl MemoryRooms {
     fn state(&self) -> std::sync::MutexGuard<'_, Registry> {
         // A panic elsewhere must not take every room down with it.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` on the registry: one atomic step.
+    pub fn with<R>(&self, f: impl FnOnce(&mut Registry) -> R) -> R {
+        f(&mut self.state())
     }
 }
 

@@ -299,22 +299,18 @@ impl Registry {
     /// the sharer and a viewer: an offer from the sharer, an answer to it, candidates
     /// either way.
     pub fn check_relay(&self, from: ConnId, to: ConnId, kind: RelayKind) -> Result<(), RoomError> {
-        let room = match (self.joined_room(from), self.joined_room(to)) {
-            (Some(a), Some(b)) if a == b && from != to => a,
-            _ => return Err(RoomError::NotInRoom),
-        };
-        let sharer = self.rooms.get(room).and_then(|r| r.sharer);
-        let allowed = match kind {
-            RelayKind::ShareOffer => sharer == Some(from),
-            RelayKind::ShareAnswer => sharer == Some(to),
-            RelayKind::ShareIce => sharer == Some(from) || sharer == Some(to),
-            _ => true,
-        };
-        if allowed {
-            Ok(())
-        } else {
-            Err(RoomError::NotSharer)
-        }
+        let sharer = self
+            .joined_room(from)
+            .and_then(|room| self.rooms.get(room))
+            .and_then(|r| r.sharer);
+        relay_rule(
+            from,
+            to,
+            self.joined_room(from),
+            self.joined_room(to),
+            sharer,
+            kind,
+        )
     }
 
     pub fn seat(&self, id: ConnId) -> Option<Seat> {
@@ -379,5 +375,33 @@ impl Registry {
             counts.waiting += r.lobby.len();
         }
         counts
+    }
+}
+
+/// Relays go between two members of one room; screen-share relays only between the
+/// sharer and a viewer: an offer from the sharer, an answer to it, candidates either
+/// way. (`sharer`: the sharer of `from`'s room.)
+pub fn relay_rule(
+    from: ConnId,
+    to: ConnId,
+    from_room: Option<&str>,
+    to_room: Option<&str>,
+    sharer: Option<ConnId>,
+    kind: RelayKind,
+) -> Result<(), RoomError> {
+    match (from_room, to_room) {
+        (Some(a), Some(b)) if a == b && from != to => {}
+        _ => return Err(RoomError::NotInRoom),
+    }
+    let allowed = match kind {
+        RelayKind::ShareOffer => sharer == Some(from),
+        RelayKind::ShareAnswer => sharer == Some(to),
+        RelayKind::ShareIce => sharer == Some(from) || sharer == Some(to),
+        _ => true,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(RoomError::NotSharer)
     }
 }

@@ -674,3 +674,60 @@ fn after_a_crash_rooms_count_as_empty_since_the_server_was_last_alive() {
     assert_eq!(save[0].ended_at, None);
     assert_eq!(r.counts().meetings, 1);
 }
+
+/// A room stored as a document (a cluster keeps rooms in Redis) and loaded back is the
+/// same room: members in order, sharer, host, lock, waiting room, removals, meeting.
+#[test]
+fn a_room_survives_its_document_and_the_rules_carry_on() {
+    let [a, b, c, d] = ids();
+    let mut r = Registry::new(IDLE);
+    entered(join(&mut r, member(a), "r"));
+    entered(join(&mut r, member(b), "r"));
+    entered(join(&mut r, member(d), "r"));
+    r.set_media(b, false, true).unwrap();
+    r.start_sharing(b).unwrap();
+    r.remove(a, d, 5).unwrap();
+    lock_with(&mut r, a, passcode("secret"));
+    lock_with(&mut r, a, waiting_room(true));
+    let version = match r.door(c, "r") {
+        Door::Passcode { version, .. } => version,
+        Door::Open => panic!("the room is locked"),
+    };
+    waiting(r.join(member(c), "r", Pass::Passcode(version), CAP, 6));
+
+    let doc = r.room_doc("r").expect("the room exists");
+    let text = serde_json::to_string(&doc).unwrap();
+    assert!(
+        !text.contains("secret"),
+        "only the passcode's hash is stored"
+    );
+    let mut loaded = Registry::new(IDLE);
+    loaded
+        .load_room("r", &serde_json::from_str(&text).unwrap())
+        .unwrap();
+    assert_eq!(loaded.room_doc("r"), Some(doc));
+    assert_eq!(loaded.members_of("r"), vec![a, b]);
+    assert_eq!(
+        loaded.place_of(c),
+        Some(Place {
+            room: "r".into(),
+            waiting: true
+        })
+    );
+    // The same rules on the loaded copy: the sharer holds, d stays removed, the
+    // passcode still checks, and the host hands over in join order.
+    assert_eq!(
+        loaded.start_sharing(a),
+        Err(RoomError::SharingConflict { sharer: b })
+    );
+    let Door::Passcode { hash, .. } = loaded.door(ConnId::new(), "r") else {
+        panic!("still locked");
+    };
+    assert!(hash.verify("secret"));
+    assert!(matches!(
+        loaded.join(member(d), "r", Pass::Passcode(version), CAP, 7),
+        Ok(JoinOutcome::Waiting(_))
+    ));
+    let gone = left(loaded.leave(a, 8));
+    assert_eq!(gone.new_host.map(|h| h.id), Some(b));
+}

@@ -1,22 +1,26 @@
 //! From a Socket.IO packet to a handler, in the order the client sent its events.
 //!
 //! Every event of a connection goes through one [`Dispatcher`]. The rate limit is
-//! applied first, before the payload is parsed. Events that need no I/O are handled
-//! inline as they arrive; one that waits (on storage, on a passcode hash) queues
-//! whatever follows until it is done ([`Connection`]), so a `room:join` followed at
-//! once by a `chat:send` is handled in that order.
+//! applied first, before the payload is parsed. A handler runs inline as the event
+//! arrives and finishes there when it need not wait (most events on one node); one
+//! that waits (on storage, a passcode hash, Redis) moves to a task and queues whatever
+//! follows until it is done ([`Connection`]), so a `room:join` followed at once by a
+//! `chat:send` is handled in that order.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 
 use serde_json::value::RawValue;
-use socketioxide::adapter::LocalAdapter;
+use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, SocketRef};
 use socketioxide::handler::{FromMessageParts, MessageHandler, Value};
 use socketioxide::socket::Socket;
 use socketioxide::{SendError, SocketError};
 
+use super::delivery::{ClientSocket, erase};
 use super::{Client, Hub, Outbound, Reply, lock, raw};
 use crate::net::ClientIp;
 use crate::protocol::{ErrorAck, ErrorCode, ErrorEvent, OK, Refusal, RelayKind, event};
@@ -28,9 +32,12 @@ pub(super) struct Incoming {
     pub connection: Arc<Connection>,
     pub event: String,
     pub payload: Option<Box<RawValue>>,
-    pub ack: AckSender,
+    pub ack: Ack,
     pub wants_ack: bool,
 }
+
+/// Sends the ack, whatever adapter serves the socket.
+pub(super) type Ack = Box<dyn FnOnce(&RawValue) -> Result<(), SendError> + Send + Sync>;
 
 pub(super) enum Job {
     Event(Incoming),
@@ -85,25 +92,13 @@ static OK_RAW: std::sync::LazyLock<Box<RawValue>> = std::sync::LazyLock::new(|| 
     serde_json::value::to_raw_value(&OK).expect("a constant serializes")
 });
 
-/// Events whose handler waits on I/O (storage, a passcode hash).
-fn needs_io(name: &str) -> bool {
-    matches!(
-        name,
-        event::ROOM_JOIN
-            | event::CHAT_SEND
-            | event::ROOM_LOCK
-            | event::LOBBY_ADMIT
-            | event::ROOM_REMOVE
-    )
-}
-
 impl Hub {
-    /// Runs `job` now if the connection is idle and it needs no I/O; otherwise queues it
-    /// behind the connection's earlier events.
+    /// Runs `job` now if the connection is idle, inline as far as it goes without
+    /// waiting; otherwise queues it behind the connection's earlier events.
     pub(super) fn enqueue_on(
         self: &Arc<Self>,
         connection: Arc<Connection>,
-        socket: SocketRef,
+        socket: Arc<dyn ClientSocket>,
         job: Job,
     ) {
         let mut queue = lock(&connection.queue);
@@ -111,18 +106,10 @@ impl Hub {
             queue.pending.push_back(job);
             return;
         }
-        if !matches!(&job, Job::Event(e) if needs_io(&e.event)) {
-            drop(queue);
-            if let Some(job) = self.run_now(&socket, job) {
-                // Unreachable by construction: only I/O jobs are handed back.
-                tracing::error!(event = %job_name(&job), "job needing I/O was run inline");
-            }
-            return;
-        }
         queue.busy = true;
         drop(queue);
         let hub = self.clone();
-        tokio::spawn(async move {
+        let mut drain = Box::pin(async move {
             let mut job = job;
             loop {
                 hub.run(&socket, job).await;
@@ -136,54 +123,44 @@ impl Hub {
                 }
             }
         });
+        // One poll here: what need not wait is done before this returns. What waits
+        // goes on in a task (which polls it again with its own waker).
+        if drain.as_mut().poll(&mut Context::from_waker(Waker::noop())) == Poll::Pending {
+            tokio::spawn(drain);
+        }
     }
 
-    /// Handles a job that needs no I/O; hands back one that does.
-    fn run_now(&self, socket: &SocketRef, job: Job) -> Option<Job> {
+    async fn run(&self, socket: &Arc<dyn ClientSocket>, job: Job) {
         match job {
-            Job::Disconnect => {
-                self.disconnected(socket.id);
-                None
-            }
-            Job::Event(e) if needs_io(&e.event) => Some(Job::Event(e)),
+            Job::Disconnect => self.disconnected(socket.id()).await,
             Job::Event(e) => {
-                let result = self.handle_inline(socket, &e);
+                let result = self.handle(socket, &e).await;
                 self.finish(socket, e, result);
-                None
             }
         }
     }
 
-    async fn run(&self, socket: &SocketRef, job: Job) {
-        let Some(Job::Event(e)) = self.run_now(socket, job) else {
-            return;
-        };
-        let result = match e.event.as_str() {
-            event::ROOM_JOIN => self.join(socket, &e).await,
-            event::CHAT_SEND => self.chat(socket, &e).await,
-            event::ROOM_LOCK => self.lock_room(socket.id, &e).await,
-            event::ROOM_REMOVE => self.remove(socket.id, &e).await,
-            _ => self.admit(socket.id, &e).await,
-        };
-        self.finish(socket, e, result);
-    }
-
-    fn handle_inline(&self, socket: &SocketRef, e: &Incoming) -> Result<Reply, Refusal> {
+    async fn handle(&self, socket: &Arc<dyn ClientSocket>, e: &Incoming) -> Result<Reply, Refusal> {
         if let Some(kind) = RelayKind::from_event(&e.event) {
-            return self.relay(socket.id, kind, e);
+            return self.relay(socket.id(), kind, e).await;
         }
-        let id = socket.id;
+        let id = socket.id();
         match e.event.as_str() {
-            event::ROOM_LEAVE => match self.leave(id) {
-                Some(_) => Ok(Reply::Ok),
-                None => Err(Refusal::new(ErrorCode::NotJoined, "not in a room")),
+            event::ROOM_JOIN => self.join(id, e).await,
+            event::CHAT_SEND => self.chat(id, e).await,
+            event::ROOM_LOCK => self.lock_room(id, e).await,
+            event::ROOM_REMOVE => self.remove(id, e).await,
+            event::LOBBY_ADMIT => self.admit(id, e).await,
+            event::ROOM_LEAVE => match self.leave(id).await? {
+                true => Ok(Reply::Ok),
+                false => Err(Refusal::new(ErrorCode::NotJoined, "not in a room")),
             },
-            event::START_SHARING => self.start_sharing(socket),
-            event::STOP_SHARING => self.stop_sharing(id),
-            event::MEDIA_STATE => self.media_state(id, e),
-            event::LOBBY_DENY => self.deny(id, e),
-            event::ROOMS_LIST => self.rooms_list(e),
-            event::ICE_SERVERS => self.refresh_ice_servers(id, e),
+            event::START_SHARING => self.start_sharing(id).await,
+            event::STOP_SHARING => self.stop_sharing(id).await,
+            event::MEDIA_STATE => self.media_state(id, e).await,
+            event::LOBBY_DENY => self.deny(id, e).await,
+            event::ROOMS_LIST => self.rooms_list(e).await,
+            event::ICE_SERVERS => self.refresh_ice_servers(id, e).await,
             other => Err(Refusal::new(
                 ErrorCode::UnknownEvent,
                 format!("unknown event `{other}`"),
@@ -192,7 +169,7 @@ impl Hub {
     }
 
     /// Sends the ack (or the `error` event when the client asked for no ack).
-    fn finish(&self, socket: &SocketRef, e: Incoming, result: Result<Reply, Refusal>) {
+    fn finish(&self, socket: &Arc<dyn ClientSocket>, e: Incoming, result: Result<Reply, Refusal>) {
         match result {
             Ok(Reply::Ok) => self.answer(socket, e, &OK_RAW),
             Ok(Reply::Json(data)) => self.answer(socket, e, &data),
@@ -201,7 +178,7 @@ impl Hub {
     }
 
     /// Acks within the client's byte budget.
-    fn answer(&self, socket: &SocketRef, e: Incoming, data: &RawValue) {
+    fn answer(&self, socket: &Arc<dyn ClientSocket>, e: Incoming, data: &RawValue) {
         if !e.wants_ack {
             return;
         }
@@ -213,18 +190,18 @@ impl Hub {
             self.overflowed(&client);
             return;
         }
-        match e.ack.send(data) {
+        match (e.ack)(data) {
             Ok(()) => {}
             Err(SendError::Socket(SocketError::InternalChannelFull)) => self.overflowed(&client),
             Err(err) => {
-                tracing::debug!(socket = %socket.id, event = %e.event, %err, "ack not sent")
+                tracing::debug!(socket = %socket.id(), event = %e.event, %err, "ack not sent")
             }
         }
     }
 
-    fn refuse(&self, socket: &SocketRef, e: Incoming, refusal: &Refusal) {
+    fn refuse(&self, socket: &Arc<dyn ClientSocket>, e: Incoming, refusal: &Refusal) {
         self.metrics.error(refusal.code);
-        tracing::debug!(socket = %socket.id, event = %e.event, code = refusal.code.as_str(), message = %refusal.message, "refused");
+        tracing::debug!(socket = %socket.id(), event = %e.event, code = refusal.code.as_str(), message = %refusal.message, "refused");
         if e.wants_ack {
             if let Some(data) = raw(&ErrorAck::from(refusal)) {
                 self.answer(socket, e, &data);
@@ -243,13 +220,6 @@ impl Hub {
                 self.emit_raw(&client, event::ERROR, &data);
             }
         }
-    }
-}
-
-fn job_name(job: &Job) -> &str {
-    match job {
-        Job::Event(e) => &e.event,
-        Job::Disconnect => "disconnect",
     }
 }
 
@@ -279,10 +249,11 @@ pub(super) struct Dispatcher {
 /// Marks our own [`MessageHandler`] implementation apart from socketioxide's closures.
 pub struct Dispatch;
 
-impl MessageHandler<LocalAdapter, Dispatch> for Dispatcher {
-    fn call(&self, s: Arc<Socket<LocalAdapter>>, mut v: Value, ack_id: Option<i64>) {
+impl<A: Adapter> MessageHandler<A, Dispatch> for Dispatcher {
+    fn call(&self, s: Arc<Socket<A>>, mut v: Value, ack_id: Option<i64>) {
         let Ok(ack) = AckSender::from_message_parts(&s, &mut v, &ack_id);
-        let socket = SocketRef::from(s);
+        let ack: Ack = Box::new(move |data: &RawValue| ack.send(data));
+        let socket = erase(SocketRef::from(s));
         let hub = &self.hub;
         let connection = &self.connection;
         if connection.is_cut() {

@@ -7,18 +7,18 @@
 use std::str::FromStr;
 
 use super::dispatch::Incoming;
-use super::{Hub, Reply, refusal, unix_ms};
+use super::{Hub, Outbox, Reply, refusal, unix_ms};
 use crate::access::PasscodeHash;
 use crate::protocol::{
     self, Acked, Empty, ErrorCode, IceServersAck, JoinEcho, LobbyDenied, LobbyTarget, Refusal,
     RoomLock, RoomRemoved, RoomsList, event,
 };
-use crate::rooms::{ConnId, Departure, Joined, LockChange, RoomError};
+use crate::rooms::{ConnId, Departure, Joined, LockChange, RoomError, Seat};
 
 impl Hub {
     pub(super) async fn lock_room(&self, id: ConnId, e: &Incoming) -> Result<Reply, Refusal> {
         let request = protocol::parse::<RoomLock>(e.payload.as_deref())?.validate(&self.limits)?;
-        self.rooms.hosted_room(id).map_err(refusal)?;
+        self.hosted_room(id).await?;
         let passcode = match request.passcode {
             None => None,
             Some(None) => Some(None),
@@ -36,14 +36,24 @@ impl Hub {
             waiting_room: request.waiting_room,
             listed: request.listed,
         };
-        // The host may have left while the passcode was hashed: check again, locked.
-        let room = self.rooms.hosted_room(id).map_err(refusal)?;
-        let (settings, saved) = {
-            let _sequenced = self.sequence(&[&room]);
-            let locked = self.rooms.lock(id, change).map_err(refusal)?;
-            self.send_all(&locked.others, event::ROOM_SETTINGS, &locked.settings);
-            (locked.settings, self.store.save_meeting(locked.save))
+        // The host may have left while the passcode was hashed: the rule checks again.
+        let (locked, sequenced) = self
+            .transact(Some(id), None, |rooms| rooms.lock(id, change))
+            .await?;
+        let locked = match locked {
+            Ok(locked) => locked,
+            Err(err) => {
+                sequenced.release().await;
+                return Err(refusal(err));
+            }
         };
+        let mut out = Outbox::default();
+        out.post(&locked.others, event::ROOM_SETTINGS, &locked.settings);
+        // Asked under the sequencer, so meeting writes stay in order.
+        let saved = self.store.save_meeting(locked.save);
+        self.deliver(out).await;
+        sequenced.release().await;
+        let (room, settings) = (locked.room, locked.settings);
         tracing::debug!(socket = %id, %room, locked = settings.locked, waiting_room = settings.waiting_room, listed = settings.listed, "room settings");
         // Acked once on disk, so a lock the host was told about survives a crash. It is
         // in effect either way; a failed write is retried and shows in /healthz.
@@ -60,71 +70,99 @@ impl Hub {
         Ok(ConnId::from_str(&target.id).ok())
     }
 
+    /// The room `id` hosts (`not_joined`, `not_host` otherwise).
+    async fn hosted_room(&self, id: ConnId) -> Result<String, Refusal> {
+        self.view(Some(id), None, |rooms| rooms.hosted_room(id))
+            .await?
+            .map_err(refusal)
+    }
+
     pub(super) async fn admit(&self, id: ConnId, e: &Incoming) -> Result<Reply, Refusal> {
         let target = Self::target(e)?;
-        let room = self.rooms.hosted_room(id).map_err(refusal)?;
+        self.hosted_room(id).await?;
         let target = target.ok_or_else(|| refusal(RoomError::NotWaiting))?;
-        let joined = {
-            let _sequenced = self.sequence(&[&room]);
-            let joined = self
-                .rooms
-                .admit(id, target, self.limits.room_size)
-                .map_err(refusal)?;
-            let echo = self.echo_of(&joined);
-            self.announce_entry(&joined, &echo);
-            joined
+        let capacity = self.limits.room_size;
+        let (admitted, sequenced) = self
+            .transact(Some(id), None, |rooms| {
+                rooms.admit(id, target, capacity).map(|joined| {
+                    let echo = echo_of(rooms.seat(joined.id), &joined);
+                    (joined, echo)
+                })
+            })
+            .await?;
+        let joined = match admitted {
+            Ok((joined, echo)) => {
+                let mut out = Outbox::default();
+                self.announce_entry(&mut out, &joined, &echo);
+                self.deliver(out).await;
+                sequenced.release().await;
+                joined
+            }
+            Err(err) => {
+                sequenced.release().await;
+                return Err(refusal(err));
+            }
         };
         let ack = self.join_ack(target, joined).await;
-        self.send(target, event::LOBBY_ADMITTED, &ack);
+        self.send_now(target, event::LOBBY_ADMITTED, &ack).await;
         Ok(Reply::Ok)
     }
 
-    /// What the admitted one would have had echoed had it walked in.
-    fn echo_of(&self, joined: &Joined) -> JoinEcho {
-        let seat = self.rooms.seat(joined.id);
-        JoinEcho {
-            email: seat.as_ref().map(|s| s.email.clone()).unwrap_or_default(),
-            room: joined.room.clone(),
-            name: seat.and_then(|s| s.name),
-        }
-    }
-
-    pub(super) fn deny(&self, id: ConnId, e: &Incoming) -> Result<Reply, Refusal> {
+    pub(super) async fn deny(&self, id: ConnId, e: &Incoming) -> Result<Reply, Refusal> {
         let target = Self::target(e)?;
-        let room = self.rooms.hosted_room(id).map_err(refusal)?;
+        self.hosted_room(id).await?;
         let target = target.ok_or_else(|| refusal(RoomError::NotWaiting))?;
-        let _sequenced = self.sequence(&[&room]);
-        let denied = self.rooms.deny(id, target).map_err(refusal)?;
-        self.send(
-            denied.id,
-            event::LOBBY_DENIED,
-            &LobbyDenied { room: denied.room },
-        );
-        Ok(Reply::Ok)
+        let (denied, sequenced) = self
+            .transact(Some(id), None, |rooms| rooms.deny(id, target))
+            .await?;
+        let reply = match denied {
+            Ok(denied) => {
+                let mut out = Outbox::default();
+                out.post_one(
+                    denied.id,
+                    event::LOBBY_DENIED,
+                    &LobbyDenied { room: denied.room },
+                );
+                self.deliver(out).await;
+                Ok(Reply::Ok)
+            }
+            Err(err) => Err(refusal(err)),
+        };
+        sequenced.release().await;
+        reply
     }
 
     pub(super) async fn remove(&self, id: ConnId, e: &Incoming) -> Result<Reply, Refusal> {
         let target = Self::target(e)?;
         let room = self
-            .rooms
             .room_of(id)
+            .await?
             .ok_or_else(|| refusal(RoomError::NotJoined))?;
         let target = target.ok_or_else(|| refusal(RoomError::NotInRoom))?;
-        let saved = {
-            let _sequenced = self.sequence(&[&room]);
-            let mut removal = self.rooms.remove(id, target, unix_ms()).map_err(refusal)?;
-            self.send(
-                target,
-                event::ROOM_REMOVED,
-                &RoomRemoved {
-                    room: removal.left.room.clone(),
-                    by: removal.by.to_string(),
-                },
-            );
-            let record = removal.left.save.take();
-            self.announce_departure(&Departure::Left(Box::new(removal.left)));
-            record.map(|r| self.store.save_meeting(r))
+        let (removal, sequenced) = self
+            .transact(Some(id), None, |rooms| rooms.remove(id, target, unix_ms()))
+            .await?;
+        let mut removal = match removal {
+            Ok(removal) => removal,
+            Err(err) => {
+                sequenced.release().await;
+                return Err(refusal(err));
+            }
         };
+        let mut out = Outbox::default();
+        out.post_one(
+            target,
+            event::ROOM_REMOVED,
+            &RoomRemoved {
+                room: removal.left.room.clone(),
+                by: removal.by.to_string(),
+            },
+        );
+        let record = removal.left.save.take();
+        self.announce_departure(&mut out, &Departure::Left(Box::new(removal.left)));
+        let saved = record.map(|r| self.store.save_meeting(r));
+        self.deliver(out).await;
+        sequenced.release().await;
         tracing::debug!(socket = %target, %room, by = %id, "removed");
         // Acked once on disk, so the removal holds after a crash.
         if let Some(saved) = saved
@@ -135,16 +173,19 @@ impl Hub {
         Ok(Reply::Ok)
     }
 
-    pub(super) fn rooms_list(&self, e: &Incoming) -> Result<Reply, Refusal> {
+    pub(super) async fn rooms_list(&self, e: &Incoming) -> Result<Reply, Refusal> {
         protocol::parse::<Empty>(e.payload.as_deref())?;
-        Reply::json(&Acked::new(RoomsList {
-            rooms: self.rooms.listed(),
-        }))
+        let rooms = self.view_all(|rooms| rooms.listed()).await?;
+        Reply::json(&Acked::new(RoomsList { rooms }))
     }
 
-    pub(super) fn refresh_ice_servers(&self, id: ConnId, e: &Incoming) -> Result<Reply, Refusal> {
+    pub(super) async fn refresh_ice_servers(
+        &self,
+        id: ConnId,
+        e: &Incoming,
+    ) -> Result<Reply, Refusal> {
         protocol::parse::<Empty>(e.payload.as_deref())?;
-        if self.rooms.room_of(id).is_none() {
+        if self.room_of(id).await?.is_none() {
             return Err(Refusal::new(
                 ErrorCode::NotJoined,
                 "join a room to get ICE servers",
@@ -153,5 +194,14 @@ impl Hub {
         Reply::json(&Acked::new(IceServersAck {
             ice_servers: self.ice_servers(id),
         }))
+    }
+}
+
+/// What the admitted one would have had echoed had it walked in.
+fn echo_of(seat: Option<Seat>, joined: &Joined) -> JoinEcho {
+    JoinEcho {
+        email: seat.as_ref().map(|s| s.email.clone()).unwrap_or_default(),
+        room: joined.room.clone(),
+        name: seat.and_then(|s| s.name),
     }
 }

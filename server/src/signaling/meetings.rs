@@ -5,7 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Hub, lock, unix_ms};
+use super::state::Rooms;
+use super::{Hub, Outbox, lock, unix_ms};
 use crate::protocol::{LobbyDenied, event};
 
 /// Sweeps every tenth of the idle time, between 20 ms and a second, so a meeting ends
@@ -21,9 +22,12 @@ pub fn spawn_meeting_sweeper(hub: Arc<Hub>, idle_ms: i64) -> tokio::task::JoinHa
         let mut last_beat = 0;
         loop {
             tick.tick().await;
-            hub.end_idle_meetings();
+            hub.end_idle_meetings().await;
             let now = unix_ms();
-            if now - last_beat >= beat_every && hub.rooms.counts().participants > 0 {
+            if let Rooms::Memory(rooms) = &hub.rooms
+                && now - last_beat >= beat_every
+                && rooms.with(|r| r.counts().participants) > 0
+            {
                 hub.store.mark_alive(now);
                 last_beat = now;
             }
@@ -32,12 +36,36 @@ pub fn spawn_meeting_sweeper(hub: Arc<Hub>, idle_ms: i64) -> tokio::task::JoinHa
 }
 
 impl Hub {
-    fn end_idle_meetings(&self) {
+    async fn end_idle_meetings(&self) {
         let now = unix_ms();
-        for ended in self.rooms.end_idle_meetings(now) {
+        let rooms = match &self.rooms {
+            Rooms::Memory(rooms) => vec![rooms.with(|r| r.end_idle_meetings(now))],
+            Rooms::Redis(redis) => {
+                // Each room that may be idle, under its lock (another node may be
+                // ending it, or someone joining it).
+                let mut ended = Vec::new();
+                for room in redis.idle_rooms(now).await.unwrap_or_default() {
+                    match self
+                        .transact(None, Some(&room), |rooms| rooms.end_idle_meetings(now))
+                        .await
+                    {
+                        Ok((done, sequenced)) => {
+                            sequenced.release().await;
+                            ended.push(done);
+                        }
+                        Err(refused) => {
+                            tracing::warn!(%room, message = %refused.message, "could not end a meeting");
+                        }
+                    }
+                }
+                ended
+            }
+        };
+        let mut out = Outbox::default();
+        for ended in rooms.into_iter().flatten() {
             let room = ended.record.room.clone();
             for id in &ended.waiting {
-                self.send(
+                out.post_one(
                     *id,
                     event::LOBBY_DENIED,
                     &LobbyDenied { room: room.clone() },
@@ -46,6 +74,7 @@ impl Hub {
             tracing::info!(%room, meeting = %ended.record.id, "meeting ended");
             self.save(ended.record);
         }
+        self.deliver(out).await;
         lock(&self.passcodes).prune(now);
     }
 }

@@ -8,23 +8,29 @@
 //! - [`relay`]: offer/answer/candidate relays (screen-share ones only with the sharer);
 //! - [`chat`]: chat messages, per meeting;
 //! - [`meetings`]: ending meetings of rooms left empty;
-//! - [`outbound`]: the byte budget of what waits to be sent to one client.
+//! - [`outbound`]: the byte budget of what waits to be sent to one client;
+//! - [`state`]: where room state lives (this process or Redis) and its sequencers;
+//! - [`delivery`]: events to sockets here or on other nodes.
 //!
 //! Two orderings are kept:
 //! - **per connection**: a client's events are handled in the order it sent them
 //!   ([`dispatch`]);
 //! - **per room**: a state change and the events announcing it happen under the room's
-//!   sequencer lock, so everyone in a room sees changes in the same order (a
-//!   `sharerStopped` is never overtaken by the next `sharerStarted`).
+//!   sequencer (a lock here, or the room's lock in Redis across nodes), so everyone in a
+//!   room sees changes in the same order (a `sharerStopped` is never overtaken by the
+//!   next `sharerStarted`).
 
 mod chat;
+mod delivery;
 mod dispatch;
 mod host;
 mod meetings;
+mod nodes;
 mod outbound;
 mod relay;
 mod room;
 mod sharing;
+mod state;
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -35,6 +41,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use axum::extract::ConnectInfo;
 use serde::Serialize;
 use serde_json::value::RawValue;
+use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 use socketioxide::{SendError, SocketError, TransportType};
 
@@ -44,13 +51,16 @@ use crate::ice::IceServers;
 use crate::metrics::Metrics;
 use crate::net::{Admission, ClientIp, Peer, Wire};
 use crate::protocol::{ErrorCode, IceServer, Refusal};
-use crate::rooms::{ConnId, MeetingRecord, RoomError, RoomRegistry};
+use crate::rooms::{ConnId, MeetingRecord, RoomError};
 use crate::storage::Store;
 
+pub use delivery::{ClientSocket, Outbox, Remote};
 pub use dispatch::{Connection, Dispatch};
 use dispatch::{Dispatcher, Job};
 pub use meetings::spawn_meeting_sweeper;
+pub use nodes::spawn_liveness;
 pub use outbound::Outbound;
+pub use state::Rooms;
 
 /// Number of sequencer locks rooms are spread over.
 const SEQUENCER_SHARDS: usize = 64;
@@ -65,7 +75,9 @@ pub struct HubSettings {
 /// Shared state of the signaling service.
 pub struct Hub {
     pub limits: Limits,
-    pub rooms: Arc<dyn RoomRegistry>,
+    pub rooms: Rooms,
+    /// Other nodes' sockets, through the Redis adapter (none on a single node).
+    remote: Option<Arc<dyn Remote>>,
     pub store: Arc<dyn Store>,
     pub metrics: Arc<Metrics>,
     pub admission: Arc<Admission>,
@@ -75,7 +87,7 @@ pub struct Hub {
     /// Every connected client: what sending to it needs, found with one lookup.
     clients: RwLock<HashMap<ConnId, Client>>,
     me: Weak<Hub>,
-    sequencers: Vec<Mutex<()>>,
+    sequencers: Vec<tokio::sync::Mutex<()>>,
     /// Chat is stored and broadcast under these (per room shard), so that everyone
     /// receives a room's messages in id order.
     chat_sequencers: Vec<tokio::sync::Mutex<()>>,
@@ -84,7 +96,7 @@ pub struct Hub {
 /// A connected client: its socket and the server's state for it.
 #[derive(Clone)]
 struct Client {
-    socket: SocketRef,
+    socket: Arc<dyn ClientSocket>,
     connection: Arc<Connection>,
 }
 
@@ -102,7 +114,8 @@ pub(crate) fn unix_ms() -> i64 {
 impl Hub {
     pub fn new(
         settings: HubSettings,
-        rooms: Arc<dyn RoomRegistry>,
+        rooms: Rooms,
+        remote: Option<Arc<dyn Remote>>,
         store: Arc<dyn Store>,
         metrics: Arc<Metrics>,
         admission: Arc<Admission>,
@@ -110,6 +123,7 @@ impl Hub {
         Arc::new_cyclic(|me| Hub {
             limits: settings.limits,
             rooms,
+            remote,
             store,
             metrics,
             admission,
@@ -118,7 +132,9 @@ impl Hub {
             passcodes: Mutex::new(PasscodeLimiter::protocol()),
             clients: RwLock::new(HashMap::new()),
             me: me.clone(),
-            sequencers: (0..SEQUENCER_SHARDS).map(|_| Mutex::new(())).collect(),
+            sequencers: (0..SEQUENCER_SHARDS)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
             chat_sequencers: (0..SEQUENCER_SHARDS)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
@@ -126,7 +142,7 @@ impl Hub {
     }
 
     /// Wires a new connection: every event goes through one [`Dispatcher`].
-    pub fn on_connect(self: &Arc<Self>, socket: &SocketRef) {
+    pub fn on_connect<A: Adapter>(self: &Arc<Self>, socket: &SocketRef<A>) {
         self.metrics.connected();
         let request = socket.req_parts();
         let client = request.extensions.get::<ClientIp>().copied();
@@ -137,21 +153,27 @@ impl Hub {
             outbound.attach(peer.wire.clone());
         }
         let connection = Arc::new(Connection::new(self.limits.rate_limit, client, outbound));
+        let erased = delivery::erase(socket.clone());
+        if self.remote.is_some() {
+            // Other nodes reach this socket through a room named after it.
+            socket.join(socket.id.to_string());
+        }
         self.clients_mut().insert(
             socket.id,
             Client {
-                socket: socket.clone(),
+                socket: erased,
                 connection: connection.clone(),
             },
         );
+        self.node_joined(socket.id);
         socket.on_fallback(Dispatcher {
             hub: self.clone(),
             connection: connection.clone(),
         });
         let hub = self.clone();
-        socket.on_disconnect(async move |socket: SocketRef| {
+        socket.on_disconnect(async move |socket: SocketRef<A>| {
             hub.metrics.disconnected();
-            hub.enqueue_on(connection.clone(), socket, Job::Disconnect);
+            hub.enqueue_on(connection.clone(), delivery::erase(socket), Job::Disconnect);
         });
     }
 
@@ -161,6 +183,11 @@ impl Hub {
 
     fn clients_mut(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<ConnId, Client>> {
         self.clients.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether `id` is connected to this node.
+    pub(crate) fn is_connected_here(&self, id: ConnId) -> bool {
+        self.clients().contains_key(&id)
     }
 
     fn connection(&self, id: ConnId) -> Option<Arc<Connection>> {
@@ -209,14 +236,15 @@ impl Hub {
     }
 
     /// Locks the sequencers of the given rooms, always in the same order.
-    fn sequence<'a>(&'a self, rooms: &[&str]) -> Vec<MutexGuard<'a, ()>> {
+    async fn sequence<'a>(&'a self, rooms: &[&str]) -> Vec<tokio::sync::MutexGuard<'a, ()>> {
         let mut shards: Vec<usize> = rooms.iter().map(|r| self.sequencer(r)).collect();
         shards.sort_unstable();
         shards.dedup();
-        shards
-            .into_iter()
-            .map(|s| lock(&self.sequencers[s]))
-            .collect()
+        let mut guards = Vec::with_capacity(shards.len());
+        for s in shards {
+            guards.push(self.sequencers[s].lock().await);
+        }
+        guards
     }
 
     // -- delivery --------------------------------------------------------------
@@ -238,31 +266,8 @@ impl Hub {
                 false
             }
             Err(err) => {
-                tracing::debug!(to = %socket.id, event, %err, "could not deliver");
+                tracing::debug!(to = %socket.id(), event, %err, "could not deliver");
                 false
-            }
-        }
-    }
-
-    /// Sends `event` to one connection; false if it is gone or over its budget.
-    fn send<T: Serialize + ?Sized>(&self, to: ConnId, event: &str, data: &T) -> bool {
-        let Some(data) = raw(data) else { return false };
-        match self.clients().get(&to) {
-            Some(client) => self.emit_raw(client, event, &data),
-            None => false,
-        }
-    }
-
-    /// Sends `event` to several connections, serialized once.
-    fn send_all<T: Serialize + ?Sized>(&self, to: &[ConnId], event: &str, data: &T) {
-        if to.is_empty() {
-            return;
-        }
-        let Some(data) = raw(data) else { return };
-        let clients = self.clients();
-        for id in to {
-            if let Some(client) = clients.get(id) {
-                self.emit_raw(client, event, &data);
             }
         }
     }
@@ -274,7 +279,7 @@ impl Hub {
             return;
         }
         self.metrics.slow_client_disconnected();
-        tracing::warn!(socket = %client.socket.id, budget = self.max_outbound_bytes, "a client stopped reading; disconnecting it");
+        tracing::warn!(socket = %client.socket.id(), budget = self.max_outbound_bytes, "a client stopped reading; disconnecting it");
         let Some(hub) = self.me.upgrade() else {
             return;
         };
@@ -283,7 +288,7 @@ impl Hub {
         tokio::spawn(async move {
             hub.enqueue_on(client.connection, client.socket.clone(), Job::Disconnect);
             // Polling has no wire to cut: close the Socket.IO session instead.
-            let _ = client.socket.disconnect();
+            client.socket.close();
         });
     }
 }

@@ -9,7 +9,7 @@ use crate::protocol::{self, ErrorCode, Refusal, RelayKind, RelayRequest, Relayed
 use crate::rooms::{ConnId, RoomError};
 
 impl Hub {
-    pub(super) fn relay(
+    pub(super) async fn relay(
         &self,
         from: ConnId,
         kind: RelayKind,
@@ -24,7 +24,7 @@ impl Hub {
             )
         };
         let target = ConnId::from_str(&to).map_err(|_| not_in_room())?;
-        match self.rooms.check_relay(from, target, kind) {
+        match self.check_relay(from, target, kind).await? {
             Ok(()) => {}
             Err(RoomError::NotSharer) => {
                 return Err(Refusal::new(
@@ -37,11 +37,14 @@ impl Hub {
             }
             Err(_) => return Err(not_in_room()),
         }
-        if !self.send(
-            target,
-            kind.delivered_as(),
-            &Relayed::new(from.to_string(), body),
-        ) {
+        if !self
+            .send_now(
+                target,
+                kind.delivered_as(),
+                &Relayed::new(from.to_string(), body),
+            )
+            .await
+        {
             return Err(not_in_room());
         }
         self.metrics.relayed(kind);

@@ -2,10 +2,9 @@
 
 use std::net::IpAddr;
 
-use socketioxide::extract::SocketRef;
-
 use super::dispatch::Incoming;
-use super::{Hub, Reply, lock, refusal, unix_ms};
+use super::state::{Rooms, unavailable};
+use super::{Hub, Outbox, Reply, lock, refusal, unix_ms};
 use crate::access::PasscodeVerdict;
 use crate::protocol::{
     self, Acked, ErrorCode, HostChanged, JoinAck, JoinEcho, JoinRequest, LobbyKnock, LobbyTarget,
@@ -14,6 +13,9 @@ use crate::protocol::{
 use crate::rooms::{
     ConnId, Departure, Door, JoinOutcome, Joined, Member, NewHost, Pass, RoomError, Waiting,
 };
+
+/// Wrong passcodes one address may give in a minute (the protocol's 20).
+const PER_ADDRESS: u32 = 20;
 
 /// A passcode that keeps changing under a joiner is checked again at most this often.
 const DOOR_ATTEMPTS: usize = 3;
@@ -27,38 +29,44 @@ pub(super) fn knock(m: &Member) -> LobbyKnock {
 }
 
 impl Hub {
-    pub(super) async fn join(&self, socket: &SocketRef, e: &Incoming) -> Result<Reply, Refusal> {
+    pub(super) async fn join(&self, id: ConnId, e: &Incoming) -> Result<Reply, Refusal> {
         let request =
             protocol::parse::<JoinRequest>(e.payload.as_deref())?.validate(&self.limits)?;
-        let id = socket.id;
         let client = self.client_addr(id);
         let mut attempt = 0;
         let outcome = loop {
             attempt += 1;
             let pass = self.pass_door(id, client, &request).await?;
-            let current = self.rooms.place_of(id).map(|p| p.room);
-            let mut rooms = vec![request.room.as_str()];
-            rooms.extend(current.as_deref());
-            let _sequenced = self.sequence(&rooms);
             let member = Member::new(id, request.email.clone(), request.name.clone());
-            match self.rooms.join(
-                member,
-                &request.room,
-                pass,
-                self.limits.room_size,
-                unix_ms(),
-            ) {
-                Err(RoomError::PasscodeChanged) if attempt < DOOR_ATTEMPTS => continue,
-                Err(err) => return Err(refusal(err)),
+            let capacity = self.limits.room_size;
+            let (result, sequenced) = self
+                .transact(Some(id), Some(&request.room), |rooms| {
+                    rooms.join(member, &request.room, pass, capacity, unix_ms())
+                })
+                .await?;
+            let mut out = Outbox::default();
+            let done = match result {
+                Err(RoomError::PasscodeChanged) if attempt < DOOR_ATTEMPTS => None,
+                Err(err) => Some(Err(refusal(err))),
                 Ok(JoinOutcome::Entered(joined)) => {
-                    self.announce_entry(&joined, &request.echo());
-                    break joined;
+                    self.announce_entry(&mut out, &joined, &request.echo());
+                    Some(Ok(Ok(joined)))
                 }
                 Ok(JoinOutcome::Waiting(waiting)) => {
-                    self.announce_waiting(&waiting);
+                    self.announce_waiting(&mut out, &waiting);
+                    Some(Ok(Err(waiting.room)))
+                }
+            };
+            self.deliver(out).await;
+            sequenced.release().await;
+            match done {
+                None => continue,
+                Some(Err(refused)) => return Err(refused),
+                Some(Ok(Ok(joined))) => break joined,
+                Some(Ok(Err(room))) => {
                     return Reply::json(&Acked::new(WaitingAck {
                         waiting: true,
-                        room: waiting.room,
+                        room,
                     }));
                 }
             }
@@ -75,7 +83,12 @@ impl Hub {
         client: Option<IpAddr>,
         request: &JoinRequest,
     ) -> Result<Pass, Refusal> {
-        let Door::Passcode { hash, version } = self.rooms.door(id, &request.room) else {
+        let door = self
+            .view(Some(id), Some(&request.room), |rooms| {
+                rooms.door(id, &request.room)
+            })
+            .await?;
+        let Door::Passcode { hash, version } = door else {
             return Ok(Pass::Nothing);
         };
         let limited = || {
@@ -84,7 +97,22 @@ impl Hub {
                 "too many wrong passcodes; try again in a minute",
             )
         };
-        if lock(&self.passcodes).verdict(id, client, unix_ms()) == PasscodeVerdict::Limited {
+        // In a cluster an address may use every node: its count lives in Redis.
+        let cluster = match &self.rooms {
+            Rooms::Redis(rooms) => Some(rooms.cluster().clone()),
+            Rooms::Memory(_) => None,
+        };
+        let local_addr = if cluster.is_some() { None } else { client };
+        if lock(&self.passcodes).verdict(id, local_addr, unix_ms()) == PasscodeVerdict::Limited {
+            return Err(limited());
+        }
+        if let (Some(cluster), Some(ip)) = (&cluster, client)
+            && cluster
+                .wrong_passcodes(ip, false)
+                .await
+                .map_err(unavailable)?
+                > PER_ADDRESS
+        {
             return Err(limited());
         }
         let Some(given) = request.passcode.clone() else {
@@ -99,7 +127,17 @@ impl Hub {
         if right {
             return Ok(Pass::Passcode(version));
         }
-        match lock(&self.passcodes).wrong(id, client, unix_ms()) {
+        let mut verdict = lock(&self.passcodes).wrong(id, local_addr, unix_ms());
+        if let (Some(cluster), Some(ip)) = (&cluster, client)
+            && cluster
+                .wrong_passcodes(ip, true)
+                .await
+                .map_err(unavailable)?
+                > PER_ADDRESS
+        {
+            verdict = PasscodeVerdict::Limited;
+        }
+        match verdict {
             PasscodeVerdict::Limited => Err(limited()),
             PasscodeVerdict::Check => Err(Refusal::new(
                 ErrorCode::BadPasscode,
@@ -111,9 +149,9 @@ impl Hub {
     /// Tells everyone about a member entering (a join or an admission), in the order
     /// of `room:join`'s effects: the old place first, then `user:joined`, the echo, the
     /// sharer's events. Runs under the room's sequencer.
-    pub(super) fn announce_entry(&self, joined: &Joined, echo: &JoinEcho) {
+    pub(super) fn announce_entry(&self, out: &mut Outbox, joined: &Joined, echo: &JoinEcho) {
         if let Some(departed) = &joined.departed {
-            self.announce_departure(departed);
+            self.announce_departure(out, departed);
         }
         if let Some(record) = &joined.save {
             self.save(record.clone());
@@ -124,7 +162,7 @@ impl Hub {
         let id = joined.id;
         let id_text = id.to_string();
         let others: Vec<ConnId> = joined.others.iter().map(|m| m.id).collect();
-        self.send_all(
+        out.post(
             &others,
             event::USER_JOINED,
             &UserJoined {
@@ -134,27 +172,27 @@ impl Hub {
                 count: joined.count,
             },
         );
-        self.send(id, event::ROOM_JOIN, echo);
+        out.post_one(id, event::ROOM_JOIN, echo);
         if let Some(sharer) = joined.sharer {
-            self.send(id, event::SHARER_AVAILABLE, &sharer.to_string());
-            self.send(sharer, event::VIEWER_JOINED, &id_text);
+            out.post_one(id, event::SHARER_AVAILABLE, &sharer.to_string());
+            out.post_one(sharer, event::VIEWER_JOINED, &id_text);
         }
         for waiter in &joined.knocks {
-            self.send(id, event::LOBBY_KNOCK, &knock(waiter));
+            out.post_one(id, event::LOBBY_KNOCK, &knock(waiter));
         }
         self.metrics.joined();
         tracing::debug!(socket = %id, room = %joined.room, count = joined.count, "joined");
     }
 
-    fn announce_waiting(&self, waiting: &Waiting) {
+    fn announce_waiting(&self, out: &mut Outbox, waiting: &Waiting) {
         if let Some(departed) = &waiting.departed {
-            self.announce_departure(departed);
+            self.announce_departure(out, departed);
         }
         if waiting.already_waiting {
             return;
         }
         if let Some(host) = waiting.host {
-            self.send(host, event::LOBBY_KNOCK, &knock(&waiting.waiter));
+            out.post_one(host, event::LOBBY_KNOCK, &knock(&waiting.waiter));
         }
         tracing::debug!(socket = %waiting.waiter.id, room = %waiting.room, "waiting");
     }
@@ -197,28 +235,44 @@ impl Hub {
         }
     }
 
-    /// Takes `id` out of its room or waiting room and tells the others.
-    pub(super) fn leave(&self, id: ConnId) -> Option<Departure> {
-        let place = self.rooms.place_of(id)?;
-        let _sequenced = self.sequence(&[&place.room]);
-        let departed = self.rooms.leave(id, unix_ms())?;
-        self.announce_departure(&departed);
-        Some(departed)
+    /// Takes `id` out of its room or waiting room and tells the others; false if it
+    /// was nowhere.
+    pub(super) async fn leave(&self, id: ConnId) -> Result<bool, Refusal> {
+        if self.place_of(id).await?.is_none() {
+            return Ok(false);
+        }
+        let (departed, sequenced) = self
+            .transact(Some(id), None, |rooms| rooms.leave(id, unix_ms()))
+            .await?;
+        let mut out = Outbox::default();
+        if let Some(departed) = &departed {
+            self.announce_departure(&mut out, departed);
+        }
+        self.deliver(out).await;
+        sequenced.release().await;
+        Ok(departed.is_some())
     }
 
-    pub(super) fn disconnected(&self, id: ConnId) {
-        self.leave(id);
+    pub(super) async fn disconnected(&self, id: ConnId) {
+        let left = self.leave(id).await;
         lock(&self.passcodes).forget(id);
         self.clients_mut().remove(&id);
+        match left {
+            Ok(_) => self.node_left(id).await,
+            // Redis away: the node's own sweep leaves for it later.
+            Err(refused) => {
+                tracing::warn!(socket = %id, message = %refused.message, "could not leave on disconnect; retried later")
+            }
+        }
     }
 
     /// `sharerStopped` (if it shared), `user:left`, then a new host's `host:changed`
     /// and the knocks it inherits; or, from a waiting room, `lobby:left` to the host.
-    pub(super) fn announce_departure(&self, departed: &Departure) {
+    pub(super) fn announce_departure(&self, out: &mut Outbox, departed: &Departure) {
         match departed {
             Departure::Unqueued { room, id, host } => {
                 if let Some(host) = host {
-                    self.send(
+                    out.post_one(
                         *host,
                         event::LOBBY_LEFT,
                         &LobbyTarget { id: id.to_string() },
@@ -229,9 +283,9 @@ impl Hub {
             Departure::Left(left) => {
                 let id = left.member.id.to_string();
                 if left.was_sharer {
-                    self.send_all(&left.remaining, event::SHARER_STOPPED, &id);
+                    out.post(&left.remaining, event::SHARER_STOPPED, &id);
                 }
-                self.send_all(
+                out.post(
                     &left.remaining,
                     event::USER_LEFT,
                     &UserLeft {
@@ -241,7 +295,7 @@ impl Hub {
                     },
                 );
                 if let Some(new_host) = &left.new_host {
-                    self.announce_host(&left.remaining, new_host);
+                    announce_host(out, &left.remaining, new_host);
                 }
                 if let Some(record) = &left.save {
                     self.save(record.clone());
@@ -251,29 +305,20 @@ impl Hub {
         }
     }
 
-    fn announce_host(&self, room: &[ConnId], new_host: &NewHost) {
-        self.send_all(
-            room,
-            event::HOST_CHANGED,
-            &HostChanged {
-                host_id: new_host.id.to_string(),
-            },
-        );
-        for waiter in &new_host.waiting {
-            self.send(new_host.id, event::LOBBY_KNOCK, &knock(waiter));
-        }
-    }
-
-    pub(super) fn media_state(&self, id: ConnId, e: &Incoming) -> Result<Reply, Refusal> {
+    pub(super) async fn media_state(&self, id: ConnId, e: &Incoming) -> Result<Reply, Refusal> {
         let state: MediaState = protocol::parse(e.payload.as_deref())?;
         let not_joined = || Refusal::new(ErrorCode::NotJoined, "not in a room");
-        let room = self.rooms.room_of(id).ok_or_else(not_joined)?;
-        let _sequenced = self.sequence(&[&room]);
-        let others = self
-            .rooms
-            .set_media(id, state.audio, state.video)
-            .map_err(|_| not_joined())?;
-        self.send_all(
+        let (others, sequenced) = self
+            .transact(Some(id), None, |rooms| {
+                rooms.set_media(id, state.audio, state.video)
+            })
+            .await?;
+        let Ok(others) = others else {
+            sequenced.release().await;
+            return Err(not_joined());
+        };
+        let mut out = Outbox::default();
+        out.post(
             &others,
             event::MEDIA_STATE,
             &MediaStateChanged {
@@ -282,6 +327,21 @@ impl Hub {
                 video: state.video,
             },
         );
+        self.deliver(out).await;
+        sequenced.release().await;
         Ok(Reply::Ok)
+    }
+}
+
+fn announce_host(out: &mut Outbox, room: &[ConnId], new_host: &NewHost) {
+    out.post(
+        room,
+        event::HOST_CHANGED,
+        &HostChanged {
+            host_id: new_host.id.to_string(),
+        },
+    );
+    for waiter in &new_host.waiting {
+        out.post_one(new_host.id, event::LOBBY_KNOCK, &knock(waiter));
     }
 }

@@ -63,6 +63,8 @@ pub enum StoreError {
     WriteFailed(String),
     #[error("the storage thread has stopped")]
     Stopped,
+    #[error("shared storage (Redis): {0}")]
+    Shared(String),
 }
 
 pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send>>;
