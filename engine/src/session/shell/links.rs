@@ -403,17 +403,25 @@ fn selected_pair_types(
             _ => None,
         })
     })?;
+    // Candidate stats are named `RTCLocalIceCandidate_<id>` / `RTCRemoteIceCandidate_<id>`,
+    // the pair refers to the bare ids.
+    let named =
+        |id: &str, candidate: &str| id == candidate || id.ends_with(&format!("_{candidate}"));
     let local = report.iter().find_map(|e| match e {
-        Entry::LocalCandidate(c) if c.stats.id == pair.local_candidate_id => {
+        Entry::LocalCandidate(c) if named(&c.stats.id, &pair.local_candidate_id) => {
             Some(c.candidate_type.to_string())
         }
         _ => None,
     })?;
-    let remote = report.iter().find_map(|e| match e {
-        Entry::RemoteCandidate(c) if c.stats.id == pair.remote_candidate_id => {
-            Some(c.candidate_type.to_string())
-        }
-        _ => None,
-    })?;
+    // A remote candidate never signaled was learned from the peer's checks: peer-reflexive.
+    let remote = report
+        .iter()
+        .find_map(|e| match e {
+            Entry::RemoteCandidate(c) if named(&c.stats.id, &pair.remote_candidate_id) => {
+                Some(c.candidate_type.to_string())
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| "prflx".to_string());
     Some((local, remote))
 }
