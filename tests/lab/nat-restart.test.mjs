@@ -23,6 +23,8 @@ test('a path blocked for 5 s mid-call resumes through an ICE restart', { skip: l
   const router = lab.site('a').router;
   await router.block();
   await sleep(BLOCK_MS);
+  // The drop counters go with the block: read them first.
+  const blocked = await router.counters();
   await router.unblock();
   const unblockedAt = Date.now();
   const [exitA, exitB] = await Promise.all([a.waitExit(60000), b.waitExit(60000)]);
@@ -45,7 +47,8 @@ test('a path blocked for 5 s mid-call resumes through an ICE restart', { skip: l
   // The newcomer (bob) made the call, so it restarts ICE.
   const restarts = connectionsWith(rb, 'alice@example.com')[0]?.ice_restarts ?? 0;
   if (restarts < 1) problems.push(`bob's connection was never ICE-restarted`);
-  const c = await router.counters();
-  console.log(`router a dropped ${c.up.blockDropped.packets + c.down.blockDropped.packets} packets while blocked`);
+  const dropped = blocked.up.blockDropped.packets + blocked.down.blockDropped.packets;
+  if (dropped < 50) problems.push(`router a dropped only ${dropped} packets while blocked`);
+  console.log(`router a dropped ${dropped} packets while blocked`);
   await assertLabOk(lab, problems, 'path blocked mid-call');
 });

@@ -133,7 +133,7 @@ impl SignalingClient {
             .await
             .map_err(|e| SignalingError::Unreachable {
                 url: url.to_string(),
-                reason: e.to_string(),
+                reason: error_chain(&e),
             })?;
         disable_nagle_towards(url);
         // An emit sent before the namespace's connect packet arrives can be lost.
@@ -241,6 +241,22 @@ impl SignalingClient {
             tracing::debug!(%err, "disconnect");
         }
     }
+}
+
+/// An error with its causes ("EngineIO Error" alone says nothing of a refused
+/// certificate underneath).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 /// A TLS connector (native-tls, what rust_socketio takes) that also trusts `pem`.

@@ -429,7 +429,8 @@ impl Core {
         });
     }
 
-    fn email_of(&self, id: &str) -> String {
+    /// The email of participant `id` (the id itself when unknown).
+    pub fn email_of(&self, id: &str) -> String {
         self.participants
             .get(id)
             .cloned()

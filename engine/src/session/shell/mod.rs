@@ -642,8 +642,9 @@ impl Shell {
             })
             .await;
         } else {
+            let who = self.core.email_of(&key.remote);
             self.core
-                .note_error(format!("connection to {}: {reason}", key.remote));
+                .note_error(format!("connection to {who}: {reason}"));
         }
     }
 
