@@ -47,9 +47,11 @@ pub use peer::{IceServer, PeerSetup};
 pub use pipeline::incoming::{DiscardFrames, FrameSink};
 pub use pipeline::outgoing::VideoSendConfig;
 pub use session::{
-    Identity, LocalMedia, Session, SessionConfig, SessionError, SessionEvent, SessionReport,
+    ConnectionReport, Identity, LocalMedia, Session, SessionConfig, SessionError, SessionEvent,
+    SessionReport,
 };
 pub use signaling::SignalingError;
+pub use signaling::security::{Transport as ServerTransport, transport_of as server_transport};
 pub use stats::{LatencySummary, ReceivedStream, ReceivedStreamReport, SentStreamReport};
 
 /// The signaling protocol's types, as the engine speaks them.

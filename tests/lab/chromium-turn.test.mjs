@@ -1,8 +1,9 @@
-// A Chromium page behind one symmetric NAT and a Huddle behind another, through coturn: the
-// page (tests/engine/page, with STUN and TURN servers and REST credentials) and the CLI
-// connect over a relay pair; barcodes are read both ways and the tones are heard.
+// A Chromium page behind one symmetric NAT and a Huddle behind another, through coturn: both
+// use the STUN and TURN servers the signaling server hands out in its join ack (REST
+// credentials; no ICE setting on either) and connect over a relay pair; barcodes are read
+// both ways and the tones are heard.
 import { test } from 'node:test';
-import { startLab, assertLabOk, labSkipReason } from './lab.mjs';
+import { startLab, assertLabOk, labSkipReason, connectionsWith } from './lab.mjs';
 import {
   pollUntil,
   remoteByEmail,
@@ -20,10 +21,10 @@ const MIN_BARCODES = 90;
 const PAGE_TONE = 660;
 
 test('Chromium ↔ Huddle behind symmetric NATs connect through TURN', { skip: labSkipReason() ?? false, timeout: 120000 }, async (t) => {
-  const lab = await startLab(t, { nat: 'symmetric' });
+  const lab = await startLab(t, { nat: 'symmetric', serverIce: 'turn' });
   const browser = await lab.browser('a');
-  const page = await lab.page(browser, { email: 'chromium@example.com', ice: 'turn', tone: PAGE_TONE });
-  const hud = lab.huddle('b', { email: 'huddle@example.com', ice: 'turn', duration: CALL_SECONDS });
+  const page = await lab.page(browser, { email: 'chromium@example.com', ice: 'server', tone: PAGE_TONE });
+  const hud = lab.huddle('b', { email: 'huddle@example.com', ice: 'none', duration: CALL_SECONDS });
   const problems = [];
 
   let exit = null;
@@ -49,6 +50,9 @@ test('Chromium ↔ Huddle behind symmetric NATs connect through TURN', { skip: l
   );
   const pair = fromHuddle?.selectedPair;
   if (!pair || (pair.local !== 'relay' && pair.remote !== 'relay')) problems.push(`the page's selected pair is not relayed: ${JSON.stringify(pair)}`);
+  const [conn] = connectionsWith(report, 'chromium@example.com');
+  if (!conn || (conn.local_candidate_type !== 'relay' && conn.remote_candidate_type !== 'relay')) problems.push(`huddle's connection is not relayed: ${JSON.stringify(conn)}`);
+  console.log(`huddle's connection: ${JSON.stringify(conn)}`);
   const relay = await lab.turn.relayCounters();
   // Both directions crossed the relay ports (one side may reach the other's relay directly).
   if (relay.in.bytes < 250_000 || relay.out.bytes < 250_000) problems.push(`the relay carried too little: in ${relay.in.bytes} B, out ${relay.out.bytes} B`);

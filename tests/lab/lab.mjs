@@ -8,9 +8,10 @@
 //
 // Everything started here stops in t.after (or close()), and the namespaces go with it.
 //
-// ICE servers come from one place, iceServers(mode): today the participants are given them
-// (`--ice-server` for the CLI, the page's `ice` parameter); when the server hands them out
-// (PROTOCOL.md 1.1 "ICE servers") only that function and startLab's server flags change.
+// ICE servers: the server hands them out (PROTOCOL.md 1.1 "ICE servers") when startLab is
+// given serverIce ('stun' or 'turn': its --stun/--turn-url/--turn-secret point at the lab's
+// coturn); participants may also be given their own (iceServers(mode): `--ice-server` for
+// the CLI, the page's `ice` parameter; ice 'none' leaves them the server's alone).
 import { chromium } from 'playwright-core';
 import { startServer } from '../server/helpers.mjs';
 import { startHuddle, startPageServer, openParticipant, CHROMIUM, CHROMIUM_ARGS, uniqName } from '../engine/helpers.mjs';
@@ -52,7 +53,7 @@ function routedPages(pageServer) {
  * port, secret), e.g. for ICE servers handed out by the server. `t`: a node:test context
  * (teardown in t.after); without it call close().
  */
-export async function startLab(t, { nat = 'eim', sites = ['a', 'b'], serverArgs = () => [] } = {}) {
+export async function startLab(t, { nat = 'eim', sites = ['a', 'b'], serverArgs = () => [], serverIce = 'none', turnSecret, turnTtl } = {}) {
   const natOf = (name) => (typeof nat === 'string' ? nat : nat[name]);
   const net = await buildInternet({ sites: sites.map((name) => ({ name, nat: natOf(name) })) });
   const { lab } = net;
@@ -85,7 +86,7 @@ export async function startLab(t, { nat = 'eim', sites = ['a', 'b'], serverArgs 
     server = await startServer({
       listen: `${SERVER_IP}:0`,
       wrap: lab.wrap('srv'),
-      args: ['--allow-origin', PAGE_ORIGIN, ...serverArgs(turn)],
+      args: ['--allow-origin', PAGE_ORIGIN, ...serverIceArgs(turn, serverIce, { turnSecret, turnTtl }), ...serverArgs(turn)],
     });
     pages = routedPages(await startPageServer());
   } catch (e) {
@@ -101,8 +102,8 @@ export async function startLab(t, { nat = 'eim', sites = ['a', 'b'], serverArgs 
 
   /**
    * The ICE servers of a participant, as CLI arguments and as RTCIceServer objects.
-   * mode: 'none' | 'stun' | 'turn' (STUN and TURN) | 'turn-only'. `cli` uses the colon-free
-   * REST username (today's CLI splits at the first colon); `page` the full `<expiry>:<id>` one.
+   * mode: 'none' | 'stun' | 'turn' (STUN and TURN) | 'turn-only'; both with the REST
+   * username `<expiry>:<id>` (the CLI splits the password off at the last colon).
    */
   const iceServers = (mode, { id = 'lab' } = {}) => {
     const stunUrl = `stun:${turn.ip}:${turn.port}`;
@@ -114,9 +115,8 @@ export async function startLab(t, { nat = 'eim', sites = ['a', 'b'], serverArgs 
       page.push({ urls: stunUrl });
     }
     if (mode === 'turn' || mode === 'turn-only') {
-      const plain = turn.credentials({ id: null });
-      cli.push('--ice-server', `turn:${plain.username}:${plain.credential}@${turn.ip}:${turn.port}`);
       const rest = turn.credentials({ id });
+      cli.push('--ice-server', `turn:${rest.username}:${rest.credential}@${turn.ip}:${turn.port}`);
       page.push({ urls: turnUrl, username: rest.username, credential: rest.credential });
     }
     if (!['none', 'stun', 'turn', 'turn-only'].includes(mode)) throw new Error(`ice mode ${mode}: none, stun, turn or turn-only`);
@@ -168,9 +168,12 @@ export async function startLab(t, { nat = 'eim', sites = ['a', 'b'], serverArgs 
       return b;
     },
 
-    /** A participant page (tests/engine/page) in `browser`, using every candidate and `ice`. */
+    /**
+     * A participant page (tests/engine/page) in `browser`, using every candidate and `ice`
+     * (an iceServers mode, or 'server': the join ack's).
+     */
     async page(browser, { ice = 'stun', policy, query = {}, ...opts }) {
-      const q = { net: 'any', ice: JSON.stringify(iceServers(ice).page), ...query };
+      const q = { net: 'any', ice: ice === 'server' ? 'server' : JSON.stringify(iceServers(ice).page), ...query };
       if (policy) q.policy = policy;
       const p = await openParticipant(browser, pages, { server: server.url, room: l.room, query: q, ...opts });
       participants.push(p);
@@ -200,6 +203,27 @@ export async function startLab(t, { nat = 'eim', sites = ['a', 'b'], serverArgs 
     close,
   };
   return l;
+}
+
+/**
+ * huddle-server's ICE flags for `mode` ('none' | 'stun' | 'turn'), pointing at the lab's
+ * coturn; `turnSecret` overrides the secret the server signs credentials with (a wrong one
+ * for the refusal test), `turnTtl` their lifetime in seconds.
+ */
+function serverIceArgs(turn, mode, { turnSecret, turnTtl } = {}) {
+  if (!['none', 'stun', 'turn'].includes(mode)) throw new Error(`serverIce ${mode}: none, stun or turn`);
+  if (mode === 'none') return [];
+  const args = ['--stun', `stun:${turn.ip}:${turn.port}`];
+  if (mode === 'turn') {
+    args.push('--turn-url', `turn:${turn.ip}:${turn.port}?transport=udp`, '--turn-secret', turnSecret ?? turn.secret);
+    if (turnTtl !== undefined) args.push('--turn-ttl', String(turnTtl));
+  }
+  return args;
+}
+
+/** The connections a huddle's report lists with `email` (see the CLI's report). */
+export function connectionsWith(report, email) {
+  return (report?.connections ?? []).filter((c) => c.remote_email === email);
 }
 
 /** Throws one assertion error listing every problem, with the lab's dump. */

@@ -3,8 +3,8 @@
 // trusts that CA, and a client trusting another CA is refused.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import { io } from 'socket.io-client';
@@ -20,30 +20,9 @@ import {
   assertOkOnly,
   tmpDir,
 } from './helpers.mjs';
+import { makeCa } from '../lib/testca.mjs';
 
 after(cleanup);
-
-const openssl = (dir, ...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-
-/** A CA, and a certificate for 127.0.0.1 signed by it: { ca, cert, key } (file paths). */
-function makeCa(dir, name) {
-  openssl(dir, 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', `${name}-ca.key`, '-out', `${name}-ca.pem`, '-days', '2', '-subj', `/CN=Huddle ${name} test CA`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
-  openssl(dir, 'req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', `${name}-server.key`, '-out', `${name}-server.csr`, '-subj', '/CN=127.0.0.1');
-  writeFileSync(
-    path.join(dir, `${name}-ext.cnf`),
-    'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n',
-  );
-  openssl(dir, 'x509', '-req', '-in', `${name}-server.csr`, '-CA', `${name}-ca.pem`, '-CAkey', `${name}-ca.key`,
-    '-CAcreateserial', '-out', `${name}-server.pem`, '-days', '2', '-extfile', `${name}-ext.cnf`);
-  return {
-    ca: path.join(dir, `${name}-ca.pem`),
-    cert: path.join(dir, `${name}-server.pem`),
-    key: path.join(dir, `${name}-server.key`),
-  };
-}
 
 let dir;
 let good;

@@ -76,9 +76,18 @@ struct JoinArgs {
     /// Send a chat message once joined (repeatable).
     #[arg(long = "chat")]
     chat: Vec<String>,
-    /// STUN/TURN server: `stun:host:port` or `turn:user:password@host:port` (repeatable).
+    /// STUN/TURN server: `stun:host:port` or `turn:user:password@host:port` (repeatable),
+    /// used besides the ones the server hands out. The password is what follows the
+    /// last `:` of the credentials, so REST usernames (`<expiry>:<id>`) work.
     #[arg(long = "ice-server")]
     ice_servers: Vec<String>,
+    /// Only relayed connections (ICE transport policy `relay`): peers never learn our
+    /// addresses; needs a TURN server (the server's or `--ice-server`).
+    #[arg(long)]
+    relay_only: bool,
+    /// A CA certificate (PEM) to trust for an `https://` server, e.g. a private CA.
+    #[arg(long)]
+    ca_cert: Option<PathBuf>,
     /// Local UDP address for ICE candidates (repeatable); default: every interface and loopback.
     #[arg(long = "udp-addr")]
     udp_addrs: Vec<String>,
@@ -216,9 +225,14 @@ fn parse_ice_server(spec: &str) -> anyhow::Result<IceServer> {
         } else {
             "turn"
         };
+        // REST usernames hold a colon (`<expiry>:<id>`); passwords never do.
         let (user, password) = credentials
-            .split_once(':')
+            .rsplit_once(':')
             .context("TURN credentials are user:password")?;
+        anyhow::ensure!(
+            !user.is_empty(),
+            "TURN credentials are user:password ({spec})"
+        );
         return Ok(IceServer {
             urls: vec![format!("{scheme}:{host}")],
             username: user.to_string(),
@@ -246,6 +260,22 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
         .iter()
         .map(|s| parse_ice_server(s))
         .collect::<anyhow::Result<_>>()?;
+    setup.relay_only = args.relay_only;
+    let ca_cert_pem = match &args.ca_cert {
+        Some(path) => Some(
+            std::fs::read(path)
+                .with_context(|| format!("--ca-cert: cannot read {}", path.display()))?,
+        ),
+        None => None,
+    };
+    if huddle_engine::server_transport(&args.server) == huddle_engine::ServerTransport::PlainRemote
+    {
+        tracing::warn!(
+            server = %args.server,
+            "plain http:// to a public address: emails, chat and the calls' DTLS fingerprints \
+             can be read and changed on the way; use an https:// server"
+        );
+    }
 
     let codec = huddle_engine::video_codec_named(&args.video_codec).with_context(|| {
         let known: Vec<String> = huddle_engine::VIDEO_CODECS
@@ -294,6 +324,7 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
         identity,
         peers: setup,
         connect_timeout: Some(connect_timeout),
+        ca_cert_pem,
     };
     println!("speaker: {}", playback.describe());
     let mut session = Session::join(
@@ -500,7 +531,54 @@ fn print_summary(report: &SessionReport) {
             s.encode_ms_per_frame
         );
     }
+    for c in &report.connections {
+        println!(
+            "connection ({}) with {}: {} → {}, connected in {}, {} ICE restart{}",
+            c.purpose,
+            c.remote_email,
+            c.local_candidate_type.as_deref().unwrap_or("-"),
+            c.remote_candidate_type.as_deref().unwrap_or("-"),
+            c.connect_ms.map_or("-".into(), |v| format!("{v:.0} ms")),
+            c.ice_restarts,
+            if c.ice_restarts == 1 { "" } else { "s" },
+        );
+    }
     for e in &report.errors {
         println!("error: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_ice_server;
+
+    #[test]
+    fn turn_credentials_split_at_the_last_colon() {
+        let s = parse_ice_server("turn:1767225600:abc-123:c2VjcmV0K/8=@10.0.0.1:3478").unwrap();
+        assert_eq!(s.urls, vec!["turn:10.0.0.1:3478"]);
+        assert_eq!(s.username, "1767225600:abc-123");
+        assert_eq!(s.credential, "c2VjcmV0K/8=");
+    }
+
+    #[test]
+    fn plain_turn_user_and_transport_parameter() {
+        let s = parse_ice_server("turn:alice:pw@turn.example.com:3478?transport=udp").unwrap();
+        assert_eq!(s.urls, vec!["turn:turn.example.com:3478?transport=udp"]);
+        assert_eq!(s.username, "alice");
+        assert_eq!(s.credential, "pw");
+    }
+
+    #[test]
+    fn stun_has_no_credentials() {
+        let s = parse_ice_server("stun:10.0.0.1:3478").unwrap();
+        assert_eq!(s.urls, vec!["stun:10.0.0.1:3478"]);
+        assert!(s.username.is_empty() && s.credential.is_empty());
+    }
+
+    #[test]
+    fn bad_specs_are_refused() {
+        assert!(parse_ice_server("turn:nopassword@10.0.0.1:3478").is_err());
+        assert!(parse_ice_server("turn::pw@10.0.0.1:3478").is_err());
+        assert!(parse_ice_server("http://10.0.0.1").is_err());
     }
 }

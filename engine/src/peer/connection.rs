@@ -5,12 +5,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const ICE_CHECK_INTERVAL: Duration = Duration::from_millis(20);
+const ICE_KEEPALIVE: Duration = Duration::from_secs(1);
+const ICE_DISCONNECTED_AFTER: Duration = Duration::from_secs(3);
+const ICE_FAILED_AFTER: Duration = Duration::from_secs(15);
 
 use rtc::interceptor::{Registry, Slot};
-use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MediaEngine};
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
+use rtc::peer_connection::configuration::{
+    RTCConfiguration, RTCConfigurationBuilder, RTCIceTransportPolicy,
+};
 use rtc::peer_connection::transport::RTCIceCandidateInit;
 use rtc::peer_connection::transport::RTCIceServer;
 use rtc::rtp_transceiver::rtp_sender::{
@@ -19,7 +24,7 @@ use rtc::rtp_transceiver::rtp_sender::{
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceConnectionState,
-    RTCPeerConnectionState,
+    RTCIceGatheringState, RTCPeerConnectionState,
 };
 
 use super::feedback::{FeedbackToApplication, SLOT};
@@ -54,6 +59,19 @@ pub struct PeerSetup {
     /// Local UDP addresses to gather host candidates on. `0.0.0.0:0` means every
     /// interface except loopback; add `127.0.0.1:0` for calls on one machine.
     pub udp_addrs: Vec<String>,
+    /// Only relay candidates (W3C ICE transport policy `relay`): nothing of our own
+    /// addresses reaches the peer, at the cost of going through TURN.
+    pub relay_only: bool,
+}
+
+impl PeerSetup {
+    /// Whether any TURN server is configured (a relay candidate is then expected).
+    pub fn has_turn(&self) -> bool {
+        self.ice_servers
+            .iter()
+            .flat_map(|s| &s.urls)
+            .any(|u| u.starts_with("turn:") || u.starts_with("turns:"))
+    }
 }
 
 impl Default for PeerSetup {
@@ -61,6 +79,7 @@ impl Default for PeerSetup {
         PeerSetup {
             ice_servers: Vec::new(),
             udp_addrs: vec!["0.0.0.0:0".into(), "127.0.0.1:0".into()],
+            relay_only: false,
         }
     }
 }
@@ -71,6 +90,14 @@ pub enum PeerEvent {
     Candidate(RTCIceCandidateInit),
     State(RTCPeerConnectionState),
     Ice(RTCIceConnectionState),
+    /// Gathering of local candidates finished (for this ICE generation).
+    GatheringComplete,
+    /// A STUN or TURN server refused us or did not answer.
+    CandidateError {
+        url: String,
+        code: u16,
+        text: String,
+    },
     Track(Arc<dyn TrackRemote>),
 }
 
@@ -105,6 +132,23 @@ impl PeerConnectionEventHandler for Handler {
 
     async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
         self.tell(PeerEvent::Ice(state));
+    }
+
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            self.tell(PeerEvent::GatheringComplete);
+        }
+    }
+
+    async fn on_ice_candidate_error(
+        &self,
+        event: rtc::peer_connection::event::RTCPeerConnectionIceErrorEvent,
+    ) {
+        self.tell(PeerEvent::CandidateError {
+            url: event.url,
+            code: event.error_code,
+            text: event.error_text,
+        });
     }
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
@@ -154,6 +198,30 @@ pub fn video_rtc_codecs() -> Vec<RTCRtpCodecParameters> {
         .collect()
 }
 
+/// The webrtc-rs configuration of `setup`: its ICE servers and transport policy.
+/// Also what `set_configuration` is given when the servers change mid-call.
+pub fn rtc_configuration(setup: &PeerSetup) -> RTCConfiguration {
+    let policy = if setup.relay_only {
+        RTCIceTransportPolicy::Relay
+    } else {
+        RTCIceTransportPolicy::All
+    };
+    RTCConfigurationBuilder::new()
+        .with_ice_servers(
+            setup
+                .ice_servers
+                .iter()
+                .map(|s| RTCIceServer {
+                    urls: s.urls.clone(),
+                    username: s.username.clone(),
+                    credential: s.credential.clone(),
+                })
+                .collect(),
+        )
+        .with_ice_transport_policy(policy)
+        .build()
+}
+
 /// A new peer connection: every video codec and Opus, the default interceptors (NACK, reports,
 /// TWCC feedback) plus feedback delivered to us, mDNS off (it fails where there is no
 /// multicast route, and we gather plain host candidates anyway).
@@ -175,25 +243,20 @@ pub async fn connect(
     )?;
     let registry = register_default_interceptors(Registry::new(), &mut media)?
         .with(Slot::from(SLOT), FeedbackToApplication::default());
-    let config = RTCConfigurationBuilder::new()
-        .with_ice_servers(
-            setup
-                .ice_servers
-                .iter()
-                .map(|s| RTCIceServer {
-                    urls: s.urls.clone(),
-                    username: s.username.clone(),
-                    credential: s.credential.clone(),
-                })
-                .collect(),
-        )
-        .build();
+    let config = rtc_configuration(setup);
     let settings = SettingEngineBuilder::new()
         .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
         // The ICE agent's tick also paces the first DTLS flights: at the default 200 ms
         // a call takes ~0.25 s to come up even on loopback. 20 ms ticks, the same 1.4 s
         // of attempts per candidate pair.
         .with_ice_connection_attempts(Some(ICE_CHECK_INTERVAL), Some(70))
+        // Consent checks every second and "disconnected" after 3 s without an answer
+        // (defaults 2 s and 5 s), so a broken path is noticed, and restarted, sooner.
+        .with_ice_timeouts(
+            Some(ICE_DISCONNECTED_AFTER),
+            Some(ICE_FAILED_AFTER),
+            Some(ICE_KEEPALIVE),
+        )
         .build();
     let handler = Arc::new(Handler { tell: events });
     let pc = PeerConnectionBuilder::new()

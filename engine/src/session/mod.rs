@@ -8,6 +8,7 @@
 
 mod core;
 mod event;
+mod ice;
 mod shell;
 
 use std::collections::HashMap;
@@ -62,6 +63,9 @@ pub struct SessionConfig {
     /// When set, [`SessionEvent::NoMediaConnection`] says that no call came up this
     /// long after someone was met.
     pub connect_timeout: Option<Duration>,
+    /// A CA certificate (PEM) to trust for an `https://` server, besides the system's
+    /// (a private or test CA).
+    pub ca_cert_pem: Option<Vec<u8>>,
 }
 
 impl SessionConfig {
@@ -71,6 +75,7 @@ impl SessionConfig {
             identity,
             peers: PeerSetup::default(),
             connect_timeout: None,
+            ca_cert_pem: None,
         }
     }
 }
@@ -92,6 +97,7 @@ pub struct Session {
     joined: JoinAck,
     join_rtt: Duration,
     stats: ReceivedStats,
+    connections: Arc<Mutex<Vec<ConnectionReport>>>,
     /// The session's task, until someone waits for it to end.
     task: Mutex<Option<JoinHandle<()>>>,
 }
@@ -106,7 +112,33 @@ pub struct SessionReport {
     pub sent: Vec<SentStreamReport>,
     pub peers_met: usize,
     pub peers_connected: usize,
+    /// One entry per peer connection made, open or ended.
+    pub connections: Vec<ConnectionReport>,
     pub errors: Vec<String>,
+}
+
+/// What one peer connection became: how it connected (the selected candidate pair's
+/// types, as WebRTC stats name them: host, srflx, prflx, relay), how fast, and how
+/// often ICE was restarted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConnectionReport {
+    pub remote_id: String,
+    pub remote_email: String,
+    /// `call` (camera and microphone) or `share` (a screen).
+    pub purpose: &'static str,
+    pub local_candidate_type: Option<String>,
+    pub remote_candidate_type: Option<String>,
+    /// From creating the connection to ICE connected.
+    pub connect_ms: Option<f64>,
+    pub ice_restarts: u32,
+}
+
+impl ConnectionReport {
+    /// Whether the media goes through a TURN relay (either end's candidate is one).
+    pub fn relayed(&self) -> bool {
+        self.local_candidate_type.as_deref() == Some("relay")
+            || self.remote_candidate_type.as_deref() == Some("relay")
+    }
 }
 
 impl Session {
@@ -122,8 +154,10 @@ impl Session {
             identity,
             peers: setup,
             connect_timeout,
+            ca_cert_pem,
         } = config;
-        let (signaling, server_events) = SignalingClient::connect(&identity.server_url).await?;
+        let (signaling, server_events) =
+            SignalingClient::connect(&identity.server_url, ca_cert_pem.as_deref()).await?;
         let started = Instant::now();
         let joined = request_join(&signaling, &identity).await?;
         let join_rtt = started.elapsed();
@@ -135,11 +169,15 @@ impl Session {
         let (events_tx, events) = mpsc::unbounded_channel();
         let (notices, notices_rx) = mpsc::unbounded_channel();
         let stats: ReceivedStats = Arc::new(Mutex::new(HashMap::new()));
+        let connections = Arc::new(Mutex::new(Vec::new()));
+        let own_ice_servers = setup.ice_servers.clone();
         let mut shell = Shell::new(ShellParts {
             identity,
             config: core::CoreConfig { connect_timeout },
             signaling,
             setup,
+            own_ice_servers,
+            connections: connections.clone(),
             joined_at: started,
             join_rtt,
             media,
@@ -157,6 +195,7 @@ impl Session {
             joined,
             join_rtt,
             stats,
+            connections,
             task: Mutex::new(Some(task)),
         })
     }
@@ -240,6 +279,14 @@ impl Session {
         self.stats
             .lock()
             .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Every peer connection so far and how it connected (updated every second).
+    pub fn connections(&self) -> Vec<ConnectionReport> {
+        self.connections
+            .lock()
+            .map(|c| c.clone())
             .unwrap_or_default()
     }
 

@@ -29,6 +29,8 @@ pub enum SignalingEvent {
 pub enum SignalingError {
     #[error("cannot reach the signaling server at {url}: {reason}")]
     Unreachable { url: String, reason: String },
+    #[error("the CA certificate is not usable: {0}")]
+    BadCaCert(String),
     #[error("the server refused `{event}`: {refusal}")]
     Refused { event: String, refusal: Refusal },
     #[error("no answer to `{0}` from the signaling server")]
@@ -61,9 +63,11 @@ pub struct SignalingClient {
 
 impl SignalingClient {
     /// Connects (WebSocket, reconnecting with backoff when the connection drops) and
-    /// returns the client with the stream of everything the server sends.
+    /// returns the client with the stream of everything the server sends. `ca_pem`: a
+    /// CA certificate (PEM) trusted for an `https://` server, besides the system's.
     pub async fn connect(
         url: &str,
+        ca_pem: Option<&[u8]>,
     ) -> Result<(Arc<Self>, mpsc::UnboundedReceiver<SignalingEvent>), SignalingError> {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (first_connect_tx, first_connect_rx) = oneshot::channel();
@@ -73,7 +77,11 @@ impl SignalingClient {
         let on_close = events_tx.clone();
         let on_error = events_tx.clone();
         let on_any = events_tx;
-        let client = ClientBuilder::new(url)
+        let mut builder = ClientBuilder::new(url);
+        if let Some(pem) = ca_pem {
+            builder = builder.tls_config(tls_trusting(pem)?);
+        }
+        let client = builder
             .transport_type(TransportType::Websocket)
             .reconnect(true)
             .reconnect_on_disconnect(true)
@@ -125,7 +133,7 @@ impl SignalingClient {
             .await
             .map_err(|e| SignalingError::Unreachable {
                 url: url.to_string(),
-                reason: e.to_string(),
+                reason: error_chain(&e),
             })?;
         disable_nagle_towards(url);
         // An emit sent before the namespace's connect packet arrives can be lost.
@@ -233,6 +241,32 @@ impl SignalingClient {
             tracing::debug!(%err, "disconnect");
         }
     }
+}
+
+/// An error with its causes ("EngineIO Error" alone says nothing of a refused
+/// certificate underneath).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
+}
+
+/// A TLS connector (native-tls, what rust_socketio takes) that also trusts `pem`.
+fn tls_trusting(pem: &[u8]) -> Result<native_tls::TlsConnector, SignalingError> {
+    let ca = native_tls::Certificate::from_pem(pem)
+        .map_err(|e| SignalingError::BadCaCert(e.to_string()))?;
+    native_tls::TlsConnector::builder()
+        .add_root_certificate(ca)
+        .build()
+        .map_err(|e| SignalingError::BadCaCert(e.to_string()))
 }
 
 /// rust_socketio opens its WebSocket without TCP_NODELAY, and a small request then

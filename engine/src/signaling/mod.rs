@@ -2,5 +2,6 @@
 //! `huddle-protocol` crate.
 
 pub mod client;
+pub mod security;
 
 pub use client::{SignalingClient, SignalingError, SignalingEvent};

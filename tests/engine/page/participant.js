@@ -56,7 +56,9 @@ const MODE = q.get('mode') || 'av';
 const TONE = Number(q.get('tone') || 660);
 const CODEC = (q.get('codec') || '').toLowerCase(); // '' (default) | 'h264'
 if (CODEC && CODEC !== 'h264') throw new Error(`codec=${CODEC}: only h264 is known`);
-const ICE_SERVERS = JSON.parse(q.get('ice') || '[]');
+// ice=server: the servers the join ack hands out (PROTOCOL.md 1.1), else a JSON list.
+const ICE_FROM_SERVER = q.get('ice') === 'server';
+let ICE_SERVERS = ICE_FROM_SERVER ? [] : JSON.parse(q.get('ice') || '[]');
 const ANY_ADDRESS = q.get('net') === 'any';
 const ICE_POLICY = q.get('policy') || 'all';
 if (!['loopback', 'any'].includes(q.get('net') || 'loopback')) throw new Error(`net=${q.get('net')}: loopback or any`);
@@ -1283,6 +1285,7 @@ const joined = new Promise((resolve, reject) => {
       reject(new Error(`room:join failed: ${JSON.stringify(ack)}`));
       return;
     }
+    if (ICE_FROM_SERVER) ICE_SERVERS = ack.iceServers || [];
     myId = ack.id;
     joinedAt = Date.now();
     for (const p of ack.participants || []) {

@@ -149,7 +149,18 @@ pub struct Link {
     pub making_offer: bool,
     /// Our DTLS role (`active`/`passive`) once negotiated: later answers must keep it.
     pub dtls_setup: Option<String>,
+    /// Restarts after a failure (limited by `MAX_ICE_RESTARTS`).
     pub ice_restarts: u32,
+    /// Every ICE restart of this connection, whoever started it (for the report).
+    pub restarts_done: u32,
+    /// The ICE username fragment of the remote description (a new one is a restart).
+    pub remote_ufrag: Option<String>,
+    /// When ICE first connected.
+    pub connected_at: Option<Instant>,
+    /// Since when ICE has been disconnected; `None` while connected.
+    pub disconnected_since: Option<Instant>,
+    /// A restart was already made for the current disconnection.
+    pub restarted_for_disconnect: bool,
 }
 
 impl Link {
@@ -166,6 +177,11 @@ impl Link {
             making_offer: false,
             dtls_setup: None,
             ice_restarts: 0,
+            restarts_done: 0,
+            remote_ufrag: None,
+            connected_at: None,
+            disconnected_since: None,
+            restarted_for_disconnect: false,
         }
     }
 }

@@ -14,6 +14,7 @@
 //! Mesh rule (PROTOCOL.md): the newcomer calls everyone in its join ack; nobody calls a
 //! newcomer.
 
+mod connectivity;
 mod link;
 mod negotiation;
 pub mod sdp;
@@ -28,6 +29,7 @@ use huddle_protocol::{
     IceCandidate, JoinAck, RelayBody, RelayKind, ServerEvent, SessionDescription,
 };
 
+pub use connectivity::ConnectionRecord;
 use link::{Link, Purpose};
 pub use link::{LinkKey, LinkKind};
 
@@ -64,6 +66,17 @@ pub enum Input {
     Connected { key: LinkKey, generation: u64 },
     /// A connection (or its ICE transport) failed.
     Failed { key: LinkKey, generation: u64 },
+    /// A connection's ICE transport lost its path (consent checks unanswered).
+    Disconnected { key: LinkKey, generation: u64 },
+    /// A relay-only connection gathered no relay candidate: it cannot ever connect.
+    NoRelay {
+        key: LinkKey,
+        generation: u64,
+        reason: String,
+    },
+    /// The ICE servers changed (renewed TURN credentials): restart ICE on every
+    /// connection we may offer on, so the new servers are used.
+    IceServersChanged,
     /// A remote track arrived on a connection.
     Track {
         key: LinkKey,
@@ -216,6 +229,8 @@ pub struct Core {
     first_met: Option<Instant>,
     connected_any: bool,
     timed_out: bool,
+    /// What became of the connections that ended (for the report).
+    closed_connections: Vec<ConnectionRecord>,
     /// The actions of the input being handled.
     out: Vec<Action>,
 }
@@ -241,6 +256,7 @@ impl Core {
             first_met: None,
             connected_any: false,
             timed_out: false,
+            closed_connections: Vec::new(),
             out: Vec::new(),
         }
     }
@@ -292,8 +308,17 @@ impl Core {
                 candidate,
             } if self.is_current(&key, generation) => self.on_local_candidate(&key, candidate),
             Input::Connected { key, generation } if self.is_current(&key, generation) => {
-                self.on_connected(&key)
+                self.on_connected(now, &key)
             }
+            Input::Disconnected { key, generation } if self.is_current(&key, generation) => {
+                self.on_disconnected(now, &key)
+            }
+            Input::NoRelay {
+                key,
+                generation,
+                reason,
+            } if self.is_current(&key, generation) => self.on_no_relay(&key, &reason),
+            Input::IceServersChanged => self.on_ice_servers_changed(),
             Input::Failed { key, generation } if self.is_current(&key, generation) => {
                 self.on_failed(&key)
             }
@@ -326,6 +351,8 @@ impl Core {
             Input::LocalCandidate { .. }
             | Input::Connected { .. }
             | Input::Failed { .. }
+            | Input::Disconnected { .. }
+            | Input::NoRelay { .. }
             | Input::Track { .. } => {}
             Input::MicMuted(muted) => {
                 self.media_on.0 = !muted;
@@ -347,7 +374,10 @@ impl Core {
                     self.close(&key);
                 }
             }
-            Input::Tick => self.check_connect_timeout(now),
+            Input::Tick => {
+                self.check_connect_timeout(now);
+                self.check_disconnected(now);
+            }
         }
         std::mem::take(&mut self.out)
     }
@@ -399,7 +429,8 @@ impl Core {
         });
     }
 
-    fn email_of(&self, id: &str) -> String {
+    /// The email of participant `id` (the id itself when unknown).
+    pub fn email_of(&self, id: &str) -> String {
         self.participants
             .get(id)
             .cloned()

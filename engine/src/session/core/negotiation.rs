@@ -6,7 +6,7 @@ use std::time::Instant;
 use huddle_protocol::{IceCandidate, RelayBody, SessionDescription};
 
 use super::link::{Link, LinkKind, Purpose, Waiting};
-use super::sdp::{dtls_setup, first_mid, our_role_after, with_dtls_setup, with_mid};
+use super::sdp::{dtls_setup, first_mid, ice_ufrag, our_role_after, with_dtls_setup, with_mid};
 use super::{Action, Core, KeyframeOf, LinkKey};
 use crate::session::event::SessionEvent;
 
@@ -37,7 +37,9 @@ impl Core {
     }
 
     pub(super) fn close(&mut self, key: &LinkKey) {
-        if self.links.remove(key).is_some() {
+        if let Some(link) = self.links.remove(key) {
+            let record = self.record(key, &link);
+            self.closed_connections.push(record);
             self.act(Action::CloseLink { key: key.clone() });
         }
     }
@@ -72,10 +74,13 @@ impl Core {
         }
     }
 
-    fn offer(&mut self, key: &LinkKey, purpose: Purpose, ice_restart: bool) {
+    pub(super) fn offer(&mut self, key: &LinkKey, purpose: Purpose, ice_restart: bool) {
         let Some(link) = self.links.get_mut(key) else {
             return;
         };
+        if ice_restart {
+            link.restarts_done += 1;
+        }
         link.making_offer = true;
         link.waiting = Waiting::Offer(purpose);
         let generation = link.generation;
@@ -115,6 +120,12 @@ impl Core {
         let Some(link) = self.links.get_mut(key) else {
             return;
         };
+        // New ICE credentials in an offer on a running connection: the peer restarts ICE.
+        let ufrag = ice_ufrag(&offer.sdp);
+        if link.remote_ufrag.is_some() && ufrag.is_some() && link.remote_ufrag != ufrag {
+            link.restarts_done += 1;
+        }
+        link.remote_ufrag = ufrag;
         link.waiting = Waiting::Answer(purpose);
         let generation = link.generation;
         self.act(Action::Answer {
@@ -160,6 +171,7 @@ impl Core {
         let Some(link) = self.links.get_mut(&key) else {
             return;
         };
+        link.remote_ufrag = ice_ufrag(&answer.sdp);
         // We offered `actpass`; the answerer's choice decides ours.
         link.waiting = Waiting::Applying {
             our_role: our_role_after(&answer.sdp),
@@ -292,8 +304,13 @@ impl Core {
         );
     }
 
-    pub(super) fn on_connected(&mut self, key: &LinkKey) {
+    pub(super) fn on_connected(&mut self, now: Instant, key: &LinkKey) {
         let who = self.email_of(&key.remote);
+        if let Some(link) = self.links.get_mut(key) {
+            link.connected_at.get_or_insert(now);
+            link.disconnected_since = None;
+            link.restarted_for_disconnect = false;
+        }
         self.act(Action::LinkUp { key: key.clone() });
         match key.kind {
             LinkKind::Call => {

@@ -20,6 +20,13 @@ pub fn with_mid(mut candidate: IceCandidate, first_mid: Option<&str>) -> IceCand
     candidate
 }
 
+/// The `a=ice-ufrag:` value of an SDP (the first one; bundled m-lines share it).
+pub fn ice_ufrag(sdp: &str) -> Option<String> {
+    sdp.lines()
+        .find_map(|l| l.trim_end().strip_prefix("a=ice-ufrag:"))
+        .map(str::to_string)
+}
+
 /// The `a=setup:` value of an SDP (the first one; bundled m-lines share it).
 pub fn dtls_setup(sdp: &str) -> Option<String> {
     sdp.lines()

@@ -29,6 +29,11 @@ pub(super) struct LinkIo {
     tasks: Vec<JoinHandle<()>>,
     /// Flips to true when the connection is up; the media writers wait for it.
     pub connected: watch::Sender<bool>,
+    pub generation: u64,
+    /// A relay candidate was gathered (TURN worked).
+    pub relay_gathered: bool,
+    /// What STUN/TURN servers answered with errors.
+    pub candidate_errors: Vec<String>,
 }
 
 fn no_connection() -> PeerError {
@@ -68,6 +73,9 @@ impl Shell {
                 pc: pc.clone(),
                 tasks: Vec::new(),
                 connected,
+                generation,
+                relay_gathered: false,
+                candidate_errors: Vec::new(),
             },
         );
         let tasks = match key.kind {
@@ -201,6 +209,16 @@ impl Shell {
         }
     }
 
+    /// Gives every connection the setup's ICE servers (used from their next restart).
+    pub(super) async fn reconfigure_links(&self) {
+        let config = crate::peer::connection::rtc_configuration(&self.setup);
+        for (key, link) in &self.links {
+            if let Err(err) = link.pc.set_configuration(config.clone()).await {
+                tracing::warn!(peer = %key.remote, %err, "new ICE servers not applied");
+            }
+        }
+    }
+
     /// Our offer, made our local description.
     pub(super) async fn create_offer(
         &self,
@@ -320,6 +338,9 @@ impl Shell {
                 .await;
             let mut rtt = None;
             let mut jitter = Vec::new();
+            if let Some(types) = selected_pair_types(&report) {
+                self.pair_types.insert(link.generation, types);
+            }
             for entry in report.iter() {
                 match entry {
                     Entry::IceCandidatePair(pair)
@@ -355,4 +376,52 @@ impl Shell {
             }
         }
     }
+}
+
+/// The candidate types (local, remote) of the transport's selected pair, as WebRTC
+/// stats name them: host, srflx, prflx, relay.
+fn selected_pair_types(
+    report: &webrtc::peer_connection::RTCStatsReport,
+) -> Option<(String, String)> {
+    use rtc::statistics::report::RTCStatsReportEntry as Entry;
+    let pair_id = report.iter().find_map(|e| match e {
+        Entry::Transport(t) if !t.selected_candidate_pair_id.is_empty() => {
+            Some(t.selected_candidate_pair_id.clone())
+        }
+        _ => None,
+    });
+    let pair = report.iter().find_map(|e| match e {
+        Entry::IceCandidatePair(p) if pair_id.as_ref().is_some_and(|id| *id == p.stats.id) => {
+            Some(p)
+        }
+        _ => None,
+    });
+    // Without a selected pair id, the nominated pair.
+    let pair = pair.or_else(|| {
+        report.iter().find_map(|e| match e {
+            Entry::IceCandidatePair(p) if p.nominated => Some(p),
+            _ => None,
+        })
+    })?;
+    // Candidate stats are named `RTCLocalIceCandidate_<id>` / `RTCRemoteIceCandidate_<id>`,
+    // the pair refers to the bare ids.
+    let named =
+        |id: &str, candidate: &str| id == candidate || id.ends_with(&format!("_{candidate}"));
+    let local = report.iter().find_map(|e| match e {
+        Entry::LocalCandidate(c) if named(&c.stats.id, &pair.local_candidate_id) => {
+            Some(c.candidate_type.to_string())
+        }
+        _ => None,
+    })?;
+    // A remote candidate never signaled was learned from the peer's checks: peer-reflexive.
+    let remote = report
+        .iter()
+        .find_map(|e| match e {
+            Entry::RemoteCandidate(c) if named(&c.stats.id, &pair.remote_candidate_id) => {
+                Some(c.candidate_type.to_string())
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| "prflx".to_string());
+    Some((local, remote))
 }

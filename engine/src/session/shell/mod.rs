@@ -20,12 +20,14 @@ use tokio::sync::{mpsc, oneshot};
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{RTCIceConnectionState, RTCPeerConnectionState};
 
-use super::core::{Action, Core, CoreConfig, Input, KeyframeOf, LinkKey};
+use super::core::{
+    Action, ConnectionRecord, Core, CoreConfig, Input, KeyframeOf, LinkKey, LinkKind,
+};
 use super::event::SessionEvent;
-use super::{Identity, LocalMedia, SessionError, SessionReport, request_join};
+use super::{ConnectionReport, Identity, LocalMedia, SessionError, SessionReport, request_join};
 use crate::capture::source::{AudioSource, VideoSource};
 use crate::media::stream::StreamKind;
-use crate::peer::{PeerEvent, PeerSetup};
+use crate::peer::{IceServer, PeerEvent, PeerSetup};
 use crate::pipeline::bitrate::BitrateController;
 use crate::pipeline::incoming::{FrameSink, ReceivedStats};
 use crate::pipeline::outgoing::{AudioSender, VideoSendConfig, VideoSender};
@@ -72,6 +74,14 @@ pub(super) struct Shell {
     identity: Identity,
     signaling: Arc<SignalingClient>,
     setup: PeerSetup,
+    /// The application's own ICE servers; the server's are merged in (see `ice`).
+    own_ice_servers: Vec<IceServer>,
+    /// When to ask the server for fresh TURN credentials.
+    ice_refresh_at: Option<tokio::time::Instant>,
+    /// The selected candidate pair's (local, remote) types, by connection generation.
+    pair_types: HashMap<u64, (String, String)>,
+    /// What the application's `Session::connections` reads.
+    connections: Arc<std::sync::Mutex<Vec<ConnectionReport>>>,
     links: HashMap<LinkKey, LinkIo>,
     notices: mpsc::UnboundedSender<Notice>,
     video: Option<VideoSender>,
@@ -95,6 +105,8 @@ pub(super) struct ShellParts {
     pub config: CoreConfig,
     pub signaling: Arc<SignalingClient>,
     pub setup: PeerSetup,
+    pub own_ice_servers: Vec<IceServer>,
+    pub connections: Arc<std::sync::Mutex<Vec<ConnectionReport>>>,
     /// When our `room:join` was sent, and how long its ack took.
     pub joined_at: Instant,
     pub join_rtt: Duration,
@@ -113,6 +125,8 @@ impl Shell {
             config,
             signaling,
             setup,
+            own_ice_servers,
+            connections,
             joined_at,
             join_rtt,
             media,
@@ -144,6 +158,10 @@ impl Shell {
             identity,
             signaling,
             setup,
+            own_ice_servers,
+            ice_refresh_at: None,
+            pair_types: HashMap::new(),
+            connections,
             links: HashMap::new(),
             notices,
             video,
@@ -170,8 +188,19 @@ impl Shell {
         let mut stats_tick = tokio::time::interval(Duration::from_secs(1));
         let mut timer = tokio::time::interval(Duration::from_millis(500));
         loop {
+            let refresh_at = self.ice_refresh_at;
+            let refresh = async move {
+                match refresh_at {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
-                _ = stats_tick.tick() => self.poll_connection_stats().await,
+                _ = refresh => self.refresh_ice_servers().await,
+                _ = stats_tick.tick() => {
+                    self.poll_connection_stats().await;
+                    self.publish_connections();
+                }
                 _ = timer.tick() => self.drive(Input::Tick).await,
                 Some(event) = server.recv() => self.on_signaling(event).await,
                 Some(notice) = notices.recv() => self.on_notice(notice).await,
@@ -193,6 +222,7 @@ impl Shell {
 
     /// Our first join, acknowledged: calls everyone in the room.
     pub(super) async fn joined(&mut self, ack: JoinAck) {
+        self.use_server_ice(&ack.ice_servers);
         self.drive(Input::Joined(ack)).await;
     }
 
@@ -305,6 +335,9 @@ impl Shell {
             }
             Action::Rejoin => {
                 let result = request_join(&self.signaling, &self.identity).await;
+                if let Ok(ack) = &result {
+                    self.use_server_ice(&ack.ice_servers);
+                }
                 return Some(Input::Rejoined(result.map_err(|e| e.to_string())));
             }
             Action::StopScreen => {
@@ -344,6 +377,11 @@ impl Shell {
         match event {
             PeerEvent::Candidate(c) => {
                 let candidate = crate::peer::from_rtc_candidate(&c);
+                if candidate.candidate.contains(" typ relay")
+                    && let Some(link) = self.current_link(&key, generation)
+                {
+                    link.relay_gathered = true;
+                }
                 self.drive(Input::LocalCandidate {
                     key,
                     generation,
@@ -365,10 +403,23 @@ impl Shell {
             }
             PeerEvent::Ice(state) => {
                 tracing::debug!(peer = %key.remote, ?state, kind = ?key.kind, "ICE");
-                if state == RTCIceConnectionState::Failed {
-                    self.drive(Input::Failed { key, generation }).await;
+                match state {
+                    RTCIceConnectionState::Failed => {
+                        self.drive(Input::Failed { key, generation }).await
+                    }
+                    RTCIceConnectionState::Disconnected => {
+                        self.drive(Input::Disconnected { key, generation }).await
+                    }
+                    _ => {}
                 }
             }
+            PeerEvent::CandidateError { url, code, text } => {
+                tracing::warn!(peer = %key.remote, %url, code, %text, "ICE server error");
+                if let Some(link) = self.current_link(&key, generation) {
+                    link.candidate_errors.push(format!("{url}: {code} {text}"));
+                }
+            }
+            PeerEvent::GatheringComplete => self.on_gathering_complete(key, generation).await,
             PeerEvent::Track(track) => {
                 let audio =
                     track.kind().await == rtc::rtp_transceiver::rtp_sender::RtpCodecKind::Audio;
@@ -479,6 +530,8 @@ impl Shell {
     async fn leave(&mut self) -> SessionReport {
         let ended = Instant::now();
         self.drive(Input::Leaving).await;
+        self.poll_connection_stats().await;
+        let connections = self.connection_reports();
         let mut received: Vec<ReceivedStreamReport> = self
             .stats
             .lock()
@@ -516,7 +569,126 @@ impl Shell {
             sent,
             peers_met: self.core.peers_met(),
             peers_connected: self.core.peers_connected(),
+            connections,
             errors: self.core.errors().to_vec(),
         }
     }
+
+    /// Takes the server's ICE servers (join ack, rejoin ack, `ice:servers`) into the
+    /// setup of the connections made from now on, and plans their renewal.
+    fn use_server_ice(&mut self, servers: &[huddle_protocol::IceServer]) {
+        let from_server = super::ice::from_wire(servers);
+        self.setup.ice_servers = super::ice::merge(&self.own_ice_servers, &from_server);
+        self.ice_refresh_at = super::ice::expiry(&from_server).map(|expiry| {
+            let delay = super::ice::refresh_delay(expiry, unix_now());
+            tracing::info!(secs = delay.as_secs(), "TURN credentials renewed in");
+            tokio::time::Instant::now() + delay
+        });
+    }
+
+    /// Fresh TURN credentials from the server, given to every connection, then an ICE
+    /// restart so they are used (webrtc-rs 0.21: `set_configuration` + `restart_ice`).
+    async fn refresh_ice_servers(&mut self) {
+        use huddle_protocol::request::RefreshIceServers;
+        match self.signaling.request(&RefreshIceServers {}).await {
+            Ok(ack) => {
+                self.use_server_ice(&ack.ice_servers);
+                self.reconfigure_links().await;
+                self.drive(Input::IceServersChanged).await;
+            }
+            Err(err) => {
+                self.core
+                    .note_error(format!("could not renew the TURN credentials: {err}"));
+                self.ice_refresh_at = Some(tokio::time::Instant::now() + Duration::from_secs(10));
+            }
+        }
+    }
+
+    /// Gathering is over: when a TURN server was configured and no relay candidate came
+    /// of it, say so (and give up a relay-only connection, which cannot work without).
+    async fn on_gathering_complete(&mut self, key: LinkKey, generation: u64) {
+        if !self.setup.has_turn() {
+            return;
+        }
+        let relay_only = self.setup.relay_only;
+        let turn_urls: Vec<String> = self
+            .setup
+            .ice_servers
+            .iter()
+            .flat_map(|s| s.urls.iter())
+            .filter(|u| u.starts_with("turn"))
+            .cloned()
+            .collect();
+        let Some(link) = self.current_link(&key, generation) else {
+            return;
+        };
+        if link.relay_gathered {
+            return;
+        }
+        let why = if link.candidate_errors.is_empty() {
+            "no answer or a refusal (wrong credentials?)".to_string()
+        } else {
+            link.candidate_errors.join("; ")
+        };
+        let reason = format!(
+            "no relay candidate from {} ({why}); webrtc-rs relays over UDP TURN only",
+            turn_urls.join(", ")
+        );
+        if relay_only {
+            self.drive(Input::NoRelay {
+                key,
+                generation,
+                reason,
+            })
+            .await;
+        } else {
+            let who = self.core.email_of(&key.remote);
+            self.core
+                .note_error(format!("connection to {who}: {reason}"));
+        }
+    }
+
+    /// The connection for `key` if it is still `generation`'s.
+    fn current_link(&mut self, key: &LinkKey, generation: u64) -> Option<&mut LinkIo> {
+        self.links
+            .get_mut(key)
+            .filter(|l| l.generation == generation)
+    }
+
+    /// Every connection so far, with its selected pair's candidate types.
+    fn connection_reports(&self) -> Vec<ConnectionReport> {
+        self.core
+            .connections()
+            .into_iter()
+            .map(|r: ConnectionRecord| {
+                let types = self.pair_types.get(&r.generation);
+                ConnectionReport {
+                    remote_id: r.remote_id,
+                    remote_email: r.remote_email,
+                    purpose: match r.kind {
+                        LinkKind::Call => "call",
+                        LinkKind::ShareOut | LinkKind::ShareIn => "share",
+                    },
+                    local_candidate_type: types.map(|t| t.0.clone()),
+                    remote_candidate_type: types.map(|t| t.1.clone()),
+                    connect_ms: r.connect_ms,
+                    ice_restarts: r.ice_restarts,
+                }
+            })
+            .collect()
+    }
+
+    fn publish_connections(&self) {
+        let reports = self.connection_reports();
+        if let Ok(mut c) = self.connections.lock() {
+            *c = reports;
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }

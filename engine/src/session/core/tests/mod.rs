@@ -8,6 +8,7 @@
 //! - [`signaling`]: losing and regaining the server, media state, server errors.
 
 mod calls;
+mod connectivity;
 mod sharing;
 mod signaling;
 
