@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 pub use crate::ice::IceConfig;
 pub use crate::net::AdmissionConfig;
+pub use crate::sfu::{JanusSettings, SfuConfig};
 pub use crate::storage::Retention;
 
 /// Where chat messages are stored.
@@ -88,6 +89,8 @@ pub struct ServerConfig {
     pub ice: IceConfig,
     /// HTTPS and WSS when set; plain HTTP otherwise.
     pub tls: Option<TlsConfig>,
+    /// The SFU path through Janus (issue 16).
+    pub sfu: SfuConfig,
 }
 
 impl Default for ServerConfig {
@@ -102,6 +105,7 @@ impl Default for ServerConfig {
             max_outbound_bytes: 4 << 20,
             ice: IceConfig::default(),
             tls: None,
+            sfu: SfuConfig::default(),
         }
     }
 }

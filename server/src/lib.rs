@@ -126,17 +126,28 @@ impl Server {
             );
         }
         let allowed_origins = config.admission.allowed_origins.clone();
+        let sfu = config
+            .sfu
+            .janus
+            .is_some()
+            .then(|| sfu::SfuService::new(config.sfu.clone()));
         let hub = Hub::new(
             HubSettings {
                 limits: config.limits.clone(),
                 max_outbound_bytes: config.max_outbound_bytes,
                 ice,
+                sfu: sfu.clone(),
             },
             rooms,
             store,
             Arc::new(Metrics::default()),
             Admission::new(config.admission),
         );
+        if let Some(sfu) = &sfu {
+            let outbox: Arc<dyn sfu::Outbox> = hub.clone();
+            sfu.attach(Arc::downgrade(&outbox));
+            sfu.start();
+        }
         // Wired in a connect middleware, which runs before the client is told it is
         // connected: a handler added later would miss events sent right away.
         let on_connect = hub.clone();

@@ -268,6 +268,7 @@ async fn request_join(
         room: identity.room.clone(),
         name: identity.name.clone(),
         passcode: None,
+        sfu: None,
     };
     match signaling.request(&request).await? {
         JoinReply::Joined(ack) => Ok(ack),

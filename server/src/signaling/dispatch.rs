@@ -94,7 +94,7 @@ fn needs_io(name: &str) -> bool {
             | event::ROOM_LOCK
             | event::LOBBY_ADMIT
             | event::ROOM_REMOVE
-    )
+    ) || super::sfu::is_sfu_event(name)
 }
 
 impl Hub {
@@ -163,6 +163,7 @@ impl Hub {
             event::CHAT_SEND => self.chat(socket, &e).await,
             event::ROOM_LOCK => self.lock_room(socket.id, &e).await,
             event::ROOM_REMOVE => self.remove(socket.id, &e).await,
+            name if super::sfu::is_sfu_event(name) => self.sfu_event(socket.id, &e).await,
             _ => self.admit(socket.id, &e).await,
         };
         self.finish(socket, e, result);

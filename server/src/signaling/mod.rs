@@ -8,6 +8,7 @@
 //! - [`relay`]: offer/answer/candidate relays (screen-share ones only with the sharer);
 //! - [`chat`]: chat messages, per meeting;
 //! - [`meetings`]: ending meetings of rooms left empty;
+//! - [`sfu`]: the SFU path's `sfu:*` events and the hooks that move rooms to it;
 //! - [`outbound`]: the byte budget of what waits to be sent to one client.
 //!
 //! Two orderings are kept:
@@ -24,6 +25,7 @@ mod meetings;
 mod outbound;
 mod relay;
 mod room;
+mod sfu;
 mod sharing;
 
 use std::collections::HashMap;
@@ -45,6 +47,7 @@ use crate::metrics::Metrics;
 use crate::net::{Admission, ClientIp, Peer, Wire};
 use crate::protocol::{ErrorCode, IceServer, Refusal};
 use crate::rooms::{ConnId, MeetingRecord, RoomError, RoomRegistry};
+use crate::sfu::SfuService;
 use crate::storage::Store;
 
 pub use dispatch::{Connection, Dispatch};
@@ -60,6 +63,8 @@ pub struct HubSettings {
     pub limits: Limits,
     pub max_outbound_bytes: usize,
     pub ice: IceServers,
+    /// The SFU path (none: every room is a mesh).
+    pub sfu: Option<Arc<SfuService>>,
 }
 
 /// Shared state of the signaling service.
@@ -70,6 +75,7 @@ pub struct Hub {
     pub metrics: Arc<Metrics>,
     pub admission: Arc<Admission>,
     ice: IceServers,
+    sfu: Option<Arc<SfuService>>,
     max_outbound_bytes: usize,
     passcodes: Mutex<PasscodeLimiter<ConnId>>,
     /// Every connected client: what sending to it needs, found with one lookup.
@@ -114,6 +120,7 @@ impl Hub {
             metrics,
             admission,
             ice: settings.ice,
+            sfu: settings.sfu,
             max_outbound_bytes: settings.max_outbound_bytes,
             passcodes: Mutex::new(PasscodeLimiter::protocol()),
             clients: RwLock::new(HashMap::new()),

@@ -31,6 +31,7 @@ impl Hub {
         let request =
             protocol::parse::<JoinRequest>(e.payload.as_deref())?.validate(&self.limits)?;
         let id = socket.id;
+        self.sfu_admits(id, &request.room, request.sfu)?;
         let client = self.client_addr(id);
         let mut attempt = 0;
         let outcome = loop {
@@ -135,9 +136,13 @@ impl Hub {
             },
         );
         self.send(id, event::ROOM_JOIN, echo);
+        self.sfu_entered(&joined.room, id);
         if let Some(sharer) = joined.sharer {
             self.send(id, event::SHARER_AVAILABLE, &sharer.to_string());
-            self.send(sharer, event::VIEWER_JOINED, &id_text);
+            // In an SFU room the screen reaches everyone through the SFU, not by calls.
+            if !self.uses_sfu(&joined.room) {
+                self.send(sharer, event::VIEWER_JOINED, &id_text);
+            }
         }
         for waiter in &joined.knocks {
             self.send(id, event::LOBBY_KNOCK, &knock(waiter));
@@ -174,6 +179,7 @@ impl Hub {
                 Vec::new()
             }
         };
+        let (media, sfu_epoch) = self.sfu_media(&joined.room);
         JoinAck {
             id: id.to_string(),
             room: joined.room,
@@ -194,6 +200,8 @@ impl Hub {
             locked: joined.settings.locked,
             waiting_room: joined.settings.waiting_room,
             ice_servers: self.ice_servers(id),
+            media,
+            sfu_epoch,
         }
     }
 
@@ -209,6 +217,7 @@ impl Hub {
     pub(super) fn disconnected(&self, id: ConnId) {
         self.leave(id);
         lock(&self.passcodes).forget(id);
+        self.sfu_forget(id);
         self.clients_mut().remove(&id);
     }
 
@@ -227,6 +236,7 @@ impl Hub {
                 tracing::debug!(socket = %id, %room, "stopped waiting");
             }
             Departure::Left(left) => {
+                self.sfu_left(&left.room, left.member.id);
                 let id = left.member.id.to_string();
                 if left.was_sharer {
                     self.send_all(&left.remaining, event::SHARER_STOPPED, &id);
