@@ -20,8 +20,9 @@ test(`SFU with threshold 1: ${N} huddle CLIs through Janus, one leaves, one shar
   const sharer = emails[0];
   const hs = [];
   for (const [i, email] of emails.entries()) {
-    const opts = { email, ice: 'stun', duration: email === leaver ? 8 : SECONDS };
-    if (email === sharer) Object.assign(opts, { share: 'test', shareAt: 6 });
+    // Lean: six encoders and thirty decoders share two cores.
+    const opts = { email, ice: 'stun', duration: email === leaver ? 8 : SECONDS, camera: 'test:160x120' };
+    if (email === sharer) Object.assign(opts, { share: 'test', shareAt: 6, extraArgs: ['--share-max', '1280x720'] });
     hs.push(lab.huddle(i % 2 ? 'b' : 'a', opts));
     await huddleId(hs.at(-1));
   }

@@ -151,8 +151,12 @@ impl RoomTask {
                 is_private: Some(true),
                 publishers: Some(self.max_publishers),
                 bitrate: Some(self.bitrate),
-                fir_freq: Some(0),
-                videocodec: Some("vp8,h264".into()),
+                // A keyframe request to every publisher every 2 s: a subscriber that missed
+                // the one its start asked for (or lost it) recovers without waiting on PLIs.
+                fir_freq: Some(2),
+                // Every Huddle client and browser sends and decodes VP8; one codec keeps
+                // every subscription decodable by everyone.
+                videocodec: Some("vp8".into()),
                 audiocodec: Some("opus".into()),
                 ..Default::default()
             })

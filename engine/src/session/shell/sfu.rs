@@ -427,20 +427,26 @@ impl Shell {
         };
         let email = self.core.email_of_member(&binding.from);
         if let Ok(mut map) = self.stats.lock() {
-            let mut stream =
-                ReceivedStream::new(&binding.from, &email, binding.kind, "vp8", sfu.started);
-            if binding.kind == StreamKind::Audio {
-                stream =
-                    ReceivedStream::new(&binding.from, &email, binding.kind, "opus", sfu.started);
-            }
+            // The codec is known once packets come (below).
+            let stream = ReceivedStream::new(&binding.from, &email, binding.kind, "", sfu.started);
             map.insert(id.clone(), stream);
         }
         let (stats, mixer, sink) = (self.stats.clone(), self.mixer.clone(), self.sink.clone());
         let task = tokio::spawn(async move {
             // Keyframe requests name the stream's SSRC: wait until the first packets
             // have told it (the SFU asks its publisher for a keyframe meanwhile).
-            while track.ssrcs().await.is_empty() {
+            let ssrc = loop {
+                if let Some(ssrc) = track.ssrcs().await.first().copied() {
+                    break ssrc;
+                }
                 tokio::time::sleep(Duration::from_millis(20)).await;
+            };
+            let mime = track.codec(ssrc).await.map(|c| c.mime_type);
+            let codec = mime.as_deref().and_then(|m| m.rsplit('/').next());
+            if let (Some(codec), Ok(mut map)) = (codec, stats.lock())
+                && let Some(s) = map.get_mut(&id)
+            {
+                s.codec = codec.to_lowercase();
             }
             match binding.kind {
                 StreamKind::Audio => incoming::receive_audio(track, id, stats, mixer).await,
