@@ -93,3 +93,45 @@ test('SFU: a Chromium page publishes and subscribes beside Huddle CLIs', { skip:
   assert.deepEqual((await page.info()).peers, [], 'no mesh call');
   await assertLabOk(lab, problems, 'Chromium and Huddle through the SFU');
 });
+
+test('SFU threshold 5: a mesh of four grows to six, moves to the SFU, media keeps flowing', { skip: labSkipReason() ?? false, timeout: 240000 }, async (t) => {
+  const lab = await startLab(t, { nat: 'eim', janus: { threshold: 5 } });
+  const emails = Array.from({ length: 6 }, (_, i) => `m${i + 1}@example.com`);
+  const hs = [];
+  const start = (i, duration) => {
+    hs.push(lab.huddle(i % 2 ? 'b' : 'a', { email: emails[i], ice: 'stun', duration, camera: 'test:160x120' }));
+    return huddleId(hs.at(-1));
+  };
+  // Four in a mesh for a while, then the fifth (the switch) and the sixth.
+  for (let i = 0; i < 4; i++) await start(i, 22 - i);
+  await new Promise((r) => setTimeout(r, 5000));
+  await start(4, 12);
+  await start(5, 11);
+  const exits = await Promise.all(hs.map((h) => h.waitExit(60000)));
+  const problems = [];
+  const gaps = [];
+  for (const [i, h] of hs.entries()) {
+    if (exits[i].code !== 0) problems.push(`${h.email}: exit ${exits[i].code}`);
+    const r = h.report();
+    if (!r) {
+      problems.push(`${h.email}: no report`);
+      continue;
+    }
+    if (r.errors.length) problems.push(`${h.email}: errors ${JSON.stringify(r.errors)}`);
+    for (const [j, other] of emails.entries()) {
+      if (j === i) continue;
+      problems.push(...huddleReceivedProblems(r, other, { who: `${h.email} ← ${other}`, minFrames: 60, minBarcodes: 60, minAudioPackets: 100 }));
+      // Between two of the first four: a mesh call first, then the SFU.
+      if (i < 4 && j < 4) {
+        const v = receivedFrom(r, other, 'video')[0];
+        if (v) gaps.push(v.longest_frame_gap_ms);
+      }
+    }
+    if (i < 4 && !(r.peers_connected >= 3)) problems.push(`${h.email}: ${r.peers_connected} mesh calls came up before the switch (expected 3)`);
+    if (i >= 4 && r.peers_connected !== 0) problems.push(`${h.email}: ${r.peers_connected} mesh calls in an SFU room`);
+  }
+  const worst = Math.max(...gaps.filter((g) => g !== null && g !== undefined));
+  console.log(`mesh → SFU (4 → 6, threshold 5): longest frame gap between the first four ${Math.round(worst)} ms; all: ${gaps.map((g) => Math.round(g)).join(' ')}`);
+  if (!(worst < 3000)) problems.push(`media stopped for ${worst} ms across the switch`);
+  await assertLabOk(lab, problems, 'a room growing from 4 to 6 through the threshold');
+});

@@ -427,9 +427,12 @@ impl Shell {
         };
         let email = self.core.email_of_member(&binding.from);
         if let Ok(mut map) = self.stats.lock() {
-            // The codec is known once packets come (below).
-            let stream = ReceivedStream::new(&binding.from, &email, binding.kind, "", sfu.started);
-            map.insert(id.clone(), stream);
+            // A member we had a mesh call with keeps its figures across the switch (its
+            // frame times then show the switch's interruption); the codec is known once
+            // packets come (below).
+            map.entry(id.clone()).or_insert_with(|| {
+                ReceivedStream::new(&binding.from, &email, binding.kind, "", sfu.started)
+            });
         }
         let (stats, mixer, sink) = (self.stats.clone(), self.mixer.clone(), self.sink.clone());
         let task = tokio::spawn(async move {
