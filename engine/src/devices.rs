@@ -102,6 +102,7 @@ pub fn open_camera(choice: &CameraChoice) -> Result<Option<Box<dyn VideoSource>>
             CAMERA_HEIGHT,
             CAMERA_FPS,
         ))),
+        CameraChoice::TestSized(w, h) => Some(Box::new(SyntheticCamera::new(*w, *h, CAMERA_FPS))),
         CameraChoice::Default => Some(Box::new(NokhwaCamera::open(
             None,
             CAMERA_WIDTH,

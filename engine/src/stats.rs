@@ -252,6 +252,14 @@ impl ReceivedStream {
                 .then(|| self.audio_level_sum / self.frames_decoded as f64),
             rtt_ms: self.rtt_ms,
             jitter_ms: self.jitter_ms,
+            longest_frame_gap_ms: (self.kind != StreamKind::Audio)
+                .then(|| {
+                    self.frame_times
+                        .windows(2)
+                        .map(|w| w[1].saturating_duration_since(w[0]).as_secs_f64() * 1000.0)
+                        .fold(None, |m: Option<f64>, g| Some(m.map_or(g, |m| m.max(g))))
+                })
+                .flatten(),
             audio_frequency_hz: (self.audio_samples > 0).then(|| {
                 self.zero_crossings as f64
                     / 2.0
@@ -307,6 +315,9 @@ pub struct ReceivedStreamReport {
     pub rtt_ms: Option<f64>,
     /// Interarrival jitter, ms.
     pub jitter_ms: Option<f64>,
+    /// The longest wait between two decoded frames after the first, ms (a freeze, or
+    /// the interruption of a switch from the mesh to the SFU).
+    pub longest_frame_gap_ms: Option<f64>,
 }
 
 /// What we measure about a stream we send (encoded once, for every peer).

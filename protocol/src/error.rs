@@ -26,12 +26,18 @@ pub enum ErrorCode {
     NotHost,
     Removed,
     NotWaiting,
+    // The SFU path.
+    SfuRequired,
+    SfuInactive,
+    SfuActive,
+    SfuUnavailable,
+    StaleOffer,
     #[serde(other)]
     Unknown,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 24] = [
         ErrorCode::BadRequest,
         ErrorCode::InvalidEmail,
         ErrorCode::InvalidRoom,
@@ -50,6 +56,11 @@ impl ErrorCode {
         ErrorCode::NotHost,
         ErrorCode::Removed,
         ErrorCode::NotWaiting,
+        ErrorCode::SfuRequired,
+        ErrorCode::SfuInactive,
+        ErrorCode::SfuActive,
+        ErrorCode::SfuUnavailable,
+        ErrorCode::StaleOffer,
         ErrorCode::Unknown,
     ];
 
@@ -73,6 +84,11 @@ impl ErrorCode {
             ErrorCode::NotHost => "not_host",
             ErrorCode::Removed => "removed",
             ErrorCode::NotWaiting => "not_waiting",
+            ErrorCode::SfuRequired => "sfu_required",
+            ErrorCode::SfuInactive => "sfu_inactive",
+            ErrorCode::SfuActive => "sfu_active",
+            ErrorCode::SfuUnavailable => "sfu_unavailable",
+            ErrorCode::StaleOffer => "stale_offer",
             ErrorCode::Unknown => "unknown",
         }
     }

@@ -46,3 +46,13 @@ pub const LOBBY_DENIED: &str = "lobby:denied";
 pub const LOBBY_LEFT: &str = "lobby:left";
 pub const ROOM_REMOVED: &str = "room:removed";
 pub const ERROR: &str = "error";
+
+// The SFU path (see [`crate::sfu`]): requests, then server → client.
+pub const SFU_PUBLISH: &str = "sfu:publish";
+pub const SFU_ANSWER: &str = "sfu:answer";
+pub const SFU_ICE: &str = "sfu:ice";
+pub const SFU_VIEW: &str = "sfu:view";
+pub const SFU_RESTART: &str = "sfu:restart";
+pub const SFU_MODE: &str = "sfu:mode";
+pub const SFU_OFFER: &str = "sfu:offer";
+pub const SFU_LINK: &str = "sfu:link";

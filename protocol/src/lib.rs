@@ -11,6 +11,7 @@
 //!   room, listed rooms and ICE servers;
 //! - [`relay`]: the offer/answer/candidate relays between two members of a room;
 //! - [`chat`]: chat messages;
+//! - [`sfu`]: the SFU path of rooms past mesh size;
 //! - [`server_event`]: everything a client can receive, parsed into one enum;
 //! - [`request`]: which requests exist and what their acks carry.
 
@@ -23,6 +24,7 @@ pub mod request;
 pub mod room;
 pub mod sdp;
 pub mod server_event;
+pub mod sfu;
 
 pub use chat::{ChatAck, ChatMessage, ChatSend, chat_id};
 pub use error::{ErrorAck, ErrorCode, ErrorEvent, Refusal};
@@ -37,6 +39,10 @@ pub use room::{
 };
 pub use sdp::{IceCandidate, SdpType, SessionDescription};
 pub use server_event::{ParseError, ServerEvent};
+pub use sfu::{
+    LinkState, MediaMode, PublishStream, SfuAnswer, SfuIce, SfuLink, SfuMode, SfuOffer, SfuPc,
+    SfuPublish, SfuPublishAck, SfuRestart, SfuView, StreamSource, SubscribedStream,
+};
 
 /// The protocol version this crate implements.
 pub const VERSION: &str = "1.1";

@@ -6,6 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::chat::ChatMessage;
 use crate::error::Refusal;
 use crate::limits::{self, Limits};
+use crate::sfu::MediaMode;
 
 fn yes() -> bool {
     true
@@ -21,6 +22,9 @@ pub struct JoinRequest {
     /// Since 1.1: needed when the room is locked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passcode: Option<String>,
+    /// The SFU protocol version the client speaks (see [`crate::sfu`]); absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sfu: Option<u32>,
 }
 
 impl JoinRequest {
@@ -103,6 +107,12 @@ pub struct JoinAck {
     pub waiting_room: bool,
     #[serde(rename = "iceServers", default)]
     pub ice_servers: Vec<IceServer>,
+    /// How the room's media travels (absent from servers without the SFU path: mesh).
+    #[serde(default)]
+    pub media: MediaMode,
+    /// With `media: "sfu"`: the epoch of the room's SFU state (see [`crate::SfuMode`]).
+    #[serde(rename = "sfuEpoch", default, skip_serializing_if = "Option::is_none")]
+    pub sfu_epoch: Option<u64>,
 }
 
 /// The ack of a `room:join` that waits in the waiting room.
@@ -327,6 +337,7 @@ mod tests {
             room: "1".into(),
             name: Some("  ".into()),
             passcode: Some("secret".into()),
+            sfu: None,
         }
         .validate(&Limits::default())
         .unwrap();

@@ -11,6 +11,7 @@ use crate::room::{
     HostChanged, JoinAck, JoinEcho, LobbyDenied, LobbyKnock, LobbyLeft, MediaStateChanged,
     RoomRemoved, RoomSettings, UserJoined, UserLeft,
 };
+use crate::sfu::{SfuIce, SfuLink, SfuMode, SfuOffer};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerEvent {
@@ -38,6 +39,10 @@ pub enum ServerEvent {
     LobbyDenied(LobbyDenied),
     LobbyLeft(LobbyLeft),
     RoomRemoved(RoomRemoved),
+    SfuMode(SfuMode),
+    SfuOffer(Box<SfuOffer>),
+    SfuIce(SfuIce),
+    SfuLink(SfuLink),
     Error(ErrorEvent),
 }
 
@@ -93,6 +98,10 @@ impl ServerEvent {
             event::LOBBY_DENIED => ServerEvent::LobbyDenied(from(payload).map_err(bad)?),
             event::LOBBY_LEFT => ServerEvent::LobbyLeft(from(payload).map_err(bad)?),
             event::ROOM_REMOVED => ServerEvent::RoomRemoved(from(payload).map_err(bad)?),
+            event::SFU_MODE => ServerEvent::SfuMode(from(payload).map_err(bad)?),
+            event::SFU_OFFER => ServerEvent::SfuOffer(Box::new(from(payload).map_err(bad)?)),
+            event::SFU_ICE => ServerEvent::SfuIce(from(payload).map_err(bad)?),
+            event::SFU_LINK => ServerEvent::SfuLink(from(payload).map_err(bad)?),
             event::ERROR => ServerEvent::Error(from(payload).map_err(bad)?),
             other => return Err(ParseError::UnknownEvent(other.to_string())),
         })

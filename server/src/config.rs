@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 pub use crate::ice::IceConfig;
 pub use crate::net::AdmissionConfig;
+pub use crate::sfu::{JanusSettings, SfuConfig};
 pub use crate::storage::Retention;
 
 /// Where chat messages are stored.
@@ -91,6 +92,8 @@ pub struct ServerConfig {
     /// Several nodes sharing rooms and chat through this Redis (`redis://host:port`);
     /// `None`: one node, rooms in memory, chat in SQLite.
     pub redis: Option<String>,
+    /// The SFU path through Janus (issue 16).
+    pub sfu: SfuConfig,
 }
 
 impl Default for ServerConfig {
@@ -106,6 +109,7 @@ impl Default for ServerConfig {
             ice: IceConfig::default(),
             tls: None,
             redis: None,
+            sfu: SfuConfig::default(),
         }
     }
 }

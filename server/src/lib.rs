@@ -70,6 +70,8 @@ pub enum ServerError {
     Serve(std::io::Error),
     #[error("cluster: {0}")]
     Cluster(#[from] ClusterError),
+    #[error("{0}")]
+    Config(String),
 }
 
 type Closer = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
@@ -131,10 +133,22 @@ impl Server {
         // Hard ceiling for one Engine.IO message: above it the connection is closed.
         // Below it, oversize events are refused politely (`payload_too_large`).
         let frame_limit = (config.limits.max_event_bytes() * 2).max(1 << 20);
+        let sfu = config
+            .sfu
+            .janus
+            .is_some()
+            .then(|| sfu::SfuService::new(config.sfu.clone()));
+        if sfu.is_some() && config.redis.is_some() {
+            return Err(ServerError::Config(
+                "the SFU path (--janus-url) runs on one node: it cannot be combined with --redis"
+                    .into(),
+            ));
+        }
         let settings = HubSettings {
             limits: config.limits.clone(),
             max_outbound_bytes: config.max_outbound_bytes,
             ice,
+            sfu: sfu.clone(),
         };
         let allowed_origins = config.admission.allowed_origins.clone();
         let admission = Admission::new(config.admission.clone());
@@ -210,6 +224,11 @@ impl Server {
                 (hub, routes.layer(layer), close)
             }
         };
+        if let Some(sfu) = &sfu {
+            let outbox: Arc<dyn sfu::Outbox> = hub.clone();
+            sfu.attach(Arc::downgrade(&outbox));
+            sfu.start();
+        }
         let mut app = sio
             .layer(axum::middleware::from_fn_with_state(
                 hub.clone(),

@@ -8,8 +8,8 @@ use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use huddle_server::Server;
 use huddle_server::config::{
-    AdmissionConfig, ChatStorage, IceConfig, Limits, MeetingConfig, Retention, ServerConfig,
-    TlsConfig,
+    AdmissionConfig, ChatStorage, IceConfig, JanusSettings, Limits, MeetingConfig, Retention,
+    ServerConfig, SfuConfig, TlsConfig,
 };
 
 #[derive(Parser, Debug)]
@@ -133,6 +133,27 @@ struct Args {
     /// chat in SQLite (--db).
     #[arg(long, env = "HUDDLE_REDIS")]
     redis: Option<String>,
+    /// Janus's WebSocket API (ws://HOST:PORT), for the SFU path of rooms past
+    /// --sfu-threshold members. Without it every room is a mesh. One node only: not with
+    /// --redis.
+    #[arg(long, env = "HUDDLE_JANUS_URL", conflicts_with = "redis")]
+    janus_url: Option<String>,
+
+    /// Janus's `api_secret`.
+    #[arg(long, env = "HUDDLE_JANUS_API_SECRET", requires = "janus_url")]
+    janus_api_secret: Option<String>,
+
+    /// The VideoRoom plugin's `admin_key` (needed to create rooms when it is set).
+    #[arg(long, env = "HUDDLE_JANUS_ADMIN_KEY", requires = "janus_url")]
+    janus_admin_key: Option<String>,
+
+    /// Members at which a room moves to the SFU (0: never, 1: always). Needs --janus-url.
+    #[arg(long, env = "HUDDLE_SFU_THRESHOLD", default_value_t = SfuConfig::default().threshold)]
+    sfu_threshold: u32,
+
+    /// Video bitrate cap per publisher in an SFU room, bit/s.
+    #[arg(long, env = "HUDDLE_JANUS_ROOM_BITRATE", default_value_t = SfuConfig::default().room_bitrate, value_parser = clap::value_parser!(u32).range(64_000..))]
+    janus_room_bitrate: u32,
 
     /// Log format.
     #[arg(long, env = "HUDDLE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -258,6 +279,16 @@ fn config(args: &Args) -> anyhow::Result<ServerConfig> {
             _ => None,
         },
         redis: args.redis.clone().filter(|r| !r.is_empty()),
+        sfu: SfuConfig {
+            janus: args.janus_url.as_ref().map(|url| JanusSettings {
+                url: url.clone(),
+                api_secret: args.janus_api_secret.clone(),
+                admin_key: args.janus_admin_key.clone(),
+            }),
+            threshold: args.sfu_threshold,
+            room_bitrate: args.janus_room_bitrate,
+            max_publishers: args.room_size,
+        },
     })
 }
 

@@ -17,6 +17,7 @@ import { startServer } from '../server/helpers.mjs';
 import { startHuddle, startPageServer, openParticipant, CHROMIUM, CHROMIUM_ARGS, uniqName } from '../engine/helpers.mjs';
 import { buildInternet, labSkipReason, SERVER_IP } from './netlab.mjs';
 import { startCoturn } from './coturn.mjs';
+import { startJanus } from './janus.mjs';
 
 export { labSkipReason };
 
@@ -53,7 +54,7 @@ function routedPages(pageServer) {
  * port, secret), e.g. for ICE servers handed out by the server. `t`: a node:test context
  * (teardown in t.after); without it call close().
  */
-export async function startLab(t, { nat = 'eim', sites = ['a', 'b'], serverArgs = () => [], serverIce = 'none', turnSecret, turnTtl } = {}) {
+export async function startLab(t, { nat = 'eim', sites = ['a', 'b'], serverArgs = () => [], serverIce = 'none', turnSecret, turnTtl, janus: janusOpts = null } = {}) {
   const natOf = (name) => (typeof nat === 'string' ? nat : nat[name]);
   const net = await buildInternet({ sites: sites.map((name) => ({ name, nat: natOf(name) })) });
   const { lab } = net;
@@ -64,6 +65,7 @@ export async function startLab(t, { nat = 'eim', sites = ['a', 'b'], serverArgs 
   const participants = [];
   let server = null;
   let turn = null;
+  let janus = null;
   let pages = null;
   let closed = false;
 
@@ -76,17 +78,27 @@ export async function startLab(t, { nat = 'eim', sites = ['a', 'b'], serverArgs 
     if (pages) await pages.close().catch(() => {});
     if (server) await server.stop(3000).catch(() => {});
     if (turn) await turn.stop().catch(() => {});
+    if (janus) await janus.stop().catch(() => {});
     await net.teardown();
   };
   if (t) t.after(close);
 
   try {
     turn = await startCoturn(lab, 'srv', SERVER_IP);
+    // janus: { threshold }: Janus on the server host (never beside the clients: it ignores
+    // remote candidates equal to its own addresses), and huddle-server its API client.
+    const sfuArgs = [];
+    if (janusOpts) {
+      janus = await startJanus(lab, 'srv', SERVER_IP);
+      // prettier-ignore
+      sfuArgs.push('--janus-url', janus.url, '--janus-api-secret', janus.apiSecret,
+        '--janus-admin-key', janus.adminKey, '--sfu-threshold', String(janusOpts.threshold ?? 5));
+    }
     // The server refuses page origins it was not told about; the lab's pages come from PAGE_ORIGIN.
     server = await startServer({
       listen: `${SERVER_IP}:0`,
       wrap: lab.wrap('srv'),
-      args: ['--allow-origin', PAGE_ORIGIN, ...serverIceArgs(turn, serverIce, { turnSecret, turnTtl }), ...serverArgs(turn)],
+      args: ['--allow-origin', PAGE_ORIGIN, ...serverIceArgs(turn, serverIce, { turnSecret, turnTtl }), ...sfuArgs, ...serverArgs(turn)],
     });
     pages = routedPages(await startPageServer());
   } catch (e) {
@@ -135,6 +147,9 @@ export async function startLab(t, { nat = 'eim', sites = ['a', 'b'], serverArgs 
     },
     get turn() {
       return turn;
+    },
+    get janus() {
+      return janus;
     },
     site,
     iceServers,
@@ -197,7 +212,8 @@ export async function startLab(t, { nat = 'eim', sites = ['a', 'b'], serverArgs 
         parts.push(`relay counters: ${JSON.stringify(await turn.relayCounters().catch((e) => e.message))}`);
         parts.push(`--- coturn log (last 2000) ---\n${turn.logs().slice(-2000)}`);
       }
-      if (server) parts.push(`--- server log (last 2000) ---\n${server.logs().slice(-2000)}`);
+      if (janus) parts.push(`--- janus log (last 2000) ---\n${janus.logs().slice(-2000)}`);
+      if (server) parts.push(`--- server log (last 4000) ---\n${server.logs().slice(-4000)}`);
       return parts.join('\n\n');
     },
     close,

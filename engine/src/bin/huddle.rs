@@ -58,7 +58,8 @@ struct JoinArgs {
     /// Display name.
     #[arg(long)]
     name: Option<String>,
-    /// `test` (synthetic 640x480@30 with a timestamp barcode), `default`, a camera id, or `none`.
+    /// `test` (synthetic 640x480@30 with a timestamp barcode; `test:WxH` at another size),
+    /// `default`, a camera id, or `none`.
     #[arg(long, default_value = "default")]
     camera: String,
     /// `sine` (440 Hz), `default`, a microphone id, or `none`.

@@ -25,6 +25,8 @@ pub enum SourceError {
 pub enum CameraChoice {
     /// The synthetic 640×480 @ 30 test pattern with the timestamp barcode.
     Test,
+    /// The same at another size (`test:WxH`), e.g. small for rooms of many in tests.
+    TestSized(usize, usize),
     /// The system's default camera.
     Default,
     /// A camera by index or name, as `huddle devices` lists them.
@@ -56,7 +58,16 @@ impl CameraChoice {
             "test" => CameraChoice::Test,
             "default" => CameraChoice::Default,
             "none" => CameraChoice::None,
-            other => CameraChoice::Device(other.to_string()),
+            other => match other
+                .strip_prefix("test:")
+                .and_then(|size| size.split_once('x'))
+                .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
+            {
+                Some((w, h)) if (16..=1920).contains(&w) && (16..=1080).contains(&h) => {
+                    CameraChoice::TestSized(w, h)
+                }
+                _ => CameraChoice::Device(other.to_string()),
+            },
         }
     }
 }
@@ -204,6 +215,10 @@ mod tests {
     #[test]
     fn choices_parse() {
         assert_eq!(CameraChoice::parse("test"), CameraChoice::Test);
+        assert_eq!(
+            CameraChoice::parse("test:320x240"),
+            CameraChoice::TestSized(320, 240)
+        );
         assert_eq!(CameraChoice::parse("0"), CameraChoice::Device("0".into()));
         assert_eq!(MicChoice::parse("sine"), MicChoice::Sine);
         assert_eq!(SpeakerChoice::parse("none"), SpeakerChoice::None);

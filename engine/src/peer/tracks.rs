@@ -135,9 +135,12 @@ async fn offer_every_video_codec(
             .await?
             .is_some_and(|s| Arc::ptr_eq(&s, sender))
         {
-            transceiver
-                .set_codec_preferences(video_rtc_codecs())
-                .await?;
+            // A connection already narrowed to one codec by its answer (a second video
+            // added later, e.g. the screen on an SFU publication) refuses the others:
+            // the track's own codec stays, which is all it sends anyway.
+            if let Err(err) = transceiver.set_codec_preferences(video_rtc_codecs()).await {
+                tracing::debug!(%err, "codec preferences not applied");
+            }
         }
     }
     Ok(())

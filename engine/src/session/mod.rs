@@ -4,11 +4,13 @@
 //!
 //! - [`core`]: the rules, as a state machine without I/O (events in, actions out);
 //! - [`shell`]: the one task that owns the I/O and carries out the rules' actions;
+//! - [`sfu`]: the SFU path's routing of received streams (without I/O);
 //! - here: [`Session`], the application's handle on that task.
 
 mod core;
 mod event;
 mod ice;
+mod sfu;
 mod shell;
 
 use std::collections::HashMap;
@@ -315,6 +317,7 @@ async fn request_join(
         room: identity.room.clone(),
         name: identity.name.clone(),
         passcode: None,
+        sfu: Some(huddle_protocol::sfu::SFU_VERSION),
     };
     match signaling.request(&request).await? {
         JoinReply::Joined(ack) => Ok(ack),

@@ -212,6 +212,23 @@ impl SignalingClient {
         }
     }
 
+    /// Sends a request without asking for an ack (e.g. `sfu:ice`: a refusal comes back
+    /// as an `error` event).
+    pub async fn notify<R: Request>(&self, request: &R) -> Result<(), SignalingError> {
+        let event = R::EVENT;
+        let payload = serde_json::to_value(request).map_err(|e| SignalingError::Send {
+            event: event.to_string(),
+            reason: e.to_string(),
+        })?;
+        self.client
+            .emit(event, payload)
+            .await
+            .map_err(|e| SignalingError::Send {
+                event: event.to_string(),
+                reason: e.to_string(),
+            })
+    }
+
     /// Sends a relay to another member without waiting for an ack (the server reports
     /// a failed relay as an `error` event).
     pub async fn relay(

@@ -122,6 +122,19 @@ impl Hub {
         }
     }
 
+    /// Sends `event` now to those of `to` connected to this node (the SFU path, which
+    /// runs on one node only).
+    pub(super) fn send_local<T: Serialize + ?Sized>(&self, to: &[ConnId], event: &str, data: &T) {
+        if let Some(data) = raw(data) {
+            let clients = self.clients();
+            for id in to {
+                if let Some(client) = clients.get(id) {
+                    self.emit_raw(client, event, &data);
+                }
+            }
+        }
+    }
+
     /// Sends one event to one connection now; false if it is gone, over its budget, or
     /// (on another node) Redis did not take it.
     pub(super) async fn send_now<T: Serialize + ?Sized>(

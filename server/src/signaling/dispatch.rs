@@ -161,6 +161,7 @@ impl Hub {
             event::LOBBY_DENY => self.deny(id, e).await,
             event::ROOMS_LIST => self.rooms_list(e).await,
             event::ICE_SERVERS => self.refresh_ice_servers(id, e).await,
+            name if super::sfu::is_sfu_event(name) => self.sfu_event(id, e).await,
             other => Err(Refusal::new(
                 ErrorCode::UnknownEvent,
                 format!("unknown event `{other}`"),

@@ -11,6 +11,7 @@
 //! - [`outbound`]: the byte budget of what waits to be sent to one client;
 //! - [`state`]: where room state lives (this process or Redis) and its sequencers;
 //! - [`delivery`]: events to sockets here or on other nodes.
+//! - [`sfu`]: the SFU path's `sfu:*` events and the hooks that move rooms to it;
 //!
 //! Two orderings are kept:
 //! - **per connection**: a client's events are handled in the order it sent them
@@ -29,6 +30,7 @@ mod nodes;
 mod outbound;
 mod relay;
 mod room;
+mod sfu;
 mod sharing;
 mod state;
 
@@ -52,6 +54,7 @@ use crate::metrics::Metrics;
 use crate::net::{Admission, ClientIp, Peer, Wire};
 use crate::protocol::{ErrorCode, IceServer, Refusal};
 use crate::rooms::{ConnId, MeetingRecord, RoomError};
+use crate::sfu::SfuService;
 use crate::storage::Store;
 
 pub use delivery::{ClientSocket, Outbox, Remote};
@@ -70,6 +73,8 @@ pub struct HubSettings {
     pub limits: Limits,
     pub max_outbound_bytes: usize,
     pub ice: IceServers,
+    /// The SFU path (none: every room is a mesh).
+    pub sfu: Option<Arc<SfuService>>,
 }
 
 /// Shared state of the signaling service.
@@ -82,6 +87,7 @@ pub struct Hub {
     pub metrics: Arc<Metrics>,
     pub admission: Arc<Admission>,
     ice: IceServers,
+    sfu: Option<Arc<SfuService>>,
     max_outbound_bytes: usize,
     passcodes: Mutex<PasscodeLimiter<ConnId>>,
     /// Every connected client: what sending to it needs, found with one lookup.
@@ -128,6 +134,7 @@ impl Hub {
             metrics,
             admission,
             ice: settings.ice,
+            sfu: settings.sfu,
             max_outbound_bytes: settings.max_outbound_bytes,
             passcodes: Mutex::new(PasscodeLimiter::protocol()),
             clients: RwLock::new(HashMap::new()),

@@ -24,6 +24,19 @@ impl Hub {
             )
         };
         let target = ConnId::from_str(&to).map_err(|_| not_in_room())?;
+        // New calls make no sense in an SFU room; the other relays still pass, so that
+        // the mesh calls of a room that just switched can wind down.
+        if matches!(kind, RelayKind::UserCall | RelayKind::ShareOffer)
+            && self
+                .room_of(from)
+                .await?
+                .is_some_and(|room| self.uses_sfu(&room))
+        {
+            return Err(Refusal::new(
+                ErrorCode::SfuActive,
+                format!("the room uses the SFU: no `{}`", kind.sent_as()),
+            ));
+        }
         match self.check_relay(from, target, kind).await? {
             Ok(()) => {}
             Err(RoomError::NotSharer) => {

@@ -32,6 +32,7 @@ impl Hub {
     pub(super) async fn join(&self, id: ConnId, e: &Incoming) -> Result<Reply, Refusal> {
         let request =
             protocol::parse::<JoinRequest>(e.payload.as_deref())?.validate(&self.limits)?;
+        self.sfu_admits(id, &request.room, request.sfu)?;
         let client = self.client_addr(id);
         let mut attempt = 0;
         let outcome = loop {
@@ -173,9 +174,13 @@ impl Hub {
             },
         );
         out.post_one(id, event::ROOM_JOIN, echo);
+        let sfu = self.sfu_entered(out, &joined.room, id);
         if let Some(sharer) = joined.sharer {
             out.post_one(id, event::SHARER_AVAILABLE, &sharer.to_string());
-            out.post_one(sharer, event::VIEWER_JOINED, &id_text);
+            // In an SFU room the screen reaches everyone through the SFU, not by calls.
+            if !sfu {
+                out.post_one(sharer, event::VIEWER_JOINED, &id_text);
+            }
         }
         for waiter in &joined.knocks {
             out.post_one(id, event::LOBBY_KNOCK, &knock(waiter));
@@ -212,6 +217,7 @@ impl Hub {
                 Vec::new()
             }
         };
+        let (media, sfu_epoch) = self.sfu_media(&joined.room);
         JoinAck {
             id: id.to_string(),
             room: joined.room,
@@ -232,6 +238,8 @@ impl Hub {
             locked: joined.settings.locked,
             waiting_room: joined.settings.waiting_room,
             ice_servers: self.ice_servers(id),
+            media,
+            sfu_epoch,
         }
     }
 
@@ -256,6 +264,7 @@ impl Hub {
     pub(super) async fn disconnected(&self, id: ConnId) {
         let left = self.leave(id).await;
         lock(&self.passcodes).forget(id);
+        self.sfu_forget(id);
         self.clients_mut().remove(&id);
         match left {
             Ok(_) => self.node_left(id).await,
@@ -281,6 +290,7 @@ impl Hub {
                 tracing::debug!(socket = %id, %room, "stopped waiting");
             }
             Departure::Left(left) => {
+                self.sfu_left(&left.room, left.member.id);
                 let id = left.member.id.to_string();
                 if left.was_sharer {
                     out.post(&left.remaining, event::SHARER_STOPPED, &id);

@@ -41,6 +41,14 @@
 // sampled with them: stats()[id].selectedPair. stats()[id].frameTimes holds the arrival time
 // (epoch ms) of every remote video frame, for frame rates and freezes.
 //
+// SFU path (query sfu=1; docs/protocol.md "SFU"): joins with { sfu: 1 }. When the room uses the
+// SFU (the join ack's media, or sfu:mode) it publishes camera and microphone on one send-only
+// connection (sfu:publish; the screen joins it as a third stream while sharing) and answers the
+// server's sfu:offer on one receive-only connection, routing each m-line by the offer's stream
+// list (from, source) into the same per-remote stats as a call (screens into stats().screen).
+// Mesh calls of a room that switches are ended once that member's SFU video is read (make
+// before break), or after 10 s. sfuInfo() tells it all; sfuView(ids) sends sfu:view.
+//
 // window.huddleTest = { joined: Promise<{id, room, participants}>, stats(), info(), leave(),
 //                       renegotiate(id), startSharing({at}?), stopSharing(), renegotiateShare(id),
 //                       shareInfo(), screenSessions(), sdp(id), rawStats(id, types?), myId }.
@@ -61,6 +69,7 @@ const ICE_FROM_SERVER = q.get('ice') === 'server';
 let ICE_SERVERS = ICE_FROM_SERVER ? [] : JSON.parse(q.get('ice') || '[]');
 const ANY_ADDRESS = q.get('net') === 'any';
 const ICE_POLICY = q.get('policy') || 'all';
+const SPEAKS_SFU = q.get('sfu') === '1';
 if (!['loopback', 'any'].includes(q.get('net') || 'loopback')) throw new Error(`net=${q.get('net')}: loopback or any`);
 if (!['all', 'relay'].includes(ICE_POLICY)) throw new Error(`policy=${ICE_POLICY}: all or relay`);
 const SEND_AUDIO = MODE === 'av' || MODE === 'audio';
@@ -920,7 +929,8 @@ async function startSharing({ at } = {}) {
       share.stoppedAt = null;
     }
     startScreenSource();
-    for (const id of members) offerScreen(id);
+    if (sfu.active) await sfuPublish('screen on');
+    else for (const id of members) offerScreen(id);
   }
   setStatus();
   return { ok: !!(ack && ack.ok), ack, requestedAt, ackAt, sharerId: ack?.error?.sharerId ?? (ack?.ok ? myId : null) };
@@ -936,6 +946,7 @@ async function stopSharing() {
     share.stoppedAt = Date.now();
   }
   for (const p of [...shareOut.values()]) p.close('stopSharing');
+  if (sfu.active && sfu.screenTransceiver) await sfuPublish('screen off');
   stopScreenSource();
   setStatus();
   return ack;
@@ -1260,6 +1271,7 @@ socket.on('sharingConflict', (id) => share.conflicts.push({ at: Date.now(), shar
 function requestJoin() {
   const payload = { email: EMAIL, room: ROOM };
   if (NAME) payload.name = NAME;
+  if (SPEAKS_SFU) payload.sfu = 1;
   return new Promise((resolve, reject) => {
     socket.timeout(4000).emit('room:join', payload, (err, ack) => (err ? reject(err) : resolve(ack)));
   });
@@ -1294,7 +1306,8 @@ const joined = new Promise((resolve, reject) => {
     }
     // A share on already: sharerAvailable follows (the ack's sharerId says so too).
     if (ack.sharerId) note('ack.sharerId', ack.sharerId);
-    for (const p of ack.participants || []) call(p.id);
+    if (ack.media === 'sfu') sfuStart(ack.sfuEpoch, 'ack');
+    else for (const p of ack.participants || []) call(p.id);
     setStatus();
     resolve({ id: ack.id, room: ack.room, participants: ack.participants || [], sharerId: ack.sharerId ?? null, at: joinedAt });
   });
@@ -1310,6 +1323,7 @@ async function leave() {
   for (const id of [...shareIn.keys()]) onShareStopped(id, 'left');
   share.active = false;
   stopScreenSource();
+  sfuClose();
   let ack = null;
   if (socket.connected) {
     try {
@@ -1361,6 +1375,10 @@ window.huddleTest = {
   get myId() {
     return myId;
   },
+  sfuInfo,
+  sfuView: (ids) => request('sfu:view', { video: ids }),
+  /** Any request, for tests of refusals. */
+  request: (event, payload) => request(event, payload),
   info: () => ({
     myId,
     email: EMAIL,
@@ -1387,3 +1405,206 @@ window.huddleTest = {
   }),
 };
 setStatus();
+
+// ---------------------------------------------------------------------------
+// SFU path
+// ---------------------------------------------------------------------------
+
+const sfu = {
+  active: false,
+  epoch: null,
+  since: null, // why: 'ack' | 'sfu:mode'
+  startedAt: null,
+  pub: null, // RTCPeerConnection (send-only)
+  sub: null, // RTCPeerConnection (receive-only)
+  mids: {}, // source -> mid of our publication
+  screenTransceiver: null,
+  publishes: [], // { why, at, ack }
+  offers: [], // { version, at, streams }
+  answers: [], // { version, at, ack }
+  links: [], // sfu:link events
+  bound: new Map(), // subscriber mid -> { from, source, sink } (what the m-line carries now)
+  meshEnded: [], // { id, at, why }
+  chain: Promise.resolve(),
+  pendingSubIce: [],
+};
+
+/** Runs SDP work of the SFU path one step at a time. */
+function sfuEnqueue(where, fn) {
+  sfu.chain = sfu.chain.then(async () => {
+    try {
+      await fn();
+    } catch (e) {
+      fail(`sfu ${where}`, e);
+    }
+  });
+  return sfu.chain;
+}
+
+function sfuPc(which) {
+  const pc = new RTCPeerConnection({ iceServers: ICE_SERVERS, iceTransportPolicy: ICE_POLICY, bundlePolicy: 'max-bundle' });
+  pc.onicecandidate = (e) => {
+    const c = e.candidate;
+    if (c && c.candidate && !usable(candidateAddress(c))) return;
+    const candidate = c && c.candidate ? { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex } : null;
+    socket.emit('sfu:ice', { pc: which, candidate });
+  };
+  pc.onconnectionstatechange = () => note(`sfu ${which} ${pc.connectionState}`);
+  return pc;
+}
+
+/** The room uses the SFU: publish, and wait for the server's subscription offer. */
+function sfuStart(epoch, why) {
+  if (sfu.active && sfu.epoch === epoch) return;
+  const rebuilt = sfu.active;
+  sfu.active = true;
+  sfu.epoch = epoch;
+  sfu.since = why;
+  sfu.startedAt = Date.now();
+  if (rebuilt) sfuClose({ keepActive: true });
+  sfuPublish('start');
+  // Make before break: any mesh call still up after 10 s ends.
+  setTimeout(() => {
+    for (const id of [...peers.keys()]) sfuEndMesh(id, 'timeout');
+  }, 10000);
+}
+
+function sfuClose({ keepActive = false } = {}) {
+  for (const pc of [sfu.pub, sfu.sub]) {
+    try {
+      pc?.close();
+    } catch {}
+  }
+  sfu.pub = null;
+  sfu.sub = null;
+  sfu.screenTransceiver = null;
+  for (const b of sfu.bound.values()) if (b.sink) b.sink.closed = true;
+  sfu.bound.clear();
+  if (!keepActive) sfu.active = false;
+}
+
+/** Offers the publisher connection (the first time, or to add or drop the screen). */
+function sfuPublish(why) {
+  return sfuEnqueue(`publish (${why})`, async () => {
+    if (!sfu.pub) {
+      sfu.pub = sfuPc('publisher');
+      for (const track of localTracks) {
+        const t = sfu.pub.addTransceiver(track, { direction: 'sendonly' });
+        t.source = track.kind === 'video' ? 'camera' : 'microphone';
+      }
+    }
+    if (share.active && screenTrack && !sfu.screenTransceiver) {
+      sfu.screenTransceiver = sfu.pub.addTransceiver(screenTrack, { direction: 'sendonly' });
+      sfu.screenTransceiver.source = 'screen';
+    } else if (!share.active && sfu.screenTransceiver) {
+      sfu.screenTransceiver.direction = 'inactive';
+      sfu.screenTransceiver.source = null;
+      sfu.screenTransceiver = null;
+    }
+    const offer = await sfu.pub.createOffer();
+    await sfu.pub.setLocalDescription(offer);
+    const streams = sfu.pub
+      .getTransceivers()
+      .filter((t) => t.source && t.mid !== null && t.direction !== 'inactive')
+      .map((t) => ({ mid: t.mid, source: t.source }));
+    for (const s of streams) sfu.mids[s.source] = s.mid;
+    const ack = await request('sfu:publish', { offer: desc(sfu.pub.localDescription), streams }, 10000);
+    sfu.publishes.push({ why, at: Date.now(), ok: !!ack?.ok, error: ack?.error ?? null });
+    if (!ack?.ok) throw new Error(`sfu:publish refused: ${JSON.stringify(ack)}`);
+    await sfu.pub.setRemoteDescription(ack.answer);
+  });
+}
+
+function sfuOnOffer({ version, offer, streams }) {
+  sfu.offers.push({ version, at: Date.now(), streams });
+  sfuEnqueue(`offer ${version}`, async () => {
+    if (!sfu.sub) {
+      sfu.sub = sfuPc('subscriber');
+    }
+    await sfu.sub.setRemoteDescription(offer);
+    const answer = await sfu.sub.createAnswer();
+    await sfu.sub.setLocalDescription(answer);
+    // Bind each m-line to the member and source it carries now (Janus reuses m-lines).
+    const byMid = new Map(sfu.sub.getTransceivers().map((t) => [t.mid, t]));
+    for (const s of streams) {
+      const cur = sfu.bound.get(s.mid);
+      const same = cur && cur.from === s.from && cur.source === s.source;
+      if (same) continue;
+      if (cur?.sink) cur.sink.closed = true;
+      sfu.bound.delete(s.mid);
+      const t = byMid.get(s.mid);
+      if (!s.active || !s.from || !t) continue;
+      const sink = sfuSink(s, t.receiver);
+      sfu.bound.set(s.mid, { from: s.from, source: s.source, sink });
+      const track = t.receiver.track;
+      if (s.kind === 'video') attachVideo(sink, track, s.source === 'screen' ? 'screens' : 'remote');
+      else attachAudio(sink, track);
+    }
+    const ack = await request('sfu:answer', { version, answer: desc(sfu.sub.localDescription) }, 10000);
+    sfu.answers.push({ version, at: Date.now(), ok: !!ack?.ok, error: ack?.error ?? null });
+  });
+}
+
+/** Where an m-line's frames are counted: the member's stats, or its screen's. */
+function sfuSink(s, receiver) {
+  let stats;
+  if (s.source === 'screen') {
+    stats = screens.get(s.from);
+    if (!stats || stats.stoppedAt) stats = newScreen(s.from, 'sfu:offer');
+  } else {
+    stats = remoteStats(s.from);
+    if (!stats.role) Object.assign(stats, { role: 'sfu', createdAt: Date.now() });
+  }
+  const sink = { id: s.from, stats, elemKey: `sfu:${s.mid}:${Date.now()}`, closed: false };
+  if (s.kind === 'video' && s.source !== 'screen') {
+    // Make before break: the mesh call with this member ends once its SFU video decodes.
+    const check = setInterval(async () => {
+      if (sink.closed || !peers.has(s.from)) return clearInterval(check);
+      let decoded = 0;
+      (await receiver.getStats()).forEach((r) => {
+        if (r.type === 'inbound-rtp') decoded = Math.max(decoded, r.framesDecoded || 0);
+      });
+      if (decoded >= 5) {
+        clearInterval(check);
+        sfuEndMesh(s.from, 'sfu video');
+      }
+    }, 100);
+  }
+  return sink;
+}
+
+function sfuEndMesh(id, why) {
+  const p = peers.get(id);
+  if (!p) return;
+  socket.emit('call:end', { to: id });
+  p.close(`sfu: ${why}`);
+  sfu.meshEnded.push({ id, at: Date.now(), why });
+}
+
+function sfuInfo() {
+  return {
+    active: sfu.active,
+    epoch: sfu.epoch,
+    since: sfu.since,
+    startedAt: sfu.startedAt,
+    mids: sfu.mids,
+    publishes: sfu.publishes,
+    offers: sfu.offers.map((o) => ({ version: o.version, at: o.at, streams: o.streams })),
+    answers: sfu.answers,
+    links: sfu.links,
+    bound: Object.fromEntries([...sfu.bound].map(([mid, b]) => [mid, { from: b.from, source: b.source }])),
+    meshEnded: sfu.meshEnded,
+    pub: sfu.pub?.connectionState ?? null,
+    sub: sfu.sub?.connectionState ?? null,
+  };
+}
+
+socket.on('sfu:mode', ({ mode, epoch }) => {
+  if (mode === 'sfu') sfuStart(epoch, 'sfu:mode');
+});
+socket.on('sfu:offer', sfuOnOffer);
+socket.on('sfu:link', (l) => sfu.links.push({ ...l, at: Date.now() }));
+socket.on('sfu:ice', ({ pc, candidate }) => {
+  const target = pc === 'publisher' ? sfu.pub : sfu.sub;
+  if (target && candidate) sfuEnqueue('remote ice', () => target.addIceCandidate(candidate));
+});

@@ -26,7 +26,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use huddle_protocol::{
-    IceCandidate, JoinAck, RelayBody, RelayKind, ServerEvent, SessionDescription,
+    IceCandidate, JoinAck, MediaMode, RelayBody, RelayKind, ServerEvent, SessionDescription,
 };
 
 pub use connectivity::ConnectionRecord;
@@ -121,6 +121,11 @@ pub enum Input {
     CloseAll,
     /// Time passes (for the connect timeout).
     Tick,
+    /// The room uses the SFU (`sfu:mode`): no new calls; media goes through the shell's
+    /// SFU connections.
+    SfuMode,
+    /// The SFU delivers this member's media: end our mesh call with it (make before break).
+    SfuCarries(String),
 }
 
 /// What the I/O shell is asked to do, in order.
@@ -215,6 +220,8 @@ pub struct Core {
     generation: u64,
     /// We are the room's sharer.
     sharing: bool,
+    /// The room uses the SFU: no calls, no per-viewer screen connections.
+    sfu: bool,
     viewing: Option<Viewing>,
     /// When our current `room:join` was sent (time to first frame for a newcomer).
     joined_at: Instant,
@@ -246,6 +253,7 @@ impl Core {
             early_candidates: HashMap::new(),
             generation: 0,
             sharing: false,
+            sfu: false,
             viewing: None,
             joined_at,
             peers_met: 0,
@@ -378,8 +386,36 @@ impl Core {
                 self.check_connect_timeout(now);
                 self.check_disconnected(now);
             }
+            Input::SfuMode => self.sfu = true,
+            Input::SfuCarries(id) => {
+                let key = LinkKey::call(&id);
+                if self.links.contains_key(&key) {
+                    tracing::info!(peer = %self.email_of(&id), "the SFU carries it: mesh call ends");
+                    self.relay(RelayKind::CallEnd, &id, RelayBody::Nothing);
+                    self.close(&key);
+                }
+            }
         }
         std::mem::take(&mut self.out)
+    }
+
+    /// A member's email, for reports (its id when unknown).
+    pub fn email_of_member(&self, id: &str) -> String {
+        self.email_of(id)
+    }
+
+    /// The members we have a mesh call with.
+    pub fn call_peers(&self) -> Vec<String> {
+        self.keys(|k| k.kind == LinkKind::Call)
+            .into_iter()
+            .map(|k| k.remote)
+            .collect()
+    }
+
+    /// Whether the room uses the SFU.
+    #[cfg(test)]
+    pub fn uses_sfu(&self) -> bool {
+        self.sfu
     }
 
     /// Our id in the room (it changes when we rejoin).
@@ -471,9 +507,12 @@ impl Core {
         if first && !ack.participants.is_empty() {
             self.first_met.get_or_insert(now);
         }
+        self.sfu = ack.media == MediaMode::Sfu;
         for p in &ack.participants {
             self.peers_met += 1;
-            self.open(now, LinkKey::call(&p.id), true, Purpose::Call, None);
+            if !self.sfu {
+                self.open(now, LinkKey::call(&p.id), true, Purpose::Call, None);
+            }
         }
     }
 

@@ -17,6 +17,10 @@ impl Core {
         self.emit(SessionEvent::SharerStarted {
             id: self.my_id.clone(),
         });
+        if self.sfu {
+            // The screen is a stream of our SFU publication: no per-viewer connections.
+            return;
+        }
         let mut viewers: Vec<String> = self.participants.keys().cloned().collect();
         viewers.sort();
         for viewer in viewers {
@@ -49,7 +53,7 @@ impl Core {
 
     /// `viewerJoined`: someone joined while we share.
     pub(super) fn on_viewer_joined(&mut self, now: Instant, viewer: &str) {
-        if self.sharing {
+        if self.sharing && !self.sfu {
             self.offer_screen(now, viewer);
         }
     }

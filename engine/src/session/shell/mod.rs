@@ -6,16 +6,20 @@
 //! - here: the task, its inputs, the actions that are not about one connection, the
 //!   application's commands, leaving;
 //! - [`links`]: the peer connections (creating them with our media on, offers,
-//!   answers, candidates, closing) and the tracks received on them.
+//!   answers, candidates, closing) and the tracks received on them;
+//! - [`sfu`]: the SFU path's publisher and subscriber connections.
 
 mod links;
+mod sfu;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use huddle_protocol::request::{RoomLeave, StartSharing, StopSharing};
-use huddle_protocol::{ChatMessage, ErrorCode, JoinAck, MediaState, RelayBody, RelayKind};
+use huddle_protocol::{
+    ChatMessage, ErrorCode, JoinAck, MediaMode, MediaState, RelayBody, RelayKind, ServerEvent,
+};
 use tokio::sync::{mpsc, oneshot};
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{RTCIceConnectionState, RTCPeerConnectionState};
@@ -97,6 +101,12 @@ pub(super) struct Shell {
     sink: Arc<dyn FrameSink>,
     events: mpsc::UnboundedSender<SessionEvent>,
     join_rtt: Duration,
+    /// The SFU path, while the room uses it.
+    sfu: Option<sfu::SfuIo>,
+    sfu_notices: mpsc::UnboundedSender<sfu::SfuNotice>,
+    sfu_notices_rx: Option<mpsc::UnboundedReceiver<sfu::SfuNotice>>,
+    /// A rejoin found the room on the SFU: start it once the rules have seen the rejoin.
+    pending_sfu: Option<u64>,
 }
 
 /// What a shell is made of.
@@ -153,6 +163,7 @@ impl Shell {
         let audio = media
             .microphone
             .map(|mic| AudioSender::start(mic, media.capture_processor));
+        let (sfu_notices, sfu_notices_rx) = mpsc::unbounded_channel();
         Shell {
             core: Core::new(config, joined_at),
             identity,
@@ -175,6 +186,10 @@ impl Shell {
             sink,
             events,
             join_rtt,
+            sfu: None,
+            sfu_notices,
+            sfu_notices_rx: Some(sfu_notices_rx),
+            pending_sfu: None,
         }
     }
 
@@ -187,6 +202,9 @@ impl Shell {
     ) {
         let mut stats_tick = tokio::time::interval(Duration::from_secs(1));
         let mut timer = tokio::time::interval(Duration::from_millis(500));
+        let Some(mut sfu_notices) = self.sfu_notices_rx.take() else {
+            return;
+        };
         loop {
             let refresh_at = self.ice_refresh_at;
             let refresh = async move {
@@ -201,7 +219,11 @@ impl Shell {
                     self.poll_connection_stats().await;
                     self.publish_connections();
                 }
-                _ = timer.tick() => self.drive(Input::Tick).await,
+                _ = timer.tick() => {
+                    self.drive(Input::Tick).await;
+                    self.sfu_tick().await;
+                }
+                Some(notice) = sfu_notices.recv() => self.sfu_on_notice(notice).await,
                 Some(event) = server.recv() => self.on_signaling(event).await,
                 Some(notice) = notices.recv() => self.on_notice(notice).await,
                 command = commands.recv() => match command {
@@ -223,7 +245,11 @@ impl Shell {
     /// Our first join, acknowledged: calls everyone in the room.
     pub(super) async fn joined(&mut self, ack: JoinAck) {
         self.use_server_ice(&ack.ice_servers);
+        let sfu = (ack.media == MediaMode::Sfu).then_some(ack.sfu_epoch.unwrap_or(0));
         self.drive(Input::Joined(ack)).await;
+        if let Some(epoch) = sfu {
+            self.sfu_start(epoch).await;
+        }
     }
 
     async fn drive(&mut self, input: Input) {
@@ -335,8 +361,14 @@ impl Shell {
             }
             Action::Rejoin => {
                 let result = request_join(&self.signaling, &self.identity).await;
+                // A new connection to the server: the SFU path starts over if the room
+                // uses it (after the rules have seen the rejoin).
+                self.sfu_stop();
                 if let Ok(ack) = &result {
                     self.use_server_ice(&ack.ice_servers);
+                    if ack.media == MediaMode::Sfu {
+                        self.pending_sfu = Some(ack.sfu_epoch.unwrap_or(0));
+                    }
                 }
                 return Some(Input::Rejoined(result.map_err(|e| e.to_string())));
             }
@@ -363,9 +395,19 @@ impl Shell {
         let input = match event {
             SignalingEvent::Disconnected => Input::SignalingLost,
             SignalingEvent::Connected => Input::SignalingBack,
+            // The SFU path's events are the shell's own.
+            SignalingEvent::Server(ServerEvent::SfuMode(m)) => {
+                return self.sfu_start(m.epoch).await;
+            }
+            SignalingEvent::Server(ServerEvent::SfuOffer(o)) => return self.sfu_on_offer(*o).await,
+            SignalingEvent::Server(ServerEvent::SfuIce(i)) => return self.sfu_on_ice(i).await,
+            SignalingEvent::Server(ServerEvent::SfuLink(l)) => return self.sfu_on_link(l),
             SignalingEvent::Server(event) => Input::Server(event),
         };
         self.drive(input).await;
+        if let Some(epoch) = self.pending_sfu.take() {
+            self.sfu_start(epoch).await;
+        }
     }
 
     async fn on_notice(&mut self, notice: Notice) {
@@ -508,6 +550,11 @@ impl Shell {
             sender: VideoSender::start(source, config),
         });
         self.drive(Input::SharingStarted).await;
+        if self.sfu.is_some()
+            && let Err(err) = self.sfu_publish().await
+        {
+            self.core.note_error(format!("SFU screen: {err}"));
+        }
         Ok(())
     }
 
@@ -517,6 +564,11 @@ impl Shell {
         };
         let result = self.signaling.request(&StopSharing {}).await;
         self.drive(Input::SharingStopped).await;
+        if self.sfu.is_some()
+            && let Err(err) = self.sfu_publish().await
+        {
+            self.core.note_error(format!("SFU screen off: {err}"));
+        }
         screen.sender.stop();
         if let Ok(s) = screen.sender.stats.lock() {
             let codec = screen.sender.config.codec.name;
@@ -541,6 +593,7 @@ impl Shell {
             let _ = self.stop_sharing().await;
         }
         self.drive(Input::CloseAll).await;
+        self.sfu_stop();
         let mut sent = Vec::new();
         if let Some(v) = self.video.as_mut() {
             v.stop();

@@ -5,10 +5,12 @@
 //! - [`calls`]: the mesh, candidates, replaced connections, offer collisions and the
 //!   DTLS role, ICE restarts, connecting and the connect timeout;
 //! - [`sharing`]: sharer and viewer;
+//! - [`sfu`]: the SFU path (no calls, make before break);
 //! - [`signaling`]: losing and regaining the server, media state, server errors.
 
 mod calls;
 mod connectivity;
+mod sfu;
 mod sharing;
 mod signaling;
 

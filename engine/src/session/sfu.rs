@@ -1,0 +1,216 @@
+//! The SFU path's rules without I/O: which m-line of the subscriber connection carries
+//! which member's which stream, from the server's `sfu:offer` lists.
+//!
+//! Janus reuses m-lines: when a member leaves and another publishes, an m-line may carry a
+//! new feed without webrtc-rs announcing a new track. So media is routed by mid from the
+//! latest list, and a mid whose (member, source) changes is unbound and bound again, which
+//! restarts its depacketizer and decoder (they wait for the new feed's keyframe).
+
+use std::collections::BTreeMap;
+
+use huddle_protocol::{PublishStream, StreamSource, SubscribedStream};
+
+use crate::media::stream::StreamKind;
+
+/// What an m-line carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    pub from: String,
+    pub kind: StreamKind,
+}
+
+/// A change to what is received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// Stop receiving on `mid` (its feed went or changed).
+    Unbind { mid: String },
+    /// Receive `mid` as `binding`.
+    Bind { mid: String, binding: Binding },
+}
+
+/// The subscriber connection's m-lines, as the latest offer described them.
+#[derive(Debug, Default)]
+pub struct Routing {
+    bound: BTreeMap<String, Binding>,
+}
+
+impl Routing {
+    /// Applies an offer's stream list; returns unbinds first, then binds.
+    pub fn apply(&mut self, streams: &[SubscribedStream]) -> Vec<Route> {
+        let mut wanted = BTreeMap::new();
+        for s in streams.iter().filter(|s| s.active) {
+            let (Some(from), Some(kind)) = (&s.from, kind_of(&s.kind, s.source)) else {
+                continue;
+            };
+            wanted.insert(
+                s.mid.clone(),
+                Binding {
+                    from: from.clone(),
+                    kind,
+                },
+            );
+        }
+        let mut routes = Vec::new();
+        for (mid, old) in &self.bound {
+            if wanted.get(mid) != Some(old) {
+                routes.push(Route::Unbind { mid: mid.clone() });
+            }
+        }
+        for (mid, new) in &wanted {
+            if self.bound.get(mid) != Some(new) {
+                routes.push(Route::Bind {
+                    mid: mid.clone(),
+                    binding: new.clone(),
+                });
+            }
+        }
+        self.bound = wanted;
+        routes
+    }
+
+    /// What `mid` carries now.
+    pub fn binding(&self, mid: &str) -> Option<&Binding> {
+        self.bound.get(mid)
+    }
+
+    pub fn clear(&mut self) {
+        self.bound.clear();
+    }
+}
+
+fn kind_of(kind: &str, source: Option<StreamSource>) -> Option<StreamKind> {
+    match (kind, source) {
+        ("audio", _) => Some(StreamKind::Audio),
+        ("video", Some(StreamSource::Screen)) => Some(StreamKind::Screen),
+        ("video", _) => Some(StreamKind::Video),
+        _ => None,
+    }
+}
+
+/// The `streams` of an `sfu:publish`: our m-lines by what they carry.
+pub fn publication(
+    camera: Option<String>,
+    microphone: Option<String>,
+    screen: Option<String>,
+) -> Vec<PublishStream> {
+    [
+        (camera, StreamSource::Camera),
+        (microphone, StreamSource::Microphone),
+        (screen, StreamSource::Screen),
+    ]
+    .into_iter()
+    .filter_map(|(mid, source)| mid.map(|mid| PublishStream { mid, source }))
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(
+        mid: &str,
+        kind: &str,
+        from: Option<&str>,
+        source: Option<StreamSource>,
+    ) -> SubscribedStream {
+        SubscribedStream {
+            mid: mid.into(),
+            kind: kind.into(),
+            from: from.map(Into::into),
+            source,
+            active: from.is_some(),
+        }
+    }
+
+    fn bind(mid: &str, from: &str, kind: StreamKind) -> Route {
+        Route::Bind {
+            mid: mid.into(),
+            binding: Binding {
+                from: from.into(),
+                kind,
+            },
+        }
+    }
+
+    #[test]
+    fn streams_are_bound_by_mid_and_reused_mlines_rebound() {
+        let mut r = Routing::default();
+        let first = r.apply(&[
+            stream("0", "video", Some("a"), Some(StreamSource::Camera)),
+            stream("1", "audio", Some("a"), Some(StreamSource::Microphone)),
+        ]);
+        assert_eq!(
+            first,
+            vec![
+                bind("0", "a", StreamKind::Video),
+                bind("1", "a", StreamKind::Audio)
+            ]
+        );
+        // The same list again changes nothing.
+        assert!(
+            r.apply(&[
+                stream("0", "video", Some("a"), Some(StreamSource::Camera)),
+                stream("1", "audio", Some("a"), Some(StreamSource::Microphone)),
+            ])
+            .is_empty()
+        );
+        // a left: its m-lines go inactive.
+        let gone = r.apply(&[
+            stream("0", "video", None, None),
+            stream("1", "audio", None, None),
+        ]);
+        assert_eq!(
+            gone,
+            vec![
+                Route::Unbind { mid: "0".into() },
+                Route::Unbind { mid: "1".into() }
+            ]
+        );
+        assert_eq!(r.binding("0"), None);
+        // b publishes: Janus reuses mid 0 for its camera, adds its screen on mid 2.
+        let reused = r.apply(&[
+            stream("0", "video", Some("b"), Some(StreamSource::Camera)),
+            stream("1", "audio", None, None),
+            stream("2", "video", Some("b"), Some(StreamSource::Screen)),
+        ]);
+        assert_eq!(
+            reused,
+            vec![
+                bind("0", "b", StreamKind::Video),
+                bind("2", "b", StreamKind::Screen)
+            ]
+        );
+        assert_eq!(r.binding("0").map(|b| b.from.as_str()), Some("b"));
+    }
+
+    #[test]
+    fn a_mid_that_changes_feed_without_going_inactive_is_rebound() {
+        let mut r = Routing::default();
+        r.apply(&[stream("0", "video", Some("a"), Some(StreamSource::Camera))]);
+        assert_eq!(
+            r.apply(&[stream("0", "video", Some("c"), Some(StreamSource::Camera))]),
+            vec![
+                Route::Unbind { mid: "0".into() },
+                bind("0", "c", StreamKind::Video)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_publication_names_what_we_have() {
+        assert_eq!(
+            publication(Some("0".into()), Some("1".into()), None),
+            vec![
+                PublishStream {
+                    mid: "0".into(),
+                    source: StreamSource::Camera
+                },
+                PublishStream {
+                    mid: "1".into(),
+                    source: StreamSource::Microphone
+                }
+            ]
+        );
+        assert!(publication(None, None, None).is_empty());
+    }
+}

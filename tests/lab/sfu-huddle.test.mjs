@@ -1,0 +1,137 @@
+// The SFU path with Huddle CLIs (the engine's publisher and subscriber connections) in the lab:
+// Janus on the server host, `huddle` participants on the client hosts behind their NATs.
+//  1. `--sfu-threshold 1`: six CLIs; each decodes the other five's barcodes through Janus; one
+//     leaves early and the others' subscriptions drop it; one shares its screen (a third stream
+//     of its publication) and the others read its barcode.
+//  2. A Chromium page (tests/engine page, sfu=1) in an SFU room with CLIs: Huddle decodes it and
+//     it reads Huddle.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { startLab, assertLabOk, labSkipReason } from './lab.mjs';
+import { huddleReceivedProblems, huddleScreenProblems, huddleId, receivedFrom, describeReceived, pollUntil } from '../engine/helpers.mjs';
+
+const N = Number(process.env.HUDDLE_SFU_CLIS || 6);
+const SECONDS = 16;
+
+test(`SFU with threshold 1: ${N} huddle CLIs through Janus, one leaves, one shares`, { skip: labSkipReason() ?? false, timeout: 240000 }, async (t) => {
+  const lab = await startLab(t, { nat: 'eim', janus: { threshold: 1 } });
+  const emails = Array.from({ length: N }, (_, i) => `p${i + 1}@example.com`);
+  const leaver = emails[N - 1];
+  const sharer = emails[0];
+  const hs = [];
+  for (const [i, email] of emails.entries()) {
+    // Lean: six encoders and thirty decoders share two cores.
+    const opts = { email, ice: 'stun', duration: email === leaver ? 8 : SECONDS, camera: 'test:160x120' };
+    if (email === sharer) Object.assign(opts, { share: 'test', shareAt: 6, extraArgs: ['--share-max', '1280x720'] });
+    hs.push(lab.huddle(i % 2 ? 'b' : 'a', opts));
+    await huddleId(hs.at(-1));
+  }
+  const exits = await Promise.all(hs.map((h) => h.waitExit(SECONDS * 1000 + 40000)));
+  const reports = hs.map((h) => h.report());
+  const problems = [];
+  for (const [i, h] of hs.entries()) {
+    if (exits[i].code !== 0) problems.push(`${h.email}: exit ${exits[i].code}`);
+    const r = reports[i];
+    if (!r) {
+      problems.push(`${h.email}: no report`);
+      continue;
+    }
+    if (r.errors.length) problems.push(`${h.email}: errors ${JSON.stringify(r.errors)}`);
+    for (const other of emails) {
+      if (other === h.email) continue;
+      // The leaver was there for 8 s of the others' 16; everyone else the whole time.
+      const min = other === leaver || h.email === leaver ? 20 : 60;
+      problems.push(...huddleReceivedProblems(r, other, { who: `${h.email} ← ${other}`, minFrames: min, minBarcodes: min, minAudioPackets: 100 }));
+    }
+    if (h.email !== sharer && h.email !== leaver) {
+      problems.push(...huddleScreenProblems(r, sharer, { who: `${h.email} ← ${sharer}'s screen`, minBarcodes: 20 }).problems);
+    }
+  }
+  // The leaver's feed stopped for the others when it left (they kept running 8 s longer).
+  const leaverAt = reports[0] && receivedFrom(reports[0], leaver, 'video')[0];
+  const stayerAt = reports[0] && receivedFrom(reports[0], emails[1], 'video')[0];
+  if (leaverAt && stayerAt && !(leaverAt.frames_decoded < stayerAt.frames_decoded * 0.8)) {
+    problems.push(`${leaver} left at 8 s but ${emails[0]} decoded ${leaverAt.frames_decoded} of its frames (vs ${stayerAt.frames_decoded} of a stayer's)`);
+  }
+  if (reports[1]) {
+    for (const other of [emails[0], emails[2]]) console.log(`${emails[1]} ← ${other}: ${describeReceived(receivedFrom(reports[1], other, 'video')[0])}`);
+    const scr = receivedFrom(reports[1], sharer, 'screen')[0];
+    if (scr) console.log(`${emails[1]} ← ${sharer}'s screen: ${describeReceived(scr)}`);
+  }
+  await assertLabOk(lab, problems, `${N} Huddles through the SFU`);
+});
+
+test('SFU: a Chromium page publishes and subscribes beside Huddle CLIs', { skip: labSkipReason() ?? false, timeout: 180000 }, async (t) => {
+  const lab = await startLab(t, { nat: 'eim', janus: { threshold: 1 } });
+  const a = lab.huddle('a', { email: 'cli-a@example.com', ice: 'stun', duration: 20 });
+  await huddleId(a);
+  const browser = await lab.browser('b');
+  const page = await lab.page(browser, { email: 'page@example.com', ice: 'stun', query: { sfu: 1 } });
+  const b = lab.huddle('b', { email: 'cli-b@example.com', ice: 'stun', duration: 14 });
+  const bId = await huddleId(b);
+  const aId = (await page.page.evaluate(() => window.huddleTest.joined)).participants.find((p) => p.email === 'cli-a@example.com').id;
+  await pollUntil(
+    () => page.stats(),
+    (s) => (s[aId]?.barcodes ?? 0) >= 40 && (s[bId]?.barcodes ?? 0) >= 40,
+    { timeoutMs: 40000, what: 'the page reading both Huddles through Janus' },
+  ).catch(async (e) => {
+    e.message += `\n${await lab.dump()}`;
+    throw e;
+  });
+  const [ea, eb] = await Promise.all([a.waitExit(40000), b.waitExit(40000)]);
+  assert.equal(ea.code, 0);
+  assert.equal(eb.code, 0);
+  const problems = [];
+  for (const [h, r] of [
+    [a, a.report()],
+    [b, b.report()],
+  ]) {
+    problems.push(...huddleReceivedProblems(r, 'page@example.com', { who: `${h.email} ← page`, minFrames: 40, minBarcodes: 40, minAudioPackets: 100 }));
+  }
+  const s = await page.stats();
+  console.log(`page ← cli-a: ${s[aId].barcodes} barcodes; cli-a ← page: ${describeReceived(receivedFrom(a.report(), 'page@example.com', 'video')[0])}`);
+  assert.deepEqual((await page.info()).peers, [], 'no mesh call');
+  await assertLabOk(lab, problems, 'Chromium and Huddle through the SFU');
+});
+
+test('SFU threshold 5: a mesh of four grows to six, moves to the SFU, media keeps flowing', { skip: labSkipReason() ?? false, timeout: 240000 }, async (t) => {
+  const lab = await startLab(t, { nat: 'eim', janus: { threshold: 5 } });
+  const emails = Array.from({ length: 6 }, (_, i) => `m${i + 1}@example.com`);
+  const hs = [];
+  const start = (i, duration) => {
+    hs.push(lab.huddle(i % 2 ? 'b' : 'a', { email: emails[i], ice: 'stun', duration, camera: 'test:160x120' }));
+    return huddleId(hs.at(-1));
+  };
+  // Four in a mesh for a while, then the fifth (the switch) and the sixth.
+  for (let i = 0; i < 4; i++) await start(i, 22 - i);
+  await new Promise((r) => setTimeout(r, 5000));
+  await start(4, 12);
+  await start(5, 11);
+  const exits = await Promise.all(hs.map((h) => h.waitExit(60000)));
+  const problems = [];
+  const gaps = [];
+  for (const [i, h] of hs.entries()) {
+    if (exits[i].code !== 0) problems.push(`${h.email}: exit ${exits[i].code}`);
+    const r = h.report();
+    if (!r) {
+      problems.push(`${h.email}: no report`);
+      continue;
+    }
+    if (r.errors.length) problems.push(`${h.email}: errors ${JSON.stringify(r.errors)}`);
+    for (const [j, other] of emails.entries()) {
+      if (j === i) continue;
+      problems.push(...huddleReceivedProblems(r, other, { who: `${h.email} ← ${other}`, minFrames: 60, minBarcodes: 60, minAudioPackets: 100 }));
+      // Between two of the first four: a mesh call first, then the SFU.
+      if (i < 4 && j < 4) {
+        const v = receivedFrom(r, other, 'video')[0];
+        if (v) gaps.push(v.longest_frame_gap_ms);
+      }
+    }
+    if (i < 4 && !(r.peers_connected >= 3)) problems.push(`${h.email}: ${r.peers_connected} mesh calls came up before the switch (expected 3)`);
+    if (i >= 4 && r.peers_connected !== 0) problems.push(`${h.email}: ${r.peers_connected} mesh calls in an SFU room`);
+  }
+  const worst = Math.max(...gaps.filter((g) => g !== null && g !== undefined));
+  console.log(`mesh → SFU (4 → 6, threshold 5): longest frame gap between the first four ${Math.round(worst)} ms; all: ${gaps.map((g) => Math.round(g)).join(' ')}`);
+  if (!(worst < 3000)) problems.push(`media stopped for ${worst} ms across the switch`);
+  await assertLabOk(lab, problems, 'a room growing from 4 to 6 through the threshold');
+});
