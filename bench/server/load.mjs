@@ -741,7 +741,7 @@ async function phaseIdle(url, pid) {
     if (r != null && r > rssMax) rssMax = r
   }
   const holdWin = windowEnd(wh, pid)
-  const health = await httpGet(`${url}/healthz`)
+  const health = await httpGet(`${url.split(",")[0]}/healthz`)
   const rss2 = pid ? procRssKB(pid) : null
   const stillConnected = clients.filter((c) => c.sock?.connected && !c.disconnected).length
   const held = joined === IDLE_CLIENTS && stillConnected === IDLE_CLIENTS

@@ -105,7 +105,14 @@ fn config(url: &str) -> Result<Config, ClusterError> {
 fn builder(config: Config) -> Builder {
     let mut builder = Builder::from_config(config);
     builder
-        .with_performance_config(|p| p.default_command_timeout = COMMAND_TIMEOUT)
+        .with_performance_config(|p| {
+            p.default_command_timeout = COMMAND_TIMEOUT;
+            // The subscriber hands messages to the adapter through a broadcast channel
+            // that drops what a busy node has not read yet (32 by default: the
+            // benchmark lost relays under load with it). Its slots are allocated up
+            // front: 65,536 cost ~80 MB per node; 4,096 a few MB.
+            p.broadcast_channel_capacity = 4096;
+        })
         .with_connection_config(|c| {
             c.connection_timeout = COMMAND_TIMEOUT;
             c.internal_command_timeout = COMMAND_TIMEOUT;
