@@ -47,7 +47,8 @@ pub use peer::{IceServer, PeerSetup};
 pub use pipeline::incoming::{DiscardFrames, FrameSink};
 pub use pipeline::outgoing::VideoSendConfig;
 pub use session::{
-    Identity, LocalMedia, Session, SessionConfig, SessionError, SessionEvent, SessionReport,
+    Admission, Identity, LocalMedia, Session, SessionConfig, SessionError, SessionEvent,
+    SessionReport, list_rooms,
 };
 pub use signaling::SignalingError;
 pub use stats::{LatencySummary, ReceivedStream, ReceivedStreamReport, SentStreamReport};

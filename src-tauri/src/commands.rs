@@ -6,7 +6,7 @@ use huddle_engine::devices;
 use huddle_engine::protocol::ChatMessage;
 use tauri::State;
 
-use crate::call::{DeviceKind, JoinRequest};
+use crate::call::{DeviceKind, DoorAction, JoinRequest, RoomLockRequest, RoomSettings};
 use crate::error::{CommandError, blocking};
 use crate::events::UiJoined;
 use crate::frames::hub::ViewSize;
@@ -78,6 +78,49 @@ pub async fn send_chat(
     text: String,
 ) -> Result<ChatMessage, CommandError> {
     state.calls.chat(text).await
+}
+
+/// (Host) the room's passcode, waiting room and listing.
+#[tauri::command]
+pub async fn lock_room(
+    state: State<'_, AppState>,
+    lock: RoomLockRequest,
+) -> Result<RoomSettings, CommandError> {
+    state.calls.lock_room(lock).await
+}
+
+/// (Host) admit or deny someone waiting, or remove a participant.
+#[tauri::command]
+pub async fn door(
+    state: State<'_, AppState>,
+    action: DoorAction,
+    id: String,
+) -> Result<(), CommandError> {
+    state.calls.door(action, id).await
+}
+
+/// The open (listed) rooms of the server the lobby would join.
+#[tauri::command]
+pub async fn list_rooms(state: State<'_, AppState>) -> Result<Vec<ListedRoom>, CommandError> {
+    let server = state.server_info().await?.url;
+    let rooms = huddle_engine::list_rooms(&server).await?;
+    Ok(rooms
+        .into_iter()
+        .map(|r| ListedRoom {
+            room: r.room,
+            count: r.count as u32,
+            locked: r.locked,
+        })
+        .collect())
+}
+
+/// A room the lobby offers.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ListedRoom {
+    pub room: String,
+    pub count: u32,
+    pub locked: bool,
 }
 
 #[tauri::command]

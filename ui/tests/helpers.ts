@@ -87,6 +87,9 @@ export function joined(over: Partial<Joined> = {}): Joined {
     sharerId: null,
     history: [],
     joinMs: 42,
+    hostId: "me",
+    locked: false,
+    waitingRoom: false,
     ...over,
   };
 }

@@ -8,6 +8,7 @@ use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use super::assembler::{Assembly, FrameAssembler};
+use super::guard::{Verdict, VideoGuard};
 use crate::codec::opus::OpusDecoder;
 use crate::codec::{self, vp8};
 use crate::media::frame::{CHUNK_SAMPLES, VideoFrame};
@@ -76,6 +77,8 @@ pub async fn receive_video(
         }
     };
     let mut assembler = FrameAssembler::new(codec.depacketizer());
+    let mut guard = VideoGuard::new(codec.name.eq_ignore_ascii_case("h264"));
+    let mut said_refused = false;
     let mut last_pli: Option<Instant> = None;
     let mut have_picture = false;
     let mut resizer = Resizer::default();
@@ -100,6 +103,18 @@ pub async fn receive_video(
                     continue;
                 }
             };
+            match guard.check(now, &sample.data) {
+                Verdict::Decode => {}
+                refused => {
+                    // Logged once per stream: a hostile sender must not flood the log.
+                    if !said_refused {
+                        said_refused = true;
+                        tracing::warn!(remote = %id.remote_id, ?refused, "remote video refused before decoding: beyond the limits");
+                    }
+                    with_stats(&stats, &id, |s| s.frames_refused += 1);
+                    continue;
+                }
+            }
             let decoded = decoder.decode_with(&sample.data, |img| {
                 let barcode = testsignal::read_y(img.y, img.width, img.height, img.y_stride);
                 // Decoded now: what scaling for the sink costs is not part of it.

@@ -6,6 +6,7 @@
 
 pub mod assembler;
 pub mod bitrate;
+pub mod guard;
 pub mod incoming;
 pub mod outgoing;
 pub mod send;

@@ -293,7 +293,8 @@ impl Core {
     }
 
     pub(super) fn on_connected(&mut self, key: &LinkKey) {
-        let who = self.email_of(&key.remote);
+        // Ids, not emails, in info-level logs.
+        let who = &key.remote;
         self.act(Action::LinkUp { key: key.clone() });
         match key.kind {
             LinkKind::Call => {
@@ -333,7 +334,7 @@ impl Core {
         if !link.offerer {
             return; // The offerer restarts; we answer its new offer.
         }
-        tracing::info!(peer = %who, "connection failed; restarting ICE");
+        tracing::info!(peer = %key.remote, "connection failed; restarting ICE");
         self.offer(key, Purpose::IceRestart, true);
     }
 

@@ -14,15 +14,19 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use huddle_protocol::request::ListRooms;
 use huddle_protocol::request::{RoomLeave, StartSharing, StopSharing};
-use huddle_protocol::{ChatMessage, ErrorCode, JoinAck, MediaState, RelayBody, RelayKind};
-use tokio::sync::{mpsc, oneshot};
+use huddle_protocol::{
+    ChatMessage, ErrorCode, JoinReply, ListedRoom, MediaState, RelayBody, RelayKind, RoomLock,
+    RoomSettings,
+};
+use tokio::sync::{mpsc, oneshot, watch};
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{RTCIceConnectionState, RTCPeerConnectionState};
 
-use super::core::{Action, Core, CoreConfig, Input, KeyframeOf, LinkKey};
+use super::core::{Action, Admission, Core, CoreConfig, Input, KeyframeOf, LinkKey};
 use super::event::SessionEvent;
-use super::{Identity, LocalMedia, SessionError, SessionReport, request_join};
+use super::{DoorRequest, Identity, LocalMedia, SessionError, SessionReport, request_join};
 use crate::capture::source::{AudioSource, VideoSource};
 use crate::media::stream::StreamKind;
 use crate::peer::{PeerEvent, PeerSetup};
@@ -50,6 +54,16 @@ pub(super) enum Command {
         reply: oneshot::Sender<Result<(), SessionError>>,
     },
     StopSharing(oneshot::Sender<Result<(), SessionError>>),
+    Lock {
+        lock: RoomLock,
+        reply: oneshot::Sender<Result<RoomSettings, SessionError>>,
+    },
+    Door {
+        request: DoorRequest,
+        id: String,
+        reply: oneshot::Sender<Result<(), SessionError>>,
+    },
+    ListRooms(oneshot::Sender<Result<Vec<ListedRoom>, SessionError>>),
     Leave(oneshot::Sender<SessionReport>),
 }
 
@@ -86,6 +100,8 @@ pub(super) struct Shell {
     stats: ReceivedStats,
     sink: Arc<dyn FrameSink>,
     events: mpsc::UnboundedSender<SessionEvent>,
+    /// Where we stand at the door, for [`super::Session::admitted`].
+    admission: watch::Sender<Admission>,
     join_rtt: Duration,
 }
 
@@ -104,6 +120,7 @@ pub(super) struct ShellParts {
     pub stats: ReceivedStats,
     pub events: mpsc::UnboundedSender<SessionEvent>,
     pub notices: mpsc::UnboundedSender<Notice>,
+    pub admission: watch::Sender<Admission>,
 }
 
 impl Shell {
@@ -121,6 +138,7 @@ impl Shell {
             stats,
             events,
             notices,
+            admission,
         } = parts;
         let video_config = media.video;
         let bitrate = Arc::new(BitrateController::new(
@@ -156,6 +174,7 @@ impl Shell {
             stats,
             sink,
             events,
+            admission,
             join_rtt,
         }
     }
@@ -191,9 +210,14 @@ impl Shell {
         }
     }
 
-    /// Our first join, acknowledged: calls everyone in the room.
-    pub(super) async fn joined(&mut self, ack: JoinAck) {
-        self.drive(Input::Joined(ack)).await;
+    /// The server's answer to our first join: in the room (call everyone there), or
+    /// in its waiting room.
+    pub(super) async fn first_reply(&mut self, reply: JoinReply) {
+        let input = match reply {
+            JoinReply::Joined(ack) => Input::Joined(ack),
+            JoinReply::Waiting { room } => Input::Waiting { room },
+        };
+        self.drive(input).await;
     }
 
     async fn drive(&mut self, input: Input) {
@@ -212,6 +236,19 @@ impl Shell {
                 }
             }
         }
+        self.publish_admission();
+    }
+
+    /// Tells [`super::Session`] where we stand at the door, when that changed.
+    fn publish_admission(&self) {
+        let now = self.core.admission();
+        self.admission.send_if_modified(|seen| {
+            if seen == now {
+                return false;
+            }
+            *seen = now.clone();
+            true
+        });
     }
 
     /// Carries out one action; `Some` is its result, for the rules.
@@ -423,6 +460,22 @@ impl Shell {
             Command::StopSharing(reply) => {
                 let result = self.stop_sharing().await;
                 let _ = reply.send(result);
+            }
+            Command::Lock { lock, reply } => {
+                let result = self.signaling.request(&lock).await;
+                if let Ok(settings) = &result {
+                    self.core.note_settings(*settings);
+                    self.publish_admission();
+                }
+                let _ = reply.send(result.map_err(Into::into));
+            }
+            Command::Door { request, id, reply } => {
+                let result = request.send(&self.signaling, id).await;
+                let _ = reply.send(result.map_err(Into::into));
+            }
+            Command::ListRooms(reply) => {
+                let result = self.signaling.request(&ListRooms {}).await;
+                let _ = reply.send(result.map(|r| r.rooms).map_err(Into::into));
             }
             Command::Leave(_) => {}
         }

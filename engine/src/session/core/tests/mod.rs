@@ -5,9 +5,11 @@
 //! - [`calls`]: the mesh, candidates, replaced connections, offer collisions and the
 //!   DTLS role, ICE restarts, connecting and the connect timeout;
 //! - [`sharing`]: sharer and viewer;
+//! - [`door`]: the waiting room, admission, removal, host events;
 //! - [`signaling`]: losing and regaining the server, media state, server errors.
 
 mod calls;
+mod door;
 mod sharing;
 mod signaling;
 
