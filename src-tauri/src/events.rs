@@ -208,7 +208,9 @@ impl UiSessionEvent {
                 email: email.clone(),
                 name: name.clone(),
             },
-            SessionEvent::KnockWithdrawn { id } => UiSessionEvent::KnockWithdrawn { id: id.clone() },
+            SessionEvent::KnockWithdrawn { id } => {
+                UiSessionEvent::KnockWithdrawn { id: id.clone() }
+            }
             SessionEvent::Removed { room, .. } => UiSessionEvent::Removed { room: room.clone() },
             // Already visible as video in a tile; the join command answers once we are
             // let in (or refused).
