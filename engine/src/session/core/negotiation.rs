@@ -10,6 +10,10 @@ use super::sdp::{dtls_setup, first_mid, our_role_after, with_dtls_setup, with_mi
 use super::{Action, Core, KeyframeOf, LinkKey};
 use crate::session::event::SessionEvent;
 
+/// Remote candidates kept for one connection before it can use them: a real peer sends
+/// a handful; a hostile one must not grow our memory without bound.
+pub(super) const MAX_HELD_CANDIDATES: usize = 64;
+
 /// Most ICE restarts tried before a connection is given up.
 pub const MAX_ICE_RESTARTS: u32 = 2;
 
@@ -249,12 +253,8 @@ impl Core {
             Some(link) if link.remote_description_set => {
                 self.add_remote_candidates(&key, vec![candidate])
             }
-            Some(link) => link.pending_candidates.push(candidate),
-            None => self
-                .early_candidates
-                .entry(key)
-                .or_default()
-                .push(candidate),
+            Some(link) => hold(&mut link.pending_candidates, candidate),
+            None => hold(self.early_candidates.entry(key).or_default(), candidate),
         }
     }
 
@@ -347,5 +347,14 @@ impl Core {
         if close {
             self.close(key);
         }
+    }
+}
+
+/// Keeps `candidate` for later, unless `held` is full (then it is dropped).
+fn hold(held: &mut Vec<IceCandidate>, candidate: IceCandidate) {
+    if held.len() < MAX_HELD_CANDIDATES {
+        held.push(candidate);
+    } else {
+        tracing::debug!("too many early ICE candidates: one dropped");
     }
 }
