@@ -63,8 +63,25 @@ pub async fn join(
     state: State<'_, AppState>,
     request: JoinRequest,
 ) -> Result<UiJoined, CommandError> {
-    let server = state.server_info().await?.url;
-    state.calls.join(server, request).await
+    let server = state.server_info().await?;
+    let joined = state.calls.join(server.url, request).await?;
+    // A room we host for the network is always locked with the generated passcode.
+    if let Some(passcode) = server.passcode
+        && joined.host_id.as_deref() == Some(joined.self_id.as_str())
+        && !joined.locked
+    {
+        let lock = RoomLockRequest {
+            passcode: Some(passcode),
+            waiting_room: None,
+            listed: None,
+        };
+        let settings = state.calls.lock_room(lock).await?;
+        return Ok(UiJoined {
+            locked: settings.locked,
+            ..joined
+        });
+    }
+    Ok(joined)
 }
 
 #[tauri::command]

@@ -142,9 +142,16 @@ describe("LobbyView", () => {
     expect(q<HTMLInputElement>("#name").value).toBe("New");
   });
 
-  it("shows hosting addresses when hosted", () => {
-    make(appInfo({ server: { url: "http://127.0.0.1:3000", hosted: true, shareUrls: ["http://192.168.1.2:3000"] } }));
-    expect(q("#server-info").textContent).toBe("Hosting on this computer — others can join at http://192.168.1.2:3000");
+  it("shows the address, passcode and link when hosting for the network", () => {
+    make(appInfo({ server: { url: "http://127.0.0.1:3000", hosted: true, shareUrls: ["http://192.168.1.2:3000"], passcode: "k3y-abc" } }));
+    expect(q("#server-info").textContent).toContain("Hosting for your network at http://192.168.1.2:3000");
+    expect(q("#hosted-passcode").textContent).toBe("k3y-abc");
+    expect(q("#hosted-link").textContent).toContain("passcode=k3y-abc&server=http%3A%2F%2F192.168.1.2%3A3000");
+  });
+
+  it("says a loopback-only hosted server is reachable from here only", () => {
+    make(appInfo({ server: { url: "http://127.0.0.1:3000", hosted: true, shareUrls: [], passcode: null } }));
+    expect(q("#server-info").textContent).toBe("Hosting on this computer (only you can reach it)");
   });
 
   it("moves the mic meter", () => {

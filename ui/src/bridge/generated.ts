@@ -36,9 +36,15 @@ url: string,
  */
 hosted: boolean,
 /**
- * Addresses others on the network can use to reach a hosted server.
+ * Addresses others on the network can use to reach a hosted server (only when
+ * others on the network may join).
  */
-shareUrls: Array<string>, };
+shareUrls: Array<string>,
+/**
+ * The passcode our hosted rooms are locked with, to give to the others (LAN
+ * hosting only).
+ */
+passcode: string | null, };
 
 /**
  * What fills the lobby (sent to the window as `LaunchOptions`).
@@ -147,7 +153,12 @@ server: string | null,
 /**
  * The synthetic camera, microphone and screen instead of real devices.
  */
-fakeDevices: boolean, };
+fakeDevices: boolean,
+/**
+ * "Let others on my network join": the hosted server listens on every interface
+ * (with a generated passcode on our rooms) instead of 127.0.0.1 only.
+ */
+lanHosting: boolean, };
 
 /**
  * The size a stream's tile shows (the window's `set_view_sizes`).
