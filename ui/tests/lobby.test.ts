@@ -134,6 +134,53 @@ describe("LobbyView", () => {
     expect(joinedWith).toBeNull();
   });
 
+  it("asks for the passcode of a locked room, keeping what was typed, and joins with it", async () => {
+    const v = make();
+    await v.devicesReady;
+    q<HTMLInputElement>("#email").value = "ada@example.com";
+    q<HTMLInputElement>("#room").value = "1234";
+    q<HTMLInputElement>("#name").value = "Ada";
+    expect(q("#passcode").closest<HTMLElement>(".field")!.hidden).toBe(true);
+    ipc.handlers.join = () => reject("passcode_required", "needs a passcode");
+    expect(await v.join()).toBe(false);
+    expect(q("#passcode").closest<HTMLElement>(".field")!.hidden).toBe(false);
+    expect(q("#passcode-error").textContent).toBe("This room is locked. Enter its passcode.");
+    expect(document.activeElement).toBe(q("#passcode"));
+    expect([q<HTMLInputElement>("#email").value, q<HTMLInputElement>("#room").value, q<HTMLInputElement>("#name").value]).toEqual([
+      "ada@example.com",
+      "1234",
+      "Ada",
+    ]);
+    q<HTMLInputElement>("#passcode").value = "wrong";
+    ipc.handlers.join = () => reject("bad_passcode", "wrong");
+    expect(await v.join()).toBe(false);
+    expect(q("#passcode-error").textContent).toBe("That passcode isn't right.");
+    expect(q<HTMLInputElement>("#passcode").value).toBe("wrong");
+    q<HTMLInputElement>("#passcode").value = " open-sesame ";
+    ipc.handlers.join = () => joined();
+    expect(await v.join()).toBe(true);
+    expect((ipc.callsOf("join").at(-1) as { request: JoinRequest }).request.passcode).toBe("open-sesame");
+  });
+
+  it("lists the open rooms while shown; a click fills the room number and a locked one asks for the passcode", async () => {
+    ipc.handlers.list_rooms = () => [
+      { room: "standup", count: 3, locked: false },
+      { room: "board", count: 1, locked: true },
+    ];
+    const v = make();
+    v.show();
+    await flush();
+    const buttons = [...document.querySelectorAll<HTMLButtonElement>("#open-rooms button")];
+    expect(buttons.map((b) => b.textContent)).toEqual(["standup · 3 inside", "board · 1 inside · locked"]);
+    buttons[0]!.click();
+    expect(q<HTMLInputElement>("#room").value).toBe("standup");
+    expect(q("#passcode").closest<HTMLElement>(".field")!.hidden).toBe(true);
+    buttons[1]!.click();
+    expect(q<HTMLInputElement>("#room").value).toBe("board");
+    expect(q("#passcode").closest<HTMLElement>(".field")!.hidden).toBe(false);
+    v.hide();
+  });
+
   it("prefers launch options over remembered values", () => {
     saveRemembered({ email: "old@example.com", room: "1", name: "Old" });
     make(appInfo({ launch: { email: "new@example.com", room: null, name: "New", join: false } }));
