@@ -131,6 +131,23 @@ pub async fn list_rooms(state: State<'_, AppState>) -> Result<Vec<ListedRoom>, C
         .collect())
 }
 
+/// The person confirmed the server a join link named: joins go there from now on.
+#[tauri::command]
+pub async fn use_link_server(
+    state: State<'_, AppState>,
+    server: String,
+) -> Result<AppInfo, CommandError> {
+    let server = server.trim().trim_end_matches('/').to_string();
+    if !(server.starts_with("http://") || server.starts_with("https://")) {
+        return Err(CommandError::InvalidInput(format!(
+            "not a server address: {server}"
+        )));
+    }
+    *lock(&state.server_override) = Some(server);
+    lock(&state.launch).link_server = None;
+    state.info().await
+}
+
 /// A room the lobby offers.
 #[derive(Debug, Clone, serde::Serialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]

@@ -181,6 +181,22 @@ describe("LobbyView", () => {
     v.hide();
   });
 
+  it("fills the passcode from a link and joins another server only once confirmed", async () => {
+    ipc.handlers.use_link_server = (args) =>
+      appInfo({ server: { url: (args as { server: string }).server, hosted: false, shareUrls: [], passcode: null } });
+    const v = make();
+    v.fill({ email: null, room: "9", name: null, join: true, passcode: "k3y", linkServer: "http://evil.example:4100" });
+    expect(q<HTMLInputElement>("#passcode").value).toBe("k3y");
+    expect(q("#link-server").textContent).toContain("evil.example:4100");
+    expect(v.canAutoJoin()).toBe(false);
+    expect(q<HTMLButtonElement>("#join").disabled).toBe(true);
+    q<HTMLButtonElement>("#link-server-use").click();
+    await flush();
+    expect(ipc.callsOf("use_link_server")).toEqual([{ server: "http://evil.example:4100" }]);
+    expect(document.querySelector("#link-server")).toBeNull();
+    expect(q("#server-info").textContent).toContain("http://evil.example:4100");
+  });
+
   it("prefers launch options over remembered values", () => {
     saveRemembered({ email: "old@example.com", room: "1", name: "Old" });
     make(appInfo({ launch: { email: "new@example.com", room: null, name: "New", join: false } }));

@@ -53,7 +53,15 @@ export type LaunchOptions = { email: string | null, room: string | null, name: s
 /**
  * Join at once (only honoured with both email and room).
  */
-join: boolean, };
+join: boolean,
+/**
+ * The room's passcode, from a link.
+ */
+passcode?: string,
+/**
+ * A link's server: used only once the person confirms it (`use_link_server`).
+ */
+linkServer?: string, };
 
 /**
  * Which path carries frames to the window.
@@ -240,6 +248,8 @@ export interface Commands {
   door: [{ action: DoorAction; id: string }, null];
   /** The server's open (listed) rooms, for the lobby. */
   list_rooms: [Record<string, never>, Array<ListedRoom>];
+  /** The person confirmed a join link's server: joins go there from now on. */
+  use_link_server: [{ server: string }, AppInfo];
   /** Switch mid-call without renegotiating; null turns it off. */
   switch_device: [{ kind: DeviceKind; id: string | null }, null];
   list_share_sources: [Record<string, never>, ShareSources];

@@ -271,17 +271,59 @@ export class LobbyView {
     return { email: this.email.value.trim(), room: this.room.value.trim(), name: this.name.value.trim() };
   }
 
-  /** A launch's join is honoured only with both an email and a room (after filling). */
+  /** A launch's join is honoured only with both an email and a room (after filling),
+   * and never while a link's server waits for confirmation. */
   canAutoJoin(): boolean {
     const f = this.fields();
-    return f.email !== "" && f.room !== "";
+    return f.email !== "" && f.room !== "" && this.pendingServer === null;
   }
+
+  /** A link's server, shown by host name until the person confirms it. */
+  pendingServer: string | null = null;
 
   /** Launch options override what is in the fields. */
   fill(launch: LaunchOptions): void {
     if (launch.email !== null) this.email.value = launch.email;
     if (launch.room !== null) this.room.value = launch.room;
     if (launch.name !== null) this.name.value = launch.name;
+    if (launch.passcode) {
+      this.passcode.value = launch.passcode;
+      setHidden(this.passcodeField, false);
+    }
+    const server = launch.linkServer?.replace(/\/+$/, "");
+    if (server && server !== this.deps.info.server.url) this.askServer(server);
+  }
+
+  /** A link names another server: say which (by host name) and join there only if confirmed. */
+  private askServer(server: string): void {
+    this.pendingServer = server;
+    let host = server;
+    try {
+      host = new URL(server).host;
+    } catch {
+      // shown as given
+    }
+    const use = h("button", { id: "link-server-use", type: "button", class: "btn btn-primary" }, "Use this server");
+    const keep = h("button", { id: "link-server-keep", type: "button", class: "btn" }, "Keep my server");
+    const box = h("div", { id: "link-server", class: "notice", role: "alert" }, `This link is for the server at ${host}. Join there? `, use, " ", keep);
+    this.joinBtn.disabled = true;
+    const done = () => {
+      this.pendingServer = null;
+      this.joinBtn.disabled = false;
+      box.remove();
+    };
+    use.addEventListener("click", () => {
+      void call("use_link_server", { server })
+        .then((info) => {
+          this.setInfo(info);
+          this.deps.onInfo?.(info);
+          done();
+        })
+        .catch((e: unknown) => this.showError(toHuddleError(e)));
+    });
+    keep.addEventListener("click", done);
+    this.el.querySelector("#link-server")?.remove();
+    this.joinBtn.before(box);
   }
 
   private fillSelect(kind: Kind, list: Device[], remembered: DeviceId | undefined): void {
