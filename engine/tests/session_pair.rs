@@ -33,6 +33,7 @@ async fn join(url: &str, email: &str) -> Session {
         email: email.to_string(),
         room: "pair".into(),
         name: None,
+        passcode: None,
     };
     Session::join(
         loopback_config(identity),
@@ -53,7 +54,7 @@ async fn two_sessions_exchange_video_and_audio() {
     let url = start_server().await;
     let a = join(&url, "a@example.com").await;
     let b = join(&url, "b@example.com").await;
-    assert_eq!(b.joined().participants.len(), 1);
+    assert_eq!(b.joined().expect("inside").participants.len(), 1);
     tokio::time::sleep(Duration::from_secs(6)).await;
     let (ra, rb) = (a.leave().await.unwrap(), b.leave().await.unwrap());
     for (who, report) in [("a", &ra), ("b", &rb)] {
@@ -147,6 +148,7 @@ async fn one_side_sends_h264_the_other_vp8() {
         email: email.to_string(),
         room: "codecs".into(),
         name: None,
+        passcode: None,
     };
     let join = |email, codec| {
         Session::join(
@@ -216,6 +218,7 @@ async fn the_sink_gets_frames_at_the_size_it_asks_for() {
         email: "b@example.com".into(),
         room: "pair".into(),
         name: None,
+        passcode: None,
     };
     let b = Session::join(
         loopback_config(identity),

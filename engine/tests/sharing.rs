@@ -20,6 +20,7 @@ async fn join(url: &str, email: &str, room: &str) -> Session {
         email: email.to_string(),
         room: room.into(),
         name: None,
+        passcode: None,
     };
     let media = LocalMedia {
         camera: None,
@@ -74,7 +75,7 @@ async fn a_sharer_reaches_every_viewer_including_a_late_one() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let mut late = join(&url, "late@example.com", "share").await;
     assert!(
-        late.joined().sharer_id.is_some(),
+        late.joined().expect("inside").sharer_id.is_some(),
         "the join ack names the sharer"
     );
     tokio::time::sleep(Duration::from_secs(4)).await;
@@ -129,7 +130,7 @@ async fn of_two_simultaneous_sharers_exactly_one_wins() {
     };
     match loser_result {
         Err(SessionError::SharingConflict { sharer_id }) => {
-            assert_eq!(sharer_id, winner.joined().id)
+            assert_eq!(sharer_id, winner.joined().expect("inside").id)
         }
         other => panic!("expected a conflict naming the winner: {other:?}"),
     }

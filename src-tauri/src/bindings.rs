@@ -11,7 +11,8 @@ use huddle_engine::protocol::{ChatMessage, Participant};
 use ts_rs::{Config, TS};
 
 use crate::call::stats::{PeerStats, Quality, StatsEvent};
-use crate::call::{DeviceKind, JoinRequest};
+use crate::call::{DeviceKind, DoorAction, JoinRequest, RoomLockRequest, RoomSettings};
+use crate::commands::ListedRoom;
 use crate::error::Rejection;
 use crate::events::{self, MicLevel, UiJoined, UiSessionEvent};
 use crate::frames::hub::ViewSize;
@@ -73,6 +74,10 @@ fn declarations(cfg: &Config) -> Vec<(String, String)> {
         declare::<PeerStats>(cfg),
         declare::<StatsEvent>(cfg),
         declare::<MicLevel>(cfg),
+        declare::<RoomLockRequest>(cfg),
+        declare::<RoomSettings>(cfg),
+        declare::<DoorAction>(cfg),
+        declare::<ListedRoom>(cfg),
     ]
 }
 
@@ -118,6 +123,17 @@ fn commands(cfg: &Config) -> Vec<Command> {
         command!(cfg, "send_chat", "", { "text": String } => ChatMessage),
         command!(cfg, "set_muted", "", { "muted": bool } => ()),
         command!(cfg, "set_camera_on", "", { "on": bool } => ()),
+        command!(cfg, "lock_room",
+            "(Host) passcode (\"\" clears it), waiting room, listing; null keeps a setting. \
+             Fails with not_host from anyone else.",
+            { "lock": RoomLockRequest } => RoomSettings),
+        command!(cfg, "door", "(Host) admit or deny someone waiting, or remove a participant.",
+            { "action": DoorAction, "id": String } => ()),
+        command!(cfg, "list_rooms", "The server's open (listed) rooms, for the lobby.",
+            {} => Vec<ListedRoom>),
+        command!(cfg, "use_link_server",
+            "The person confirmed a join link's server: joins go there from now on.",
+            { "server": String } => AppInfo),
         command!(cfg, "switch_device", "Switch mid-call without renegotiating; null turns it off.",
             { "kind": DeviceKind, "id": Option<String> } => ()),
         command!(cfg, "list_share_sources", "", {} => ShareSources),

@@ -6,7 +6,7 @@ use huddle_engine::devices;
 use huddle_engine::protocol::ChatMessage;
 use tauri::State;
 
-use crate::call::{DeviceKind, JoinRequest};
+use crate::call::{DeviceKind, DoorAction, JoinRequest, RoomLockRequest, RoomSettings};
 use crate::error::{CommandError, blocking};
 use crate::events::UiJoined;
 use crate::frames::hub::ViewSize;
@@ -63,8 +63,25 @@ pub async fn join(
     state: State<'_, AppState>,
     request: JoinRequest,
 ) -> Result<UiJoined, CommandError> {
-    let server = state.server_info().await?.url;
-    state.calls.join(server, request).await
+    let server = state.server_info().await?;
+    let joined = state.calls.join(server.url, request).await?;
+    // A room we host for the network is always locked with the generated passcode.
+    if let Some(passcode) = server.passcode
+        && joined.host_id.as_deref() == Some(joined.self_id.as_str())
+        && !joined.locked
+    {
+        let lock = RoomLockRequest {
+            passcode: Some(passcode),
+            waiting_room: None,
+            listed: None,
+        };
+        let settings = state.calls.lock_room(lock).await?;
+        return Ok(UiJoined {
+            locked: settings.locked,
+            ..joined
+        });
+    }
+    Ok(joined)
 }
 
 #[tauri::command]
@@ -78,6 +95,66 @@ pub async fn send_chat(
     text: String,
 ) -> Result<ChatMessage, CommandError> {
     state.calls.chat(text).await
+}
+
+/// (Host) the room's passcode, waiting room and listing.
+#[tauri::command]
+pub async fn lock_room(
+    state: State<'_, AppState>,
+    lock: RoomLockRequest,
+) -> Result<RoomSettings, CommandError> {
+    state.calls.lock_room(lock).await
+}
+
+/// (Host) admit or deny someone waiting, or remove a participant.
+#[tauri::command]
+pub async fn door(
+    state: State<'_, AppState>,
+    action: DoorAction,
+    id: String,
+) -> Result<(), CommandError> {
+    state.calls.door(action, id).await
+}
+
+/// The open (listed) rooms of the server the lobby would join.
+#[tauri::command]
+pub async fn list_rooms(state: State<'_, AppState>) -> Result<Vec<ListedRoom>, CommandError> {
+    let server = state.server_info().await?.url;
+    let rooms = huddle_engine::list_rooms(&server, None).await?;
+    Ok(rooms
+        .into_iter()
+        .map(|r| ListedRoom {
+            room: r.room,
+            count: r.count as u32,
+            locked: r.locked,
+        })
+        .collect())
+}
+
+/// The person confirmed the server a join link named: joins go there from now on.
+#[tauri::command]
+pub async fn use_link_server(
+    state: State<'_, AppState>,
+    server: String,
+) -> Result<AppInfo, CommandError> {
+    let server = server.trim().trim_end_matches('/').to_string();
+    if !(server.starts_with("http://") || server.starts_with("https://")) {
+        return Err(CommandError::InvalidInput(format!(
+            "not a server address: {server}"
+        )));
+    }
+    *lock(&state.server_override) = Some(server);
+    lock(&state.launch).link_server = None;
+    state.info().await
+}
+
+/// A room the lobby offers.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ListedRoom {
+    pub room: String,
+    pub count: u32,
+    pub locked: bool,
 }
 
 #[tauri::command]

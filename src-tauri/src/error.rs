@@ -106,7 +106,16 @@ impl From<SessionError> for CommandError {
                 sharer_id: Some(sharer_id),
             },
             SessionError::Ended => CommandError::NotJoined,
-            other => CommandError::Internal(other.to_string()),
+            err @ SessionError::Denied { .. } => CommandError::Server {
+                code: "denied".into(),
+                message: err.to_string(),
+                sharer_id: None,
+            },
+            err @ SessionError::Removed { .. } => CommandError::Server {
+                code: "removed".into(),
+                message: err.to_string(),
+                sharer_id: None,
+            },
         }
     }
 }

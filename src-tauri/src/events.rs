@@ -1,7 +1,7 @@
 //! What the window hears, as JSON: the session's events (`session`), connection figures
 //! (`stats`), the microphone level (`mic-level`) and launch requests (`launch`).
 
-use huddle_engine::protocol::{ChatMessage, Participant};
+use huddle_engine::protocol::{ChatMessage, JoinAck, Participant};
 use huddle_engine::{Session, SessionEvent};
 use serde::Serialize;
 
@@ -42,12 +42,15 @@ pub struct UiJoined {
     pub sharer_id: Option<String>,
     pub history: Vec<ChatMessage>,
     pub join_ms: f64,
+    /// The room's host (since protocol 1.1; none from a 1.0 server).
+    pub host_id: Option<String>,
+    pub locked: bool,
+    pub waiting_room: bool,
 }
 
 impl UiJoined {
     /// What the window needs of a session that just joined.
-    pub fn of(session: &Session) -> Self {
-        let joined = session.joined();
+    pub fn of(session: &Session, joined: &JoinAck) -> Self {
         UiJoined {
             self_id: joined.id.clone(),
             room: joined.room.clone(),
@@ -55,6 +58,9 @@ impl UiJoined {
             sharer_id: joined.sharer_id.clone(),
             history: joined.history.clone(),
             join_ms: session.join_rtt().as_secs_f64() * 1000.0,
+            host_id: joined.host_id.clone(),
+            locked: joined.locked,
+            waiting_room: joined.waiting_room,
         }
     }
 }
@@ -116,6 +122,32 @@ pub enum UiSessionEvent {
     Ended {
         reason: String,
     },
+    /// The room has a new host (the old one left).
+    HostChanged {
+        #[serde(rename = "hostId")]
+        host_id: String,
+    },
+    /// The host changed the room's passcode lock, waiting room or listing.
+    RoomSettings {
+        locked: bool,
+        #[serde(rename = "waitingRoom")]
+        waiting_room: bool,
+        listed: bool,
+    },
+    /// (To the host) someone waits to be let in.
+    Knock {
+        id: String,
+        email: String,
+        name: Option<String>,
+    },
+    /// (To the host) someone stopped waiting.
+    KnockWithdrawn {
+        id: String,
+    },
+    /// The host removed us: the call is over.
+    Removed {
+        room: String,
+    },
 }
 
 impl UiSessionEvent {
@@ -163,9 +195,30 @@ impl UiSessionEvent {
                 code: code.clone(),
                 message: message.clone(),
             },
-            // Already visible as video in a tile.
+            SessionEvent::HostChanged { host_id } => UiSessionEvent::HostChanged {
+                host_id: host_id.clone(),
+            },
+            SessionEvent::RoomSettings(s) => UiSessionEvent::RoomSettings {
+                locked: s.locked,
+                waiting_room: s.waiting_room,
+                listed: s.listed,
+            },
+            SessionEvent::Knock { id, email, name } => UiSessionEvent::Knock {
+                id: id.clone(),
+                email: email.clone(),
+                name: name.clone(),
+            },
+            SessionEvent::KnockWithdrawn { id } => {
+                UiSessionEvent::KnockWithdrawn { id: id.clone() }
+            }
+            SessionEvent::Removed { room, .. } => UiSessionEvent::Removed { room: room.clone() },
+            // Already visible as video in a tile; the join command answers once we are
+            // let in (or refused).
             SessionEvent::MediaFlowing { .. }
             | SessionEvent::Joined { .. }
+            | SessionEvent::Waiting { .. }
+            | SessionEvent::Admitted { .. }
+            | SessionEvent::Denied { .. }
             | SessionEvent::NoMediaConnection { .. } => return None,
         })
     }

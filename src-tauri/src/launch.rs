@@ -30,7 +30,7 @@ pub struct LaunchArgs {
     /// Use the synthetic camera, microphone and screen (also HUDDLE_FAKE_DEVICES=1).
     #[arg(long)]
     pub fake_devices: bool,
-    /// A join link: huddle://join?room=ROOM[&server=URL]
+    /// A join link: huddle://join?room=ROOM[&passcode=P][&server=URL]
     pub link: Option<String>,
 }
 
@@ -43,6 +43,14 @@ pub struct LaunchOptions {
     pub name: Option<String>,
     /// Join at once (only honoured with both email and room).
     pub join: bool,
+    /// The room's passcode, from a link.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub passcode: Option<String>,
+    /// A link's server: used only once the person confirms it (`use_link_server`).
+    #[serde(rename = "linkServer", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub link_server: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -53,13 +61,13 @@ pub enum LinkError {
     NoRoom(String),
 }
 
-/// A parsed `huddle://join?...` link.
+/// A parsed `huddle://join?...` link: only the room, its passcode and the server are
+/// read from it (who you are never comes from a link).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JoinLink {
     pub room: String,
     pub server: Option<String>,
-    pub email: Option<String>,
-    pub name: Option<String>,
+    pub passcode: Option<String>,
 }
 
 impl JoinLink {
@@ -76,8 +84,7 @@ impl JoinLink {
         let mut parsed = JoinLink {
             room: String::new(),
             server: None,
-            email: None,
-            name: None,
+            passcode: None,
         };
         for (key, value) in url.query_pairs() {
             let value = value.trim().to_string();
@@ -87,8 +94,7 @@ impl JoinLink {
             match key.as_ref() {
                 "room" => parsed.room = value,
                 "server" => parsed.server = Some(value),
-                "email" => parsed.email = Some(value),
-                "name" => parsed.name = Some(value),
+                "passcode" => parsed.passcode = Some(value),
                 _ => {}
             }
         }
@@ -109,24 +115,31 @@ impl LaunchArgs {
                 .filter(|s| !s.trim().is_empty())
         };
         let options = LaunchOptions {
-            email: pick(&self.email, link.as_ref().and_then(|l| l.email.as_ref())),
+            email: pick(&self.email, None),
             room: pick(&self.room, link.as_ref().map(|l| &l.room)),
-            name: pick(&self.name, link.as_ref().and_then(|l| l.name.as_ref())),
+            name: pick(&self.name, None),
             join: self.join,
+            passcode: link.as_ref().and_then(|l| l.passcode.clone()),
+            // A link's server waits for the person's confirmation; --server is theirs.
+            link_server: link
+                .as_ref()
+                .and_then(|l| l.server.clone())
+                .filter(|_| self.server.is_none()),
         };
-        let server = pick(&self.server, link.as_ref().and_then(|l| l.server.as_ref()));
-        Ok((options, server))
+        Ok((options, pick(&self.server, None)))
     }
 }
 
-/// A link that arrives while the app runs: fills the lobby, and joins when an email is
-/// already known (the window decides).
+/// A link that arrives while the app runs: fills the lobby's room and passcode; its
+/// server waits for confirmation.
 pub fn options_from_link(link: &JoinLink) -> LaunchOptions {
     LaunchOptions {
-        email: link.email.clone(),
+        email: None,
         room: Some(link.room.clone()),
-        name: link.name.clone(),
+        name: None,
         join: false,
+        passcode: link.passcode.clone(),
+        link_server: link.server.clone(),
     }
 }
 
@@ -148,6 +161,25 @@ mod tests {
         let l = JoinLink::parse("huddle:join?room=abc").unwrap();
         assert_eq!(l.room, "abc");
         assert_eq!(l.server, None);
+    }
+
+    #[test]
+    fn a_link_gives_room_passcode_and_server_never_who_you_are() {
+        let l = JoinLink::parse(
+            "huddle://join?room=9&passcode=abc&email=evil@x.io&name=Mallory&server=http://h:1",
+        )
+        .unwrap();
+        assert_eq!(
+            l,
+            JoinLink {
+                room: "9".into(),
+                server: Some("http://h:1".into()),
+                passcode: Some("abc".into()),
+            }
+        );
+        let o = options_from_link(&l);
+        assert_eq!((o.email, o.name), (None, None));
+        assert_eq!(o.passcode.as_deref(), Some("abc"));
     }
 
     #[test]
@@ -182,7 +214,20 @@ mod tests {
         assert_eq!(o.email.as_deref(), Some("ada@example.com"));
         assert_eq!(o.room.as_deref(), Some("7"));
         assert!(o.join);
-        assert_eq!(server.as_deref(), Some("http://h:1"));
+        // A link's server is not used until confirmed.
+        assert_eq!(server, None);
+        assert_eq!(o.link_server.as_deref(), Some("http://h:1"));
+
+        // --server is the person's own choice: used at once, the link's is dropped.
+        let (o, server) = args(&[
+            "--server",
+            "http://mine:2",
+            "huddle://join?room=9&server=http://h:1",
+        ])
+        .resolve()
+        .unwrap();
+        assert_eq!(server.as_deref(), Some("http://mine:2"));
+        assert_eq!(o.link_server, None);
 
         let (o, server) = args(&["huddle://join?room=9"]).resolve().unwrap();
         assert_eq!(o.room.as_deref(), Some("9"));

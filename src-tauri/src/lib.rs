@@ -99,9 +99,6 @@ fn setup(
             match JoinLink::parse(url.as_str()) {
                 Ok(link) => {
                     let state = handle.state::<AppState>();
-                    if let Some(server) = &link.server {
-                        *lock(&state.server_override) = Some(server.clone());
-                    }
                     let options = launch::options_from_link(&link);
                     *lock(&state.launch) = options.clone();
                     let _ = handle.emit(events::LAUNCH, options);
@@ -131,6 +128,10 @@ pub fn run(args: LaunchArgs) -> anyhow::Result<()> {
             commands::send_chat,
             commands::set_muted,
             commands::set_camera_on,
+            commands::lock_room,
+            commands::door,
+            commands::list_rooms,
+            commands::use_link_server,
             commands::switch_device,
             commands::list_share_sources,
             commands::start_share,

@@ -13,6 +13,9 @@ pub struct Settings {
     pub server: Option<String>,
     /// The synthetic camera, microphone and screen instead of real devices.
     pub fake_devices: bool,
+    /// "Let others on my network join": the hosted server listens on every interface
+    /// (with a generated passcode on our rooms) instead of 127.0.0.1 only.
+    pub lan_hosting: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +90,7 @@ mod tests {
         let s = Settings {
             server: Some("http://10.0.0.2:4100".into()),
             fake_devices: true,
+            lan_hosting: true,
         };
         s.save(&path).unwrap();
         assert_eq!(Settings::load(&path), s);
@@ -99,6 +103,7 @@ mod tests {
         let s = Settings {
             server: Some("  http://h:1/ ".into()),
             fake_devices: false,
+            lan_hosting: false,
         };
         assert_eq!(
             s.normalized().unwrap().server.as_deref(),
@@ -107,11 +112,13 @@ mod tests {
         let blank = Settings {
             server: Some(" ".into()),
             fake_devices: false,
+            lan_hosting: false,
         };
         assert_eq!(blank.normalized().unwrap().server, None);
         let bad = Settings {
             server: Some("ftp://h".into()),
             fake_devices: false,
+            lan_hosting: false,
         };
         assert!(matches!(bad.normalized(), Err(SettingsError::BadServer(_))));
     }

@@ -64,8 +64,12 @@ pub struct ServerInfo {
     pub url: String,
     /// True when the app runs the server itself (no server configured).
     hosted: bool,
-    /// Addresses others on the network can use to reach a hosted server.
+    /// Addresses others on the network can use to reach a hosted server (only when
+    /// others on the network may join).
     share_urls: Vec<String>,
+    /// The passcode our hosted rooms are locked with, to give to the others (LAN
+    /// hosting only).
+    pub passcode: Option<String>,
 }
 
 pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -83,18 +87,22 @@ impl AppState {
         let wanted = lock(&self.server_override)
             .clone()
             .or_else(|| lock(&self.settings).server.clone());
+        let lan = lock(&self.settings).lan_hosting;
         let mut server = self.server.lock().await;
         match wanted {
             Some(url) => {
                 server.url = url;
                 server.hosted = None;
             }
-            None if server.hosted.is_none() => {
-                let hosted = hosting::host().await?;
+            // Hosted already, for the network or not as the setting says.
+            None if server.hosted.as_ref().is_some_and(|h| h.lan == lan) => {}
+            None => {
+                // The old one (if any) stops before the new one takes the port.
+                server.hosted = None;
+                let hosted = hosting::host(lan).await?;
                 server.url = hosted.url.clone();
                 server.hosted = Some(hosted);
             }
-            None => {}
         }
         Ok(())
     }
@@ -113,6 +121,7 @@ impl AppState {
                 .as_ref()
                 .map(|h| h.share_urls.clone())
                 .unwrap_or_default(),
+            passcode: server.hosted.as_ref().and_then(|h| h.passcode.clone()),
         })
     }
 

@@ -134,6 +134,69 @@ describe("LobbyView", () => {
     expect(joinedWith).toBeNull();
   });
 
+  it("asks for the passcode of a locked room, keeping what was typed, and joins with it", async () => {
+    const v = make();
+    await v.devicesReady;
+    q<HTMLInputElement>("#email").value = "ada@example.com";
+    q<HTMLInputElement>("#room").value = "1234";
+    q<HTMLInputElement>("#name").value = "Ada";
+    expect(q("#passcode").closest<HTMLElement>(".field")!.hidden).toBe(true);
+    ipc.handlers.join = () => reject("passcode_required", "needs a passcode");
+    expect(await v.join()).toBe(false);
+    expect(q("#passcode").closest<HTMLElement>(".field")!.hidden).toBe(false);
+    expect(q("#passcode-error").textContent).toBe("This room is locked. Enter its passcode.");
+    expect(document.activeElement).toBe(q("#passcode"));
+    expect([q<HTMLInputElement>("#email").value, q<HTMLInputElement>("#room").value, q<HTMLInputElement>("#name").value]).toEqual([
+      "ada@example.com",
+      "1234",
+      "Ada",
+    ]);
+    q<HTMLInputElement>("#passcode").value = "wrong";
+    ipc.handlers.join = () => reject("bad_passcode", "wrong");
+    expect(await v.join()).toBe(false);
+    expect(q("#passcode-error").textContent).toBe("That passcode isn't right.");
+    expect(q<HTMLInputElement>("#passcode").value).toBe("wrong");
+    q<HTMLInputElement>("#passcode").value = " open-sesame ";
+    ipc.handlers.join = () => joined();
+    expect(await v.join()).toBe(true);
+    expect((ipc.callsOf("join").at(-1) as { request: JoinRequest }).request.passcode).toBe("open-sesame");
+  });
+
+  it("lists the open rooms while shown; a click fills the room number and a locked one asks for the passcode", async () => {
+    ipc.handlers.list_rooms = () => [
+      { room: "standup", count: 3, locked: false },
+      { room: "board", count: 1, locked: true },
+    ];
+    const v = make();
+    v.show();
+    await flush();
+    const buttons = [...document.querySelectorAll<HTMLButtonElement>("#open-rooms button")];
+    expect(buttons.map((b) => b.textContent)).toEqual(["standup · 3 inside", "board · 1 inside · locked"]);
+    buttons[0]!.click();
+    expect(q<HTMLInputElement>("#room").value).toBe("standup");
+    expect(q("#passcode").closest<HTMLElement>(".field")!.hidden).toBe(true);
+    buttons[1]!.click();
+    expect(q<HTMLInputElement>("#room").value).toBe("board");
+    expect(q("#passcode").closest<HTMLElement>(".field")!.hidden).toBe(false);
+    v.hide();
+  });
+
+  it("fills the passcode from a link and joins another server only once confirmed", async () => {
+    ipc.handlers.use_link_server = (args) =>
+      appInfo({ server: { url: (args as { server: string }).server, hosted: false, shareUrls: [], passcode: null } });
+    const v = make();
+    v.fill({ email: null, room: "9", name: null, join: true, passcode: "k3y", linkServer: "http://evil.example:4100" });
+    expect(q<HTMLInputElement>("#passcode").value).toBe("k3y");
+    expect(q("#link-server").textContent).toContain("evil.example:4100");
+    expect(v.canAutoJoin()).toBe(false);
+    expect(q<HTMLButtonElement>("#join").disabled).toBe(true);
+    q<HTMLButtonElement>("#link-server-use").click();
+    await flush();
+    expect(ipc.callsOf("use_link_server")).toEqual([{ server: "http://evil.example:4100" }]);
+    expect(document.querySelector("#link-server")).toBeNull();
+    expect(q("#server-info").textContent).toContain("http://evil.example:4100");
+  });
+
   it("prefers launch options over remembered values", () => {
     saveRemembered({ email: "old@example.com", room: "1", name: "Old" });
     make(appInfo({ launch: { email: "new@example.com", room: null, name: "New", join: false } }));
@@ -142,9 +205,16 @@ describe("LobbyView", () => {
     expect(q<HTMLInputElement>("#name").value).toBe("New");
   });
 
-  it("shows hosting addresses when hosted", () => {
-    make(appInfo({ server: { url: "http://127.0.0.1:3000", hosted: true, shareUrls: ["http://192.168.1.2:3000"] } }));
-    expect(q("#server-info").textContent).toBe("Hosting on this computer — others can join at http://192.168.1.2:3000");
+  it("shows the address, passcode and link when hosting for the network", () => {
+    make(appInfo({ server: { url: "http://127.0.0.1:3000", hosted: true, shareUrls: ["http://192.168.1.2:3000"], passcode: "k3y-abc" } }));
+    expect(q("#server-info").textContent).toContain("Hosting for your network at http://192.168.1.2:3000");
+    expect(q("#hosted-passcode").textContent).toBe("k3y-abc");
+    expect(q("#hosted-link").textContent).toContain("passcode=k3y-abc&server=http%3A%2F%2F192.168.1.2%3A3000");
+  });
+
+  it("says a loopback-only hosted server is reachable from here only", () => {
+    make(appInfo({ server: { url: "http://127.0.0.1:3000", hosted: true, shareUrls: [], passcode: null } }));
+    expect(q("#server-info").textContent).toBe("Hosting on this computer (only you can reach it)");
   });
 
   it("moves the mic meter", () => {

@@ -261,4 +261,46 @@ describe("RoomView", () => {
     expect(tile("ada").dataset.video).toBe("off");
     r.destroy();
   });
+  it("gives the host its controls: knock toast with Admit, passcode, remove; the others see who hosts", async () => {
+    ipc.handlers.door = () => null;
+    ipc.handlers.lock_room = (args) => {
+      const lock = (args as { lock: { passcode: string | null } }).lock;
+      return { locked: lock.passcode !== "" && lock.passcode !== null, waitingRoom: false, listed: false };
+    };
+    const r = room();
+    expect(document.querySelector<HTMLElement>("#host-controls")!.hidden).toBe(false);
+    expect(document.querySelector('[data-participant-id="me"] [data-host]')).not.toBeNull();
+    // A knock: a toast with Admit / Deny, and the waiting list.
+    r.handleSession({ type: "knock", id: "kim", email: "kim@example.com", name: "Kim" });
+    expect(toasts.textContent).toContain("Kim is waiting to join");
+    expect(document.querySelector('[data-waiting-id="kim"]')).not.toBeNull();
+    document.querySelector<HTMLButtonElement>('[data-toast-admit="kim"]')!.click();
+    await flush();
+    expect(ipc.callsOf("door")).toEqual([{ action: "admit", id: "kim" }]);
+    expect(document.querySelector('[data-waiting-id="kim"]')).toBeNull();
+    // Set a passcode.
+    document.querySelector<HTMLInputElement>("#host-passcode")!.value = "open-sesame";
+    document.querySelector<HTMLButtonElement>("#host-lock")!.click();
+    await flush();
+    expect(ipc.callsOf("lock_room")).toEqual([{ lock: { passcode: "open-sesame", waitingRoom: null, listed: null } }]);
+    expect(document.querySelector("#host-state")!.textContent).toBe("Locked with a passcode");
+    // Remove a participant.
+    document.querySelector<HTMLButtonElement>('[data-remove="ada"]')!.click();
+    await flush();
+    expect(ipc.callsOf("door").at(-1)).toEqual({ action: "remove", id: "ada" });
+    // Hand-over: someone else hosts now; the controls go.
+    r.handleSession({ type: "host-changed", hostId: "ada" });
+    expect(document.querySelector<HTMLElement>("#host-controls")!.hidden).toBe(true);
+    expect(document.querySelector('[data-participant-id="ada"] [data-host]')).not.toBeNull();
+    expect(document.querySelector("[data-remove]")).toBeNull();
+    r.destroy();
+  });
+
+  it("leaves the room when the host removes us", () => {
+    const r = room(joined({ hostId: "ada" }));
+    expect(document.querySelector<HTMLElement>("#host-controls")!.hidden).toBe(true);
+    r.handleSession({ type: "removed", room: "1234" });
+    expect(exited).toEqual(["The host removed you from the room."]);
+    r.destroy();
+  });
 });

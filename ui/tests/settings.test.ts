@@ -19,7 +19,7 @@ describe("server settings", () => {
   beforeEach(() => {
     localStorage.clear();
     document.body.replaceChildren();
-    stored = { server: "http://10.0.0.5:3000", fakeDevices: false };
+    stored = { server: "http://10.0.0.5:3000", fakeDevices: false, lanHosting: false };
     ipc = setupIPC({
       list_devices: () => DEVICES,
       join: () => joined(),
@@ -27,9 +27,9 @@ describe("server settings", () => {
       save_settings: (args) => {
         const s = (args as { settings: Settings }).settings;
         return s.server
-          ? appInfo({ server: { url: s.server, hosted: false, shareUrls: [] }, fakeDevices: s.fakeDevices })
+          ? appInfo({ server: { url: s.server, hosted: false, shareUrls: [], passcode: null }, fakeDevices: s.fakeDevices })
           : appInfo({
-              server: { url: "http://127.0.0.1:3000", hosted: true, shareUrls: ["http://192.168.1.2:3000"] },
+              server: { url: "http://127.0.0.1:3000", hosted: true, shareUrls: [], passcode: null },
               fakeDevices: s.fakeDevices,
             });
       },
@@ -56,7 +56,7 @@ describe("server settings", () => {
   }
 
   it("opens a labelled panel filled from get_settings", async () => {
-    stored = { server: "https://meet.example.com", fakeDevices: true };
+    stored = { server: "https://meet.example.com", fakeDevices: true, lanHosting: false };
     const v = make();
     const toggle = q<HTMLButtonElement>("#server-settings-toggle");
     expect(q("#server-settings").hidden).toBe(true);
@@ -79,7 +79,7 @@ describe("server settings", () => {
     type("#settings-server", "  http://192.168.1.9:3000  ");
     q<HTMLButtonElement>("#settings-save").click();
     await flush();
-    expect(ipc.callsOf("save_settings")).toEqual([{ settings: { server: "http://192.168.1.9:3000", fakeDevices: false } }]);
+    expect(ipc.callsOf("save_settings")).toEqual([{ settings: { server: "http://192.168.1.9:3000", fakeDevices: false, lanHosting: false } }]);
     expect(q("#server-info").textContent).toBe("Server: http://192.168.1.9:3000");
     expect(q("#server-settings").hidden).toBe(true);
     expect(document.activeElement).toBe(q("#server-settings-toggle"));
@@ -88,8 +88,8 @@ describe("server settings", () => {
     await open(v);
     type("#settings-server", "   ");
     expect(await v.saveSettings()).toBe(true);
-    expect(ipc.callsOf("save_settings").at(-1)).toEqual({ settings: { server: null, fakeDevices: false } });
-    expect(q("#server-info").textContent).toBe("Hosting on this computer — others can join at http://192.168.1.2:3000");
+    expect(ipc.callsOf("save_settings").at(-1)).toEqual({ settings: { server: null, fakeDevices: false, lanHosting: false } });
+    expect(q("#server-info").textContent).toBe("Hosting on this computer (only you can reach it)");
   });
 
   it("uses the new server in later error messages", async () => {
@@ -134,7 +134,7 @@ describe("server settings", () => {
     q<HTMLButtonElement>("#settings-save").click();
     await flush();
     await v.devicesReady;
-    expect(ipc.callsOf("save_settings")[0]).toEqual({ settings: { server: "http://10.0.0.5:3000", fakeDevices: true } });
+    expect(ipc.callsOf("save_settings")[0]).toEqual({ settings: { server: "http://10.0.0.5:3000", fakeDevices: true, lanHosting: false } });
     expect(ipc.callsOf("list_devices").length).toBe(before + 1);
     expect([...q<HTMLSelectElement>("#camera-select").options].map((o) => o.textContent)).toEqual(["None", "Synthetic camera"]);
     expect(q<HTMLSelectElement>("#camera-select").value).toBe("fake-cam");

@@ -9,9 +9,10 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use huddle_engine::devices::{self, CameraChoice, MicChoice, OpenedMedia, SpeakerChoice};
+use huddle_engine::protocol::RoomLock;
 use huddle_engine::share::{ShareChoice, list_screens, list_windows, open_share};
 use huddle_engine::{
-    DiscardFrames, IceServer, Identity, PeerSetup, Session, SessionConfig, SessionError,
+    Admission, DiscardFrames, IceServer, Identity, PeerSetup, Session, SessionConfig, SessionError,
     SessionEvent, SessionReport, StreamKind,
 };
 
@@ -31,6 +32,15 @@ enum Command {
     Devices,
     /// Join a room and take part: send and receive audio and video, chat.
     Join(Box<JoinArgs>),
+    /// List the server's open (listed) rooms and how many are in each.
+    Rooms {
+        /// Signaling server, e.g. http://127.0.0.1:4100
+        #[arg(long, env = "HUDDLE_SERVER")]
+        server: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Cover an X11 screen with the live timestamp barcode, for measuring screen
     /// sharing end to end (capture included).
     ShowBarcode {
@@ -58,6 +68,27 @@ struct JoinArgs {
     /// Display name.
     #[arg(long)]
     name: Option<String>,
+    /// The room's passcode, when its host locked it.
+    #[arg(long, env = "HUDDLE_PASSCODE")]
+    passcode: Option<String>,
+    /// As the room's host: lock it with this passcode (4–64 characters) once joined.
+    #[arg(long)]
+    lock_passcode: Option<String>,
+    /// As the room's host: turn the waiting room on once joined.
+    #[arg(long)]
+    waiting_room: bool,
+    /// As the room's host: list the room in `rooms:list` once joined.
+    #[arg(long)]
+    listed: bool,
+    /// As the room's host: let in everyone who knocks at the waiting room.
+    #[arg(long)]
+    admit_all: bool,
+    /// As the room's host: turn away everyone who knocks at the waiting room.
+    #[arg(long, conflicts_with = "admit_all")]
+    deny_all: bool,
+    /// As the room's host: remove each participant this many seconds after they joined.
+    #[arg(long)]
+    remove_after: Option<f64>,
     /// `test` (synthetic 640x480@30 with a timestamp barcode; `test:WxH` at another size),
     /// `default`, a camera id, or `none`.
     #[arg(long, default_value = "default")]
@@ -139,6 +170,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Devices => list_devices(),
         Command::Join(args) => join(*args).await,
+        Command::Rooms { server, json } => list_rooms(&server, json).await,
         Command::ShowBarcode {
             display,
             fps,
@@ -210,6 +242,24 @@ fn list_devices() -> anyhow::Result<()> {
             }
         }
         Err(why) => println!("  (unavailable: {why})"),
+    }
+    Ok(())
+}
+
+async fn list_rooms(server: &str, json: bool) -> anyhow::Result<()> {
+    let rooms = huddle_engine::list_rooms(server, None)
+        .await
+        .context("cannot list rooms")?;
+    if json {
+        println!("{}", serde_json::to_string(&rooms)?);
+        return Ok(());
+    }
+    if rooms.is_empty() {
+        println!("(no listed rooms)");
+    }
+    for r in &rooms {
+        let lock = if r.locked { "  [locked]" } else { "" };
+        println!("{:<24} {} in the room{lock}", r.room, r.count);
     }
     Ok(())
 }
@@ -319,6 +369,7 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
         email: args.email.clone(),
         room: args.room.clone(),
         name: args.name.clone(),
+        passcode: args.passcode.clone(),
     };
     let connect_timeout = Duration::from_secs_f64(args.connect_timeout);
     let config = SessionConfig {
@@ -328,18 +379,32 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
         ca_cert_pem,
     };
     println!("speaker: {}", playback.describe());
-    let mut session = Session::join(
+    let mut session = Session::connect(
         config,
         local,
         playback.mixer.clone(),
         Arc::new(DiscardFrames),
     )
     .await
+    .map_err(explain_refusal)
     .context("cannot join")?;
     let mut events = session
         .take_events()
         .context("the session's events are gone")?;
-    let joined = session.joined();
+    if let Admission::Waiting { room } = session.admission() {
+        println!("waiting in room {room}'s waiting room for the host to let us in");
+    }
+    let joined = match session.admitted().await {
+        Ok(joined) => joined,
+        Err(err @ (SessionError::Denied { .. } | SessionError::Removed { .. })) => {
+            println!("{err}");
+            let report = session.leave().await.context("leaving")?;
+            write_report(args.report.as_deref(), &report, Some(&err))?;
+            return Err(err.into());
+        }
+        Err(err) => return Err(err).context("cannot join"),
+    };
+    // The events that led here (waiting, admitted, joined) are printed below.
     let others: Vec<String> = joined
         .participants
         .iter()
@@ -355,6 +420,16 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
         if others.is_empty() { "" } else { ": " },
         others.join(", ")
     );
+    let host = HostPolicy::from_args(&args);
+    if let Some(lock) = host.lock(&args) {
+        let settings = session.lock(lock).await.context("cannot lock the room")?;
+        println!(
+            "room settings: locked {}, waiting room {}, listed {}",
+            on_off(settings.locked),
+            on_off(settings.waiting_room),
+            on_off(settings.listed)
+        );
+    }
     for m in &joined.history {
         println!("chat (history) {}: {}", m.email, m.text);
     }
@@ -372,6 +447,9 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
     };
     tokio::pin!(sleep);
     let mut never_connected = false;
+    let mut removed: Option<SessionError> = None;
+    // Participants to remove (`--remove-after`), when their time comes.
+    let (removals_tx, mut removals) = tokio::sync::mpsc::unbounded_channel::<String>();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot watch SIGTERM")?;
     // Sharing: when to start, and when to stop once started.
@@ -404,22 +482,35 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
                     Err(err) => println!("could not stop sharing: {err}"),
                 }
             }
+            Some(id) = removals.recv() => {
+                match session.remove(&id).await {
+                    Ok(()) => println!("removed {id}"),
+                    Err(err) => println!("could not remove {id}: {err}"),
+                }
+            }
             event = events.recv() => match event {
                 // Someone was met and no call came up in time.
                 Some(SessionEvent::NoMediaConnection { .. }) => {
                     never_connected = true;
                     break;
                 }
-                Some(event) => print_event(&event),
+                Some(event) => {
+                    print_event(&event);
+                    if let SessionEvent::Removed { room, .. } = event {
+                        removed = Some(SessionError::Removed { room });
+                        break;
+                    }
+                    host.on_event(&session, &event, &removals_tx).await;
+                }
                 None => break,
             },
         }
     }
     let report = session.leave().await.context("leaving")?;
     print_summary(&report);
-    if let Some(path) = &args.report {
-        let json = serde_json::to_string_pretty(&report)?;
-        std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
+    write_report(args.report.as_deref(), &report, removed.as_ref())?;
+    if let Some(err) = removed {
+        return Err(err.into());
     }
     anyhow::ensure!(
         !never_connected,
@@ -427,6 +518,98 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
         connect_timeout.as_secs_f64()
     );
     Ok(())
+}
+
+/// What the report file holds: what was measured, and how the door treated us.
+fn write_report(
+    path: Option<&std::path::Path>,
+    report: &SessionReport,
+    refused: Option<&SessionError>,
+) -> anyhow::Result<()> {
+    let Some(path) = path else {
+        return Ok(());
+    };
+    let mut value = serde_json::to_value(report)?;
+    let admission = match refused {
+        None => "admitted",
+        Some(SessionError::Denied { .. }) => "denied",
+        Some(SessionError::Removed { .. }) => "removed",
+        Some(_) => "refused",
+    };
+    if let Some(map) = value.as_object_mut() {
+        map.insert("admission".into(), admission.into());
+    }
+    let json = serde_json::to_string_pretty(&value)?;
+    std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// A refusal at the door says what to do about it.
+fn explain_refusal(err: SessionError) -> anyhow::Error {
+    use huddle_engine::protocol::ErrorCode;
+    let hint = match err.code() {
+        Some(ErrorCode::PasscodeRequired) => {
+            "the room is locked: pass its passcode with --passcode"
+        }
+        Some(ErrorCode::BadPasscode) => "wrong passcode (--passcode)",
+        Some(ErrorCode::Removed) => "the host removed you from this room for this meeting",
+        _ => return err.into(),
+    };
+    anyhow::Error::new(err).context(hint)
+}
+
+/// What the CLI does as a room's host, for scripted tests and bots.
+struct HostPolicy {
+    admit_all: bool,
+    deny_all: bool,
+    remove_after: Option<Duration>,
+}
+
+impl HostPolicy {
+    fn from_args(args: &JoinArgs) -> Self {
+        HostPolicy {
+            admit_all: args.admit_all,
+            deny_all: args.deny_all,
+            remove_after: args.remove_after.map(Duration::from_secs_f64),
+        }
+    }
+
+    /// The `room:lock` the flags ask for, if any.
+    fn lock(&self, args: &JoinArgs) -> Option<RoomLock> {
+        let wanted = args.lock_passcode.is_some() || args.waiting_room || args.listed;
+        wanted.then(|| RoomLock {
+            passcode: args.lock_passcode.clone().map(Some),
+            waiting_room: args.waiting_room.then_some(true),
+            listed: args.listed.then_some(true),
+        })
+    }
+
+    async fn on_event(
+        &self,
+        session: &Session,
+        event: &SessionEvent,
+        removals: &tokio::sync::mpsc::UnboundedSender<String>,
+    ) {
+        match event {
+            SessionEvent::Knock { id, .. } if self.admit_all => match session.admit(id).await {
+                Ok(()) => println!("admitted {id}"),
+                Err(err) => println!("could not admit {id}: {err}"),
+            },
+            SessionEvent::Knock { id, .. } if self.deny_all => match session.deny(id).await {
+                Ok(()) => println!("denied {id}"),
+                Err(err) => println!("could not deny {id}: {err}"),
+            },
+            SessionEvent::ParticipantJoined { id, .. } => {
+                if let Some(after) = self.remove_after {
+                    let (id, removals) = (id.clone(), removals.clone());
+                    tokio::spawn(async move {
+                        tokio::time::sleep(after).await;
+                        let _ = removals.send(id);
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Opens the share source and asks to share; a refusal is reported, not fatal.
@@ -496,6 +679,21 @@ fn print_event(event: &SessionEvent) {
         SessionEvent::Rejoined { id, .. } => println!("signaling back: rejoined as {id}"),
         SessionEvent::ConnectionHeld => println!("signaling connection held"),
         SessionEvent::ServerError { code, message } => println!("server: {message} ({code})"),
+        SessionEvent::Waiting { room } => println!("waiting to be let into room {room}"),
+        SessionEvent::Admitted { room } => println!("admitted into room {room}"),
+        SessionEvent::Denied { room } => {
+            println!("denied: the host did not let us into room {room}")
+        }
+        SessionEvent::Removed { room, by } => println!("removed from room {room} by {by}"),
+        SessionEvent::HostChanged { host_id } => println!("host is now {host_id}"),
+        SessionEvent::RoomSettings(s) => println!(
+            "room settings: locked {}, waiting room {}, listed {}",
+            on_off(s.locked),
+            on_off(s.waiting_room),
+            on_off(s.listed)
+        ),
+        SessionEvent::Knock { id, email, .. } => println!("knock: {email} ({id}) is waiting"),
+        SessionEvent::KnockWithdrawn { id } => println!("{id} stopped waiting"),
         SessionEvent::Joined { .. } | SessionEvent::NoMediaConnection { .. } => {}
     }
 }

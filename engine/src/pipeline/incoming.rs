@@ -8,8 +8,10 @@ use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use super::assembler::{Assembly, FrameAssembler};
+use super::decoding::{DecodeFn, DecodeWorker};
+use super::guard::{Verdict, VideoGuard};
 use crate::codec::opus::OpusDecoder;
-use crate::codec::{self, vp8};
+use crate::codec::{self, VideoDecoder, vp8};
 use crate::media::frame::{CHUNK_SAMPLES, VideoFrame};
 use crate::media::pixels::Resizer;
 use crate::media::stream::StreamId;
@@ -68,17 +70,32 @@ pub async fn receive_video(
         Some(c) => codec::video_codec(&c.mime_type).unwrap_or(&vp8::VP8),
         None => &vp8::VP8,
     };
-    let mut decoder = match codec.decoder() {
+    let decoder = match codec.decoder() {
         Ok(d) => d,
         Err(err) => {
             tracing::error!(%err, "cannot start the video decoder");
             return;
         }
     };
+    let worker = {
+        let (id, stats, end_id, end_sink) = (id.clone(), stats.clone(), id.clone(), sink.clone());
+        DecodeWorker::start(
+            format!("decode-{}", id.remote_id),
+            decode_fn(decoder, id, stats, sink),
+            Box::new(move || end_sink.on_stream_ended(&end_id)),
+        )
+    };
+    let worker = match worker {
+        Ok(w) => w,
+        Err(err) => {
+            tracing::error!(%err, "cannot start the video decoding thread");
+            return;
+        }
+    };
     let mut assembler = FrameAssembler::new(codec.depacketizer());
+    let mut guard = VideoGuard::new(codec.name.eq_ignore_ascii_case("h264"));
+    let mut said_refused = false;
     let mut last_pli: Option<Instant> = None;
-    let mut have_picture = false;
-    let mut resizer = Resizer::default();
     while let Some(event) = track.poll().await {
         let packet = match event {
             TrackRemoteEvent::OnRtpPacket(p) => p,
@@ -90,52 +107,30 @@ pub async fn receive_video(
             s.on_packet(now, packet.header.sequence_number, packet.payload.len())
         });
         assembler.push(packet, now);
-        let mut need_keyframe = !have_picture;
         while let Some(assembly) = assembler.pop(now) {
             let sample = match assembly {
                 Assembly::Frame(f) => f,
                 Assembly::Lost => {
                     with_stats(&stats, &id, |s| s.decode_errors += 1);
-                    need_keyframe = true;
+                    worker.picture_broken();
                     continue;
                 }
             };
-            let decoded = decoder.decode_with(&sample.data, |img| {
-                let barcode = testsignal::read_y(img.y, img.width, img.height, img.y_stride);
-                // Decoded now: what scaling for the sink costs is not part of it.
-                let (at, now_ms, decoded_at) =
-                    (Instant::now(), testsignal::now_ms(), SystemTime::now());
-                let frame = sink
-                    .frame_size(&id, img.width, img.height)
-                    .and_then(|(w, h)| match resizer.resize(img, w, h) {
-                        Ok(frame) => Some(frame),
-                        Err(err) => {
-                            tracing::debug!(%err, "frame not scaled for the sink");
-                            None
-                        }
-                    });
-                (
-                    img.width, img.height, barcode, at, now_ms, frame, decoded_at,
-                )
-            });
-            match decoded {
-                Ok(Some((w, h, barcode, at, now_ms, frame, decoded_at))) => {
-                    with_stats(&stats, &id, |s| s.on_frame(at, w, h, barcode, now_ms));
-                    if let Some(frame) = frame {
-                        sink.on_frame(&id, frame, decoded_at);
+            match guard.check(now, &sample.data) {
+                Verdict::Decode => worker.submit(sample.data),
+                refused => {
+                    // Logged once per stream: a hostile sender must not flood the log.
+                    if !said_refused {
+                        said_refused = true;
+                        tracing::warn!(remote = %id.remote_id, ?refused, "remote video refused before decoding: beyond the limits");
                     }
-                    have_picture = true;
-                    need_keyframe = decoder.last_frame_corrupted();
-                }
-                Ok(None) => {}
-                Err(err) => {
-                    tracing::debug!(%err, "undecodable frame");
-                    with_stats(&stats, &id, |s| s.decode_errors += 1);
-                    need_keyframe = true;
+                    with_stats(&stats, &id, |s| s.frames_refused += 1);
                 }
             }
         }
-        if need_keyframe && last_pli.is_none_or(|t| t.elapsed() > Duration::from_millis(300)) {
+        if worker.take_keyframe_wanted()
+            && last_pli.is_none_or(|t| t.elapsed() > Duration::from_millis(300))
+        {
             last_pli = Some(now);
             let pli = PictureLossIndication {
                 sender_ssrc: 0,
@@ -146,8 +141,56 @@ pub async fn receive_video(
             }
         }
     }
-    sink.on_stream_ended(&id);
+    // Dropping the worker ends its thread once the queue is drained; it then tells the
+    // sink the stream ended.
+    drop(worker);
     tracing::debug!(remote = %id.remote_id, "video track ended");
+}
+
+/// What the decoding thread does with each frame: decode, read the barcode, measure,
+/// scale for the sink straight from the decoder's picture, hand it over.
+fn decode_fn(
+    mut decoder: Box<dyn VideoDecoder>,
+    id: StreamId,
+    stats: ReceivedStats,
+    sink: Arc<dyn FrameSink>,
+) -> DecodeFn {
+    let mut resizer = Resizer::default();
+    Box::new(move |data| {
+        let decoded = decoder.decode_with(data, |img| {
+            let barcode = testsignal::read_y(img.y, img.width, img.height, img.y_stride);
+            // Decoded now: what scaling for the sink costs is not part of it.
+            let (at, now_ms, decoded_at) =
+                (Instant::now(), testsignal::now_ms(), SystemTime::now());
+            let frame =
+                sink.frame_size(&id, img.width, img.height)
+                    .and_then(|(w, h)| match resizer.resize(img, w, h) {
+                        Ok(frame) => Some(frame),
+                        Err(err) => {
+                            tracing::debug!(%err, "frame not scaled for the sink");
+                            None
+                        }
+                    });
+            (
+                img.width, img.height, barcode, at, now_ms, frame, decoded_at,
+            )
+        });
+        match decoded {
+            Ok(Some((w, h, barcode, at, now_ms, frame, decoded_at))) => {
+                with_stats(&stats, &id, |s| s.on_frame(at, w, h, barcode, now_ms));
+                if let Some(frame) = frame {
+                    sink.on_frame(&id, frame, decoded_at);
+                }
+                Some(!decoder.last_frame_corrupted())
+            }
+            Ok(None) => None,
+            Err(err) => {
+                tracing::debug!(%err, "undecodable frame");
+                with_stats(&stats, &id, |s| s.decode_errors += 1);
+                Some(false)
+            }
+        }
+    })
 }
 
 /// Receives a remote Opus track until it ends, into the mixer.

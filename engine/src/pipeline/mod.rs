@@ -6,6 +6,8 @@
 
 pub mod assembler;
 pub mod bitrate;
+pub mod decoding;
+pub mod guard;
 pub mod incoming;
 pub mod outgoing;
 pub mod send;

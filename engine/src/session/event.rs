@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use huddle_protocol::{ChatMessage, Participant};
+use huddle_protocol::{ChatMessage, Participant, RoomSettings};
 
 use crate::media::stream::StreamKind;
 
@@ -14,6 +14,44 @@ pub enum SessionEvent {
         participants: Vec<Participant>,
         sharer_id: Option<String>,
         history: Vec<ChatMessage>,
+        /// The room's host (none from a 1.0 server).
+        host_id: Option<String>,
+        locked: bool,
+        waiting_room: bool,
+    },
+    /// The room has a waiting room: we are connected and wait for the host to let us
+    /// in (`Admitted` then `Joined` follow, or `Denied`).
+    Waiting {
+        room: String,
+    },
+    /// The host let us in from the waiting room.
+    Admitted {
+        room: String,
+    },
+    /// The host turned us away: we are in no room.
+    Denied {
+        room: String,
+    },
+    /// The host removed us from the room: every call has ended.
+    Removed {
+        room: String,
+        by: String,
+    },
+    /// The room has a new host (the old one left).
+    HostChanged {
+        host_id: String,
+    },
+    /// The host changed the room's lock, waiting room or listing.
+    RoomSettings(RoomSettings),
+    /// (To the host) someone waits in the waiting room.
+    Knock {
+        id: String,
+        email: String,
+        name: Option<String>,
+    },
+    /// (To the host) someone stopped waiting (left, or joined elsewhere).
+    KnockWithdrawn {
+        id: String,
     },
     ParticipantJoined {
         id: String,

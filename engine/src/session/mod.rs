@@ -17,12 +17,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use huddle_protocol::request::RoomLeave;
-use huddle_protocol::{ChatAck, ChatMessage, ChatSend, JoinAck, JoinReply, JoinRequest};
+use huddle_protocol::request::{Admit, Deny, ListRooms, Remove};
+use huddle_protocol::{
+    ChatAck, ChatMessage, ChatSend, ErrorCode, JoinAck, JoinReply, JoinRequest, ListedRoom,
+    LobbyTarget, RoomLock, RoomSettings,
+};
 use serde::Serialize;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+pub use core::Admission;
 pub use event::SessionEvent;
 
 use crate::capture::echo::CaptureProcessor;
@@ -39,12 +43,25 @@ use shell::{Command, Shell, ShellParts};
 pub enum SessionError {
     #[error(transparent)]
     Signaling(#[from] SignalingError),
-    #[error("room {room} has a waiting room: the host has to let you in")]
-    Waiting { room: String },
+    #[error("the host of room {room} did not let you in")]
+    Denied { room: String },
+    #[error("the host removed you from room {room}")]
+    Removed { room: String },
     #[error("{sharer_id} is already sharing in this room")]
     SharingConflict { sharer_id: String },
     #[error("the session has ended")]
     Ended,
+}
+
+impl SessionError {
+    /// The protocol's error code, when the server refused (e.g. `passcode_required`,
+    /// `bad_passcode`, `removed`, `not_host`).
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            SessionError::Signaling(s) => s.code(),
+            _ => None,
+        }
+    }
 }
 
 /// Who joins where.
@@ -54,6 +71,8 @@ pub struct Identity {
     pub email: String,
     pub room: String,
     pub name: Option<String>,
+    /// The room's passcode, when it is locked (kept for rejoining after a reconnect).
+    pub passcode: Option<String>,
 }
 
 /// How a session joins and runs.
@@ -96,7 +115,7 @@ pub struct LocalMedia {
 pub struct Session {
     commands: mpsc::UnboundedSender<Command>,
     events: Option<mpsc::UnboundedReceiver<SessionEvent>>,
-    joined: JoinAck,
+    admission: watch::Receiver<Admission>,
     join_rtt: Duration,
     stats: ReceivedStats,
     connections: Arc<Mutex<Vec<ConnectionReport>>>,
@@ -144,9 +163,28 @@ impl ConnectionReport {
 }
 
 impl Session {
-    /// Connects to the server, joins the room and starts calling everyone in it.
-    /// Remote audio goes into `speaker_mixer`, remote video to `sink`.
+    /// Connects to the server, joins the room and starts calling everyone in it; in a
+    /// room with a waiting room, waits (connected) until the host lets us in, and is
+    /// refused with [`SessionError::Denied`] if the host does not. Dropping the future
+    /// while it waits leaves the waiting room. Remote audio goes into `speaker_mixer`,
+    /// remote video to `sink`.
     pub async fn join(
+        config: SessionConfig,
+        media: LocalMedia,
+        speaker_mixer: Arc<Mixer>,
+        sink: Arc<dyn FrameSink>,
+    ) -> Result<Session, SessionError> {
+        let session = Session::connect(config, media, speaker_mixer, sink).await?;
+        session.admitted().await?;
+        Ok(session)
+    }
+
+    /// Like [`Session::join`], but answers as soon as the server has: in the room, or
+    /// waiting in its waiting room ([`SessionEvent::Waiting`] first among the events,
+    /// then [`SessionEvent::Admitted`] and [`SessionEvent::Joined`], or
+    /// [`SessionEvent::Denied`]). Refusals (`passcode_required`, `bad_passcode`,
+    /// `removed`, `room_full`, …) are errors with [`SessionError::code`].
+    pub async fn connect(
         config: SessionConfig,
         media: LocalMedia,
         speaker_mixer: Arc<Mixer>,
@@ -161,15 +199,23 @@ impl Session {
         let (signaling, server_events) =
             SignalingClient::connect(&identity.server_url, ca_cert_pem.as_deref()).await?;
         let started = Instant::now();
-        let joined = request_join(&signaling, &identity).await?;
+        let reply = request_join(&signaling, &identity).await?;
         let join_rtt = started.elapsed();
-        tracing::info!(
-            room = %joined.room, id = %joined.id, others = joined.participants.len(),
-            ms = join_rtt.as_secs_f64() * 1000.0, "joined"
-        );
+        match &reply {
+            JoinReply::Joined(joined) => tracing::info!(
+                room = %joined.room, id = %joined.id, others = joined.participants.len(),
+                ms = join_rtt.as_secs_f64() * 1000.0, "joined"
+            ),
+            JoinReply::Waiting { room } => tracing::info!(
+                %room, ms = join_rtt.as_secs_f64() * 1000.0, "waiting to be let in"
+            ),
+        }
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (events_tx, events) = mpsc::unbounded_channel();
         let (notices, notices_rx) = mpsc::unbounded_channel();
+        let (admission_tx, admission) = watch::channel(Admission::Waiting {
+            room: identity.room.clone(),
+        });
         let stats: ReceivedStats = Arc::new(Mutex::new(HashMap::new()));
         let connections = Arc::new(Mutex::new(Vec::new()));
         let own_ice_servers = setup.ice_servers.clone();
@@ -188,13 +234,14 @@ impl Session {
             stats: stats.clone(),
             events: events_tx,
             notices,
+            admission: admission_tx,
         });
-        shell.joined(joined.clone()).await;
+        shell.first_reply(reply).await;
         let task = tokio::spawn(shell.run(server_events, notices_rx, command_rx));
         Ok(Session {
             commands,
             events: Some(events),
-            joined,
+            admission,
             join_rtt,
             stats,
             connections,
@@ -202,9 +249,35 @@ impl Session {
         })
     }
 
-    /// The server's answer to our join: our id, who was there, the chat history.
-    pub fn joined(&self) -> &JoinAck {
-        &self.joined
+    /// Resolves once we are in the room (at once if we are), with the server's answer;
+    /// [`SessionError::Denied`] or [`SessionError::Removed`] if the host turned us
+    /// away.
+    pub async fn admitted(&self) -> Result<JoinAck, SessionError> {
+        let mut admission = self.admission.clone();
+        let settled = admission
+            .wait_for(|a| !matches!(a, Admission::Waiting { .. }))
+            .await
+            .map_err(|_| SessionError::Ended)?;
+        match &*settled {
+            Admission::Inside(ack) => Ok((**ack).clone()),
+            Admission::Denied { room } => Err(SessionError::Denied { room: room.clone() }),
+            Admission::Removed { room, .. } => Err(SessionError::Removed { room: room.clone() }),
+            Admission::Waiting { .. } => Err(SessionError::Ended),
+        }
+    }
+
+    /// Where we stand at the room's door now.
+    pub fn admission(&self) -> Admission {
+        self.admission.borrow().clone()
+    }
+
+    /// The server's answer to our latest join (or admission): our id, who was there,
+    /// the chat history, the host; `None` while waiting or once turned away.
+    pub fn joined(&self) -> Option<JoinAck> {
+        match &*self.admission.borrow() {
+            Admission::Inside(ack) => Some((**ack).clone()),
+            _ => None,
+        }
     }
 
     /// How long the join took to be acknowledged.
@@ -276,6 +349,53 @@ impl Session {
         rx.await.map_err(|_| SessionError::Ended)?
     }
 
+    /// (Host) locks the room: sets or clears the passcode (`Some(None)` clears it),
+    /// turns the waiting room and the listing on or off; fields left `None` keep their
+    /// value. Answers the room's settings.
+    pub async fn lock(&self, lock: RoomLock) -> Result<RoomSettings, SessionError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Lock { lock, reply })
+            .map_err(|_| SessionError::Ended)?;
+        rx.await.map_err(|_| SessionError::Ended)?
+    }
+
+    /// (Host) lets someone in from the waiting room.
+    pub async fn admit(&self, id: &str) -> Result<(), SessionError> {
+        self.door(DoorRequest::Admit, id).await
+    }
+
+    /// (Host) turns away someone in the waiting room.
+    pub async fn deny(&self, id: &str) -> Result<(), SessionError> {
+        self.door(DoorRequest::Deny, id).await
+    }
+
+    /// (Host) removes a participant from the room for the rest of the meeting.
+    pub async fn remove(&self, id: &str) -> Result<(), SessionError> {
+        self.door(DoorRequest::Remove, id).await
+    }
+
+    async fn door(&self, request: DoorRequest, id: &str) -> Result<(), SessionError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Door {
+                request,
+                id: id.to_string(),
+                reply,
+            })
+            .map_err(|_| SessionError::Ended)?;
+        rx.await.map_err(|_| SessionError::Ended)?
+    }
+
+    /// The server's listed rooms (`rooms:list`).
+    pub async fn list_rooms(&self) -> Result<Vec<ListedRoom>, SessionError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::ListRooms(reply))
+            .map_err(|_| SessionError::Ended)?;
+        rx.await.map_err(|_| SessionError::Ended)?
+    }
+
     /// A snapshot of every received stream's figures.
     pub fn received(&self) -> Vec<ReceivedStream> {
         self.stats
@@ -308,25 +428,49 @@ impl Session {
     }
 }
 
+/// The listed rooms of the server at `server_url`, without joining any (`rooms:list`),
+/// for a lobby or `huddle rooms`; `ca_cert_pem` as in [`SessionConfig`].
+pub async fn list_rooms(
+    server_url: &str,
+    ca_cert_pem: Option<&[u8]>,
+) -> Result<Vec<ListedRoom>, SessionError> {
+    let (signaling, _events) = SignalingClient::connect(server_url, ca_cert_pem).await?;
+    let result = signaling.request(&ListRooms {}).await;
+    signaling.disconnect().await;
+    Ok(result?.rooms)
+}
+
+/// What a host asks about one connection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum DoorRequest {
+    Admit,
+    Deny,
+    Remove,
+}
+
+impl DoorRequest {
+    async fn send(self, signaling: &SignalingClient, id: String) -> Result<(), SignalingError> {
+        let target = LobbyTarget { id };
+        match self {
+            DoorRequest::Admit => signaling.request(&Admit(target)).await.map(drop),
+            DoorRequest::Deny => signaling.request(&Deny(target)).await.map(drop),
+            DoorRequest::Remove => signaling.request(&Remove(target)).await.map(drop),
+        }
+    }
+}
+
 async fn request_join(
     signaling: &SignalingClient,
     identity: &Identity,
-) -> Result<JoinAck, SessionError> {
+) -> Result<JoinReply, SessionError> {
     let request = JoinRequest {
         email: identity.email.clone(),
         room: identity.room.clone(),
         name: identity.name.clone(),
-        passcode: None,
+        passcode: identity.passcode.clone(),
         sfu: Some(huddle_protocol::sfu::SFU_VERSION),
     };
-    match signaling.request(&request).await? {
-        JoinReply::Joined(ack) => Ok(ack),
-        JoinReply::Waiting { room } => {
-            // Nobody will admit a participant that cannot wait: leave the queue.
-            let _ = signaling.request(&RoomLeave {}).await;
-            Err(SessionError::Waiting { room })
-        }
-    }
+    Ok(signaling.request(&request).await?)
 }
 
 /// Sends a chat message; the ack carries the stored copy.

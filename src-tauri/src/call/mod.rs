@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use huddle_engine::devices::{self, Playback, SpeakerChoice};
 use huddle_engine::share::{self, ShareChoice};
 use huddle_engine::{Identity, Session, SessionConfig, SessionEvent, StreamKind};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -59,6 +59,11 @@ pub struct JoinRequest {
     pub email: String,
     pub room: String,
     pub name: Option<String>,
+    /// The room's passcode, when its host locked it (the server says
+    /// `passcode_required` / `bad_passcode`).
+    #[serde(default)]
+    #[cfg_attr(test, ts(optional))]
+    pub passcode: Option<String>,
     pub camera: Option<String>,
     pub microphone: Option<String>,
     pub speaker: Option<String>,
@@ -91,8 +96,47 @@ impl JoinRequest {
                 .map(str::trim)
                 .filter(|n| !n.is_empty())
                 .map(str::to_string),
+            passcode: self
+                .passcode
+                .as_deref()
+                .filter(|p| !p.is_empty())
+                .map(str::to_string),
         })
     }
+}
+
+/// What the host asks of `room:lock`: `passcode` "" clears it; a field left out keeps
+/// its value.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct RoomLockRequest {
+    #[serde(default)]
+    pub passcode: Option<String>,
+    #[serde(default)]
+    pub waiting_room: Option<bool>,
+    #[serde(default)]
+    pub listed: Option<bool>,
+}
+
+/// The room's settings as the host's `room:lock` leaves them.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct RoomSettings {
+    pub locked: bool,
+    pub waiting_room: bool,
+    pub listed: bool,
+}
+
+/// What the host does about one person.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub enum DoorAction {
+    Admit,
+    Deny,
+    Remove,
 }
 
 /// A kind of device the window switches mid-call.
@@ -121,7 +165,7 @@ impl Call {
         notify: Arc<dyn Notify>,
         own_level: Arc<OwnLevel>,
     ) -> Arc<Call> {
-        let self_id = session.joined().id.clone();
+        let self_id = session.joined().map(|j| j.id).unwrap_or_default();
         let events = session.take_events();
         Arc::new_cyclic(|call: &Weak<Call>| {
             let forward = tokio::spawn(forward_events(events, notify.clone()));
@@ -277,17 +321,18 @@ impl CallManager {
             let sink = Arc::new(RemoteFrames(self.hub.clone()));
             let mixer = opened.playback.mixer.clone();
             let session = Session::join(config, opened.local, mixer, sink).await?;
-            Ok::<_, CommandError>((session, opened.playback))
+            let joined = session.admitted().await?;
+            Ok::<_, CommandError>((session, joined, opened.playback))
         }
         .await;
-        let (session, playback) = match joined {
+        let (session, joined, playback) = match joined {
             Ok(j) => j,
             Err(e) => {
                 let _ = self.show_preview(request.camera, request.microphone).await;
                 return Err(e);
             }
         };
-        let answer = UiJoined::of(&session);
+        let answer = UiJoined::of(&session, &joined);
         *current = Some(Call::start(
             session,
             playback,
@@ -350,6 +395,35 @@ impl CallManager {
             return Err(CommandError::InvalidInput("the message is empty".into()));
         }
         Ok(self.call().await?.session.chat(&text).await?)
+    }
+
+    /// (Host) sets or clears the passcode (an empty one clears it), turns the waiting
+    /// room and the listing on or off; `None` keeps a setting as it is.
+    pub async fn lock_room(&self, lock: RoomLockRequest) -> Result<RoomSettings, CommandError> {
+        let lock = huddle_engine::protocol::RoomLock {
+            passcode: lock
+                .passcode
+                .map(|p| Some(p.trim().to_string()).filter(|p| !p.is_empty())),
+            waiting_room: lock.waiting_room,
+            listed: lock.listed,
+        };
+        let settings = self.call().await?.session.lock(lock).await?;
+        Ok(RoomSettings {
+            locked: settings.locked,
+            waiting_room: settings.waiting_room,
+            listed: settings.listed,
+        })
+    }
+
+    /// (Host) lets in, turns away, or removes someone.
+    pub async fn door(&self, action: DoorAction, id: String) -> Result<(), CommandError> {
+        let call = self.call().await?;
+        match action {
+            DoorAction::Admit => call.session.admit(&id).await?,
+            DoorAction::Deny => call.session.deny(&id).await?,
+            DoorAction::Remove => call.session.remove(&id).await?,
+        }
+        Ok(())
     }
 
     pub async fn set_muted(&self, muted: bool) -> Result<(), CommandError> {
@@ -446,6 +520,7 @@ mod tests {
             email: email.into(),
             room: room.into(),
             name: Some("  Ada ".into()),
+            passcode: None,
             camera: Some("test".into()),
             microphone: Some("sine".into()),
             speaker: None,

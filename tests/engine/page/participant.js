@@ -70,6 +70,10 @@ let ICE_SERVERS = ICE_FROM_SERVER ? [] : JSON.parse(q.get('ice') || '[]');
 const ANY_ADDRESS = q.get('net') === 'any';
 const ICE_POLICY = q.get('policy') || 'all';
 const SPEAKS_SFU = q.get('sfu') === '1';
+// hostile=oversize: a hostile peer. Every VP8 keyframe it sends declares 16383x16383 in
+// its header (encoded insertable streams rewrite the bytes after the encoder).
+const HOSTILE = q.get('hostile') || '';
+if (HOSTILE && HOSTILE !== 'oversize') throw new Error(`hostile=${HOSTILE}: only oversize is known`);
 if (!['loopback', 'any'].includes(q.get('net') || 'loopback')) throw new Error(`net=${q.get('net')}: loopback or any`);
 if (!['all', 'relay'].includes(ICE_POLICY)) throw new Error(`policy=${ICE_POLICY}: all or relay`);
 const SEND_AUDIO = MODE === 'av' || MODE === 'audio';
@@ -104,6 +108,30 @@ function note(name, data) {
   events.push(e);
   if (events.length > 5000) events.splice(0, 1000);
 }
+/** hostile=oversize: rewrites the size in every VP8 keyframe header to 16383x16383. */
+let oversizedKeyframes = 0;
+function hostileSender(sender, kind) {
+  const { readable, writable } = sender.createEncodedStreams();
+  const rewrite = new TransformStream({
+    transform(frame, controller) {
+      if (kind === 'video' && frame.type === 'key') {
+        const data = new Uint8Array(frame.data);
+        // VP8 keyframe: 3-byte frame tag, start code 9d 01 2a, then 14-bit width and height.
+        if (data.length > 10 && data[3] === 0x9d && data[4] === 0x01 && data[5] === 0x2a) {
+          data[6] = 0xff;
+          data[7] = 0x3f;
+          data[8] = 0xff;
+          data[9] = 0x3f;
+          frame.data = data.buffer;
+          oversizedKeyframes++;
+        }
+      }
+      controller.enqueue(frame);
+    },
+  });
+  readable.pipeThrough(rewrite).pipeTo(writable).catch((e) => fail('hostile sender', e));
+}
+
 function fail(where, err) {
   const msg = `${where}: ${(err && err.message) || err}`;
   errors.push(msg);
@@ -514,7 +542,7 @@ class Peer {
       connectionState: 'new',
       iceConnectionState: 'new',
     });
-    const pc = new RTCPeerConnection({ iceServers: ICE_SERVERS, iceTransportPolicy: ICE_POLICY });
+    const pc = new RTCPeerConnection({ iceServers: ICE_SERVERS, iceTransportPolicy: ICE_POLICY, ...(HOSTILE ? { encodedInsertableStreams: true } : {}) });
     this.pc = pc;
     pc.onicecandidate = (e) => {
       if (!e.candidate || !e.candidate.candidate) return; // end of candidates
@@ -544,6 +572,11 @@ class Peer {
     };
     pc.ontrack = (e) => {
       if (this.closed) return;
+      // With insertable streams on, every receiver's frames must be piped through.
+      if (HOSTILE) {
+        const { readable, writable } = e.receiver.createEncodedStreams();
+        readable.pipeTo(writable).catch(() => {});
+      }
       if (kind === 'share-in') {
         if (e.track.kind === 'video') attachVideo(this, e.track, 'screens');
         else this.stats.audioTracks++; // a screen share carries no audio: counted, not played
@@ -569,7 +602,10 @@ class Peer {
 
   addLocalTracks() {
     const stream = new MediaStream(localTracks);
-    for (const track of localTracks) this.pc.addTrack(track, stream);
+    for (const track of localTracks) {
+      const sender = this.pc.addTrack(track, stream);
+      if (HOSTILE) hostileSender(sender, track.kind);
+    }
   }
 
   async flushCandidates() {
@@ -1386,6 +1422,7 @@ window.huddleTest = {
     mode: MODE,
     tone: TONE,
     codec: CODEC || 'default',
+    oversizedKeyframes,
     // The video codec we really send to each call remote (getStats, sampled once a second).
     sendCodecs: Object.fromEntries(
       [...remotes.values()].map((s) => [s.email || s.id, { codec: s.outbound?.codec ?? null, history: [...s.outboundCodecs], framesEncoded: s.outbound?.framesEncoded ?? 0 }]),

@@ -1,7 +1,7 @@
 // Command/server error codes → plain words, and which lobby field they concern.
 import type { CommandError } from "./contract";
 
-export type ErrorField = "email" | "room" | "name" | "devices" | null;
+export type ErrorField = "email" | "room" | "name" | "passcode" | "devices" | null;
 
 export interface ErrorContext {
   serverUrl?: string;
@@ -21,6 +21,18 @@ export function describeError(err: CommandError, ctx: ErrorContext = {}): Descri
       return { field: "email", text: "That email address doesn't look right (like ada@example.com)." };
     case "invalid_room":
       return { field: "room", text: "Room numbers are 1–64 letters, digits, '_' or '-'." };
+    case "passcode_required":
+      return { field: "passcode", text: "This room is locked. Enter its passcode." };
+    case "bad_passcode":
+      return { field: "passcode", text: "That passcode isn't right." };
+    case "removed":
+      return { field: "room", text: "The host removed you from this room." };
+    case "denied":
+      return { field: "room", text: "The host didn't let you in." };
+    case "not_host":
+      return { field: null, text: "Only the room's host can do that." };
+    case "not_waiting":
+      return { field: null, text: "They are no longer waiting." };
     case "room_full":
       return { field: "room", text: "This room is full (50 people)." };
     case "unreachable":

@@ -36,9 +36,15 @@ url: string,
  */
 hosted: boolean,
 /**
- * Addresses others on the network can use to reach a hosted server.
+ * Addresses others on the network can use to reach a hosted server (only when
+ * others on the network may join).
  */
-shareUrls: Array<string>, };
+shareUrls: Array<string>,
+/**
+ * The passcode our hosted rooms are locked with, to give to the others (LAN
+ * hosting only).
+ */
+passcode: string | null, };
 
 /**
  * What fills the lobby (sent to the window as `LaunchOptions`).
@@ -47,7 +53,15 @@ export type LaunchOptions = { email: string | null, room: string | null, name: s
 /**
  * Join at once (only honoured with both email and room).
  */
-join: boolean, };
+join: boolean,
+/**
+ * The room's passcode, from a link.
+ */
+passcode?: string,
+/**
+ * A link's server: used only once the person confirms it (`use_link_server`).
+ */
+linkServer?: string, };
 
 /**
  * Which path carries frames to the window.
@@ -69,7 +83,12 @@ problems: Array<string>, };
  * What the window joins with: who, where, and the devices chosen in the lobby (ids as
  * `list_devices` gives them; null for none).
  */
-export type JoinRequest = { email: string, room: string, name: string | null, camera: string | null, microphone: string | null, speaker: string | null, };
+export type JoinRequest = { email: string, room: string, name: string | null,
+/**
+ * The room's passcode, when its host locked it (the server says
+ * `passcode_required` / `bad_passcode`).
+ */
+passcode?: string, camera: string | null, microphone: string | null, speaker: string | null, };
 
 /**
  * Someone in a room, as a join ack lists them.
@@ -96,7 +115,11 @@ ts: number, clientId?: string, };
 /**
  * The join command's answer.
  */
-export type Joined = { selfId: string, room: string, participants: Array<Participant>, sharerId: string | null, history: Array<ChatMessage>, joinMs: number, };
+export type Joined = { selfId: string, room: string, participants: Array<Participant>, sharerId: string | null, history: Array<ChatMessage>, joinMs: number,
+/**
+ * The room's host (since protocol 1.1; none from a 1.0 server).
+ */
+hostId: string | null, locked: boolean, waitingRoom: boolean, };
 
 /**
  * A screen that can be shared; its `id` is what `start_share` takes.
@@ -138,7 +161,12 @@ server: string | null,
 /**
  * The synthetic camera, microphone and screen instead of real devices.
  */
-fakeDevices: boolean, };
+fakeDevices: boolean,
+/**
+ * "Let others on my network join": the hosted server listens on every interface
+ * (with a generated passcode on our rooms) instead of 127.0.0.1 only.
+ */
+lanHosting: boolean, };
 
 /**
  * The size a stream's tile shows (the window's `set_view_sizes`).
@@ -152,7 +180,7 @@ stream: string, width: number, height: number, };
 /**
  * The `session` event: what happens in the room.
  */
-export type SessionEvent = { "type": "participant-joined", id: string, email: string, name: string | null, } | { "type": "participant-left", id: string, email: string, } | { "type": "media-state", id: string, audio: boolean, video: boolean, } | { "type": "chat", message: ChatMessage, } | { "type": "sharer-started", id: string, } | { "type": "sharer-stopped", id: string, } | { "type": "peer-connected", id: string, } | { "type": "peer-failed", id: string, reason: string, } | { "type": "reconnecting" } | { "type": "rejoined", selfId: string, participants: Array<Participant>, sharerId: string | null, history: Array<ChatMessage>, } | { "type": "reconnected" } | { "type": "server-error", code: string, message: string, } | { "type": "ended", reason: string, };
+export type SessionEvent = { "type": "participant-joined", id: string, email: string, name: string | null, } | { "type": "participant-left", id: string, email: string, } | { "type": "media-state", id: string, audio: boolean, video: boolean, } | { "type": "chat", message: ChatMessage, } | { "type": "sharer-started", id: string, } | { "type": "sharer-stopped", id: string, } | { "type": "peer-connected", id: string, } | { "type": "peer-failed", id: string, reason: string, } | { "type": "reconnecting" } | { "type": "rejoined", selfId: string, participants: Array<Participant>, sharerId: string | null, history: Array<ChatMessage>, } | { "type": "reconnected" } | { "type": "server-error", code: string, message: string, } | { "type": "ended", reason: string, } | { "type": "host-changed", hostId: string, } | { "type": "room-settings", locked: boolean, waitingRoom: boolean, listed: boolean, } | { "type": "knock", id: string, email: string, name: string | null, } | { "type": "knock-withdrawn", id: string, } | { "type": "removed", room: string, };
 
 /**
  * How good a connection is for talking.
@@ -178,6 +206,27 @@ activeSpeaker: string | null, };
  */
 export type MicLevel = { level: number, };
 
+/**
+ * What the host asks of `room:lock`: `passcode` "" clears it; a field left out keeps
+ * its value.
+ */
+export type RoomLockRequest = { passcode: string | null, waitingRoom: boolean | null, listed: boolean | null, };
+
+/**
+ * The room's settings as the host's `room:lock` leaves them.
+ */
+export type RoomSettings = { locked: boolean, waitingRoom: boolean, listed: boolean, };
+
+/**
+ * What the host does about one person.
+ */
+export type DoorAction = "admit" | "deny" | "remove";
+
+/**
+ * A room the lobby offers.
+ */
+export type ListedRoom = { room: string, count: number, locked: boolean, };
+
 /** Commands: name → [argument object, result]. */
 export interface Commands {
   app_info: [Record<string, never>, AppInfo];
@@ -193,6 +242,14 @@ export interface Commands {
   send_chat: [{ text: string }, ChatMessage];
   set_muted: [{ muted: boolean }, null];
   set_camera_on: [{ on: boolean }, null];
+  /** (Host) passcode ("" clears it), waiting room, listing; null keeps a setting. Fails with not_host from anyone else. */
+  lock_room: [{ lock: RoomLockRequest }, RoomSettings];
+  /** (Host) admit or deny someone waiting, or remove a participant. */
+  door: [{ action: DoorAction; id: string }, null];
+  /** The server's open (listed) rooms, for the lobby. */
+  list_rooms: [Record<string, never>, Array<ListedRoom>];
+  /** The person confirmed a join link's server: joins go there from now on. */
+  use_link_server: [{ server: string }, AppInfo];
   /** Switch mid-call without renegotiating; null turns it off. */
   switch_device: [{ kind: DeviceKind; id: string | null }, null];
   list_share_sources: [Record<string, never>, ShareSources];

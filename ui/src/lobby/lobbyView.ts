@@ -34,6 +34,13 @@ export class LobbyView {
   readonly email: HTMLInputElement;
   readonly room: HTMLInputElement;
   readonly name: HTMLInputElement;
+  /** Shown once the server says the room is locked; what was typed stays. */
+  readonly passcode: HTMLInputElement;
+  private passcodeField: HTMLElement;
+  /** The server's open (listed) rooms, refreshed while the lobby shows. */
+  readonly roomsList: HTMLElement;
+  private roomsTimer: ReturnType<typeof setInterval> | null = null;
+  readonly settingsLan: HTMLInputElement;
   readonly selects: Record<Kind, HTMLSelectElement>;
   readonly joinBtn: HTMLButtonElement;
   readonly errorEl: HTMLElement;
@@ -90,6 +97,17 @@ export class LobbyView {
       placeholder: "Optional",
       "aria-describedby": "name-error",
     });
+    this.passcode = h("input", {
+      id: "passcode",
+      type: "password",
+      maxlength: 64,
+      autocomplete: "off",
+      spellcheck: "false",
+      "aria-describedby": "passcode-error",
+    });
+    this.passcodeField = field("passcode", "Room passcode", this.passcode);
+    setHidden(this.passcodeField, true);
+    this.roomsList = h("ul", { id: "open-rooms", class: "open-rooms", "aria-label": "Open rooms" });
     this.email.value = this.remembered.email;
     this.room.value = this.remembered.room;
     this.name.value = this.remembered.name;
@@ -144,6 +162,7 @@ export class LobbyView {
       "aria-describedby": "settings-server-hint settings-error",
     });
     this.settingsFake = h("input", { id: "settings-fake-devices", type: "checkbox" });
+    this.settingsLan = h("input", { id: "settings-lan-hosting", type: "checkbox" });
     this.settingsSave = h("button", { id: "settings-save", type: "submit", class: "btn btn-primary" }, "Save");
     this.settingsError = h("p", { id: "settings-error", class: "field-error", role: "alert", hidden: true });
     const settingsCancel = h("button", { id: "settings-cancel", type: "button", class: "btn" }, "Cancel");
@@ -160,6 +179,12 @@ export class LobbyView {
         this.settingsError,
       ),
       h("label", { class: "check", for: "settings-fake-devices" }, this.settingsFake, h("span", {}, "Use test devices (synthetic camera, tone and screen)")),
+      h(
+        "label",
+        { class: "check", for: "settings-lan-hosting" },
+        this.settingsLan,
+        h("span", {}, "Let others on my network join (when hosting here; rooms get a passcode)"),
+      ),
       h("div", { class: "settings-actions" }, settingsCancel, this.settingsSave),
     );
     this.settingsToggle.addEventListener("click", () => {
@@ -181,9 +206,11 @@ export class LobbyView {
       this.settingsEdited = true;
       this.setSettingsError(null);
     });
-    this.settingsFake.addEventListener("change", () => {
-      this.settingsEdited = true;
-    });
+    for (const box of [this.settingsFake, this.settingsLan]) {
+      box.addEventListener("change", () => {
+        this.settingsEdited = true;
+      });
+    }
     const serverArea = h(
       "div",
       { class: "server-area" },
@@ -199,6 +226,8 @@ export class LobbyView {
       field("email", "Email", this.email),
       field("room", "Room number", this.room, "Letters, digits, '_' or '-' (up to 64)"),
       field("name", "Display name", this.name),
+      this.passcodeField,
+      h("div", { class: "field" }, h("p", { class: "hint", id: "open-rooms-title" }, "Open rooms"), this.roomsList),
       h(
         "fieldset",
         { class: "devices" },
@@ -217,7 +246,7 @@ export class LobbyView {
       e.preventDefault();
       void this.join();
     });
-    for (const input of [this.email, this.room, this.name]) {
+    for (const input of [this.email, this.room, this.name, this.passcode]) {
       input.addEventListener("input", () => this.setFieldError(input.id as ErrorField, null));
     }
     (Object.keys(this.selects) as Kind[]).forEach((k) => {
@@ -242,17 +271,59 @@ export class LobbyView {
     return { email: this.email.value.trim(), room: this.room.value.trim(), name: this.name.value.trim() };
   }
 
-  /** A launch's join is honoured only with both an email and a room (after filling). */
+  /** A launch's join is honoured only with both an email and a room (after filling),
+   * and never while a link's server waits for confirmation. */
   canAutoJoin(): boolean {
     const f = this.fields();
-    return f.email !== "" && f.room !== "";
+    return f.email !== "" && f.room !== "" && this.pendingServer === null;
   }
+
+  /** A link's server, shown by host name until the person confirms it. */
+  pendingServer: string | null = null;
 
   /** Launch options override what is in the fields. */
   fill(launch: LaunchOptions): void {
     if (launch.email !== null) this.email.value = launch.email;
     if (launch.room !== null) this.room.value = launch.room;
     if (launch.name !== null) this.name.value = launch.name;
+    if (launch.passcode) {
+      this.passcode.value = launch.passcode;
+      setHidden(this.passcodeField, false);
+    }
+    const server = launch.linkServer?.replace(/\/+$/, "");
+    if (server && server !== this.deps.info.server.url) this.askServer(server);
+  }
+
+  /** A link names another server: say which (by host name) and join there only if confirmed. */
+  private askServer(server: string): void {
+    this.pendingServer = server;
+    let host = server;
+    try {
+      host = new URL(server).host;
+    } catch {
+      // shown as given
+    }
+    const use = h("button", { id: "link-server-use", type: "button", class: "btn btn-primary" }, "Use this server");
+    const keep = h("button", { id: "link-server-keep", type: "button", class: "btn" }, "Keep my server");
+    const box = h("div", { id: "link-server", class: "notice", role: "alert" }, `This link is for the server at ${host}. Join there? `, use, " ", keep);
+    this.joinBtn.disabled = true;
+    const done = () => {
+      this.pendingServer = null;
+      this.joinBtn.disabled = false;
+      box.remove();
+    };
+    use.addEventListener("click", () => {
+      void call("use_link_server", { server })
+        .then((info) => {
+          this.setInfo(info);
+          this.deps.onInfo?.(info);
+          done();
+        })
+        .catch((e: unknown) => this.showError(toHuddleError(e)));
+    });
+    keep.addEventListener("click", done);
+    this.el.querySelector("#link-server")?.remove();
+    this.joinBtn.before(box);
   }
 
   private fillSelect(kind: Kind, list: Device[], remembered: DeviceId | undefined): void {
@@ -324,12 +395,13 @@ export class LobbyView {
   }
 
   setFieldError(f: ErrorField, text: string | null): void {
-    const id = f === "email" ? "email" : f === "room" ? "room" : f === "name" ? "name" : f === "devices" ? "devices" : null;
+    const id = f === "email" || f === "room" || f === "name" || f === "passcode" || f === "devices" ? f : null;
     const el = id ? this.el.querySelector<HTMLElement>(`#${id}-error`) : this.errorEl;
     if (!el) return;
     el.textContent = text ?? "";
     setHidden(el, !text);
-    const input = f === "email" ? this.email : f === "room" ? this.room : f === "name" ? this.name : null;
+    const input =
+      f === "email" ? this.email : f === "room" ? this.room : f === "name" ? this.name : f === "passcode" ? this.passcode : null;
     if (input) {
       if (text) input.setAttribute("aria-invalid", "true");
       else input.removeAttribute("aria-invalid");
@@ -337,13 +409,15 @@ export class LobbyView {
   }
 
   clearErrors(): void {
-    for (const f of ["email", "room", "name", "devices", null] as ErrorField[]) this.setFieldError(f, null);
+    for (const f of ["email", "room", "name", "passcode", "devices", null] as ErrorField[]) this.setFieldError(f, null);
   }
 
   showError(err: { code: string; message: string; sharerId?: string }): void {
     const d = describeError(err, { serverUrl: this.deps.info.server.url });
+    if (d.field === "passcode") setHidden(this.passcodeField, false);
     this.setFieldError(d.field, d.text);
-    if (d.field === "email") this.email.focus();
+    if (d.field === "passcode") this.passcode.focus();
+    else if (d.field === "email") this.email.focus();
     else if (d.field === "room") this.room.focus();
   }
 
@@ -357,11 +431,20 @@ export class LobbyView {
     const { server, version, fakeDevices } = this.deps.info;
     this.serverInfoEl.classList.toggle("hosted", server.hosted);
     if (server.hosted) {
-      this.serverInfoEl.replaceChildren(
-        server.shareUrls.length
-          ? `Hosting on this computer — others can join at ${server.shareUrls.join(", ")}`
-          : "Hosting on this computer",
-      );
+      const share = server.shareUrls[0];
+      if (share && server.passcode) {
+        const room = this.room.value.trim() || "ROOM";
+        const link = `huddle://join?room=${encodeURIComponent(room)}&passcode=${encodeURIComponent(server.passcode)}&server=${encodeURIComponent(share)}`;
+        this.serverInfoEl.replaceChildren(
+          `Hosting for your network at ${server.shareUrls.join(", ")} — passcode `,
+          h("code", { id: "hosted-passcode" }, server.passcode),
+          h("br", {}),
+          "Link: ",
+          h("code", { id: "hosted-link" }, link),
+        );
+      } else {
+        this.serverInfoEl.replaceChildren("Hosting on this computer (only you can reach it)");
+      }
     } else {
       this.serverInfoEl.replaceChildren("Server: ", h("code", {}, server.url));
     }
@@ -388,13 +471,14 @@ export class LobbyView {
   private fillSettings(s: Settings): void {
     this.settingsServer.value = s.server ?? "";
     this.settingsFake.checked = s.fakeDevices;
+    this.settingsLan.checked = s.lanHosting;
   }
 
   /** Opens the server settings panel, filled from get_settings. */
   async openSettings(): Promise<void> {
     if (this.settingsOpen) return;
     const { server, fakeDevices } = this.deps.info;
-    this.fillSettings({ server: server.hosted ? null : server.url, fakeDevices });
+    this.fillSettings({ server: server.hosted ? null : server.url, fakeDevices, lanHosting: server.passcode !== null });
     this.setSettingsError(null);
     this.settingsEdited = false;
     setHidden(this.settingsPanel, false);
@@ -436,6 +520,7 @@ export class LobbyView {
     const settings: Settings = {
       server: this.settingsServer.value.trim() || null,
       fakeDevices: this.settingsFake.checked,
+      lanHosting: this.settingsLan.checked,
     };
     this.setSettingsError(null);
     this.settingsSaving = true;
@@ -484,7 +569,8 @@ export class LobbyView {
     }
     const sel = this.selection();
     saveRemembered({ email: f.email, room: f.room, name: f.name, ...sel });
-    const request: JoinRequest = { email: f.email, room: f.room, name: f.name || null, ...sel };
+    const passcode = this.passcode.value.trim();
+    const request: JoinRequest = { email: f.email, room: f.room, name: f.name || null, ...sel, ...(passcode ? { passcode } : {}) };
     this.joining = true;
     this.joinBtn.disabled = true;
     this.joinBtn.textContent = "Joining…";
@@ -504,9 +590,41 @@ export class LobbyView {
     }
   }
 
+  /** Fetches the open rooms once; a click on one fills the room number. */
+  async refreshRooms(): Promise<void> {
+    let rooms;
+    try {
+      rooms = await call("list_rooms", {});
+    } catch {
+      return; // No server (yet): the list stays as it was.
+    }
+    if (rooms.length === 0) {
+      this.roomsList.replaceChildren(h("li", { class: "hint" }, "None listed"));
+      return;
+    }
+    this.roomsList.replaceChildren(
+      ...rooms.map((r) => {
+        const btn = h(
+          "button",
+          { type: "button", class: "link-btn open-room", "data-room": r.room },
+          `${r.room} · ${r.count} inside${r.locked ? " · locked" : ""}`,
+        );
+        btn.addEventListener("click", () => {
+          this.room.value = r.room;
+          this.setFieldError("room", null);
+          // A locked room needs its passcode: ask for it now.
+          if (r.locked) setHidden(this.passcodeField, false);
+        });
+        return h("li", {}, btn);
+      }),
+    );
+  }
+
   /** Called when the lobby becomes visible. */
   show(notice: string | null = null): void {
     this.showNotice(notice);
+    void this.refreshRooms();
+    if (this.roomsTimer === null) this.roomsTimer = setInterval(() => void this.refreshRooms(), 5000);
     if (!this.preview) {
       this.preview = this.deps.hub.attach(this.previewCanvas, "local", "cover", (active) => {
         this.previewActive = active;
@@ -517,6 +635,8 @@ export class LobbyView {
   }
 
   hide(): void {
+    if (this.roomsTimer !== null) clearInterval(this.roomsTimer);
+    this.roomsTimer = null;
     this.preview?.detach();
     this.preview = null;
   }

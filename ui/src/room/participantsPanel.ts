@@ -1,12 +1,14 @@
 // The participants side panel: #participants-list.
 import { h, hueFor, icon, initials } from "../ui/dom";
 import { icons } from "../ui/icons";
+import { HostControls } from "./hostControls";
 import type { RoomModel } from "./roomModel";
 
 export class ParticipantsPanel {
   readonly el: HTMLElement;
   readonly list: HTMLUListElement;
   private title: HTMLElement;
+  readonly host: HostControls;
 
   constructor(
     private model: RoomModel,
@@ -16,16 +18,19 @@ export class ParticipantsPanel {
     this.title = h("h2", { id: "participants-title" }, "People");
     const close = h("button", { type: "button", class: "icon-btn", "aria-label": "Close participants" }, icon(icons.close));
     close.addEventListener("click", onClose);
+    this.host = new HostControls(model);
     this.el = h(
       "aside",
       { id: "participants-panel", class: "panel", "aria-labelledby": "participants-title", hidden: true },
       h("header", { class: "panel-header" }, this.title, close),
+      this.host.el,
       this.list,
     );
   }
 
   render(): void {
     const m = this.model;
+    this.host.render();
     this.title.textContent = `People (${m.participants.length})`;
     this.list.replaceChildren(
       ...m.participants.map((p) => {
@@ -43,7 +48,9 @@ export class ParticipantsPanel {
             name,
             self ? h("span", { class: "muted-text" }, " (you)") : null,
             m.sharerId === p.id ? h("span", { class: "pill" }, "Presenting") : null,
+            m.hostId === p.id ? h("span", { class: "pill", "data-host": "true" }, "Host") : null,
           ),
+          m.isHost && !self ? this.removeButton(p.id, name) : null,
           h(
             "span",
             { class: "p-state" },
@@ -53,5 +60,11 @@ export class ParticipantsPanel {
         );
       }),
     );
+  }
+
+  private removeButton(id: string, name: string): HTMLElement {
+    const btn = h("button", { type: "button", class: "link-btn", "data-remove": id, "aria-label": `Remove ${name}` }, "Remove");
+    btn.addEventListener("click", () => void this.host.door("remove", id));
+    return btn;
   }
 }

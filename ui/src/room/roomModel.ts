@@ -22,6 +22,13 @@ export class RoomModel {
   readonly joinMs: number;
   participants: Participant[];
   sharerId: string | null;
+  /** The room's host (null from a 1.0 server). */
+  hostId: string | null;
+  locked: boolean;
+  waitingRoom: boolean;
+  listed = false;
+  /** (Host) who knocks at the waiting room, oldest first. */
+  waiting: { id: string; email: string; name: string | null }[] = [];
   reconnecting = false;
   stats: StatsEvent | null = null;
   readonly chat: ChatModel;
@@ -38,6 +45,9 @@ export class RoomModel {
       ...joined.participants.filter((p) => p.id !== joined.selfId).map((p) => ({ ...p })),
     ];
     this.sharerId = joined.sharerId;
+    this.hostId = joined.hostId;
+    this.locked = joined.locked;
+    this.waitingRoom = joined.waitingRoom;
     this.chat = new ChatModel({ id: joined.selfId, email: self.email, name: self.name }, joined.history);
   }
 
@@ -68,6 +78,24 @@ export class RoomModel {
     const s = this.self;
     if (m.audio !== undefined) s.audio = m.audio;
     if (m.video !== undefined) s.video = m.video;
+    this.changed();
+  }
+
+  get isHost(): boolean {
+    return this.hostId !== null && this.hostId === this.selfId;
+  }
+
+  /** The host's own room:lock answer. */
+  setSettings(st: { locked: boolean; waitingRoom: boolean; listed: boolean }): void {
+    this.locked = st.locked;
+    this.waitingRoom = st.waitingRoom;
+    this.listed = st.listed;
+    this.changed();
+  }
+
+  /** Someone stopped waiting (admitted, denied, or gone). */
+  dropWaiting(id: string): void {
+    this.waiting = this.waiting.filter((w) => w.id !== id);
     this.changed();
   }
 
@@ -169,6 +197,26 @@ export class RoomModel {
         break;
       case "ended":
         fx.push({ kind: "ended", reason: ev.reason });
+        break;
+      case "host-changed": {
+        this.hostId = ev.hostId;
+        const text = ev.hostId === this.selfId ? "You are now the host" : `${this.displayName(ev.hostId)} is now the host`;
+        fx.push({ kind: "toast", text, tone: "info" });
+        break;
+      }
+      case "room-settings":
+        this.locked = ev.locked;
+        this.waitingRoom = ev.waitingRoom;
+        this.listed = ev.listed;
+        break;
+      case "knock":
+        if (!this.waiting.some((w) => w.id === ev.id)) this.waiting.push({ id: ev.id, email: ev.email, name: ev.name });
+        break;
+      case "knock-withdrawn":
+        this.waiting = this.waiting.filter((w) => w.id !== ev.id);
+        break;
+      case "removed":
+        fx.push({ kind: "ended", reason: "The host removed you from the room." });
         break;
     }
     this.changed();

@@ -306,6 +306,16 @@ export class RoomView {
       this.toastError({ code: ev.code, message: ev.message });
       return;
     }
+    // The host hears a knock as a toast with the answer in it.
+    if (ev.type === "knock" && this.model.isHost) {
+      const who = ev.name?.trim() || ev.email;
+      const t = this.deps.toaster.show(`${who} is waiting to join`, "info");
+      const admit = h("button", { type: "button", class: "btn btn-primary", "data-toast-admit": ev.id }, "Admit");
+      const deny = h("button", { type: "button", class: "btn", "data-toast-deny": ev.id }, "Deny");
+      admit.addEventListener("click", () => void this.people.host.door("admit", ev.id).then(() => t.remove()));
+      deny.addEventListener("click", () => void this.people.host.door("deny", ev.id).then(() => t.remove()));
+      t.append(" ", admit, " ", deny);
+    }
     for (const fx of this.model.handle(ev)) {
       if (fx.kind === "toast") this.deps.toaster.show(fx.text, fx.tone);
       else if (fx.kind === "forget-stream") this.deps.hub.forget(fx.stream);

@@ -9,12 +9,14 @@
 //! - here: joining and rejoining, the server's events, who is in the room, timers;
 //! - [`negotiation`]: opening and closing connections, offers and answers, trickle ICE,
 //!   offer collisions, the DTLS role on renegotiation, ICE restarts;
-//! - [`sharing`]: screen sharing, as sharer and as viewer.
+//! - [`sharing`]: screen sharing, as sharer and as viewer;
+//! - [`door`]: the waiting room, being let in or removed, the host and room settings.
 //!
 //! Mesh rule (PROTOCOL.md): the newcomer calls everyone in its join ack; nobody calls a
 //! newcomer.
 
 mod connectivity;
+mod door;
 mod link;
 mod negotiation;
 pub mod sdp;
@@ -26,10 +28,12 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use huddle_protocol::{
-    IceCandidate, JoinAck, MediaMode, RelayBody, RelayKind, ServerEvent, SessionDescription,
+    IceCandidate, JoinAck, JoinReply, MediaMode, RelayBody, RelayKind, ServerEvent,
+    SessionDescription,
 };
 
 pub use connectivity::ConnectionRecord;
+pub use door::Admission;
 use link::{Link, Purpose};
 pub use link::{LinkKey, LinkKind};
 
@@ -48,8 +52,10 @@ pub enum KeyframeOf {
 pub enum Input {
     /// Our first `room:join` was acknowledged.
     Joined(JoinAck),
+    /// Our first `room:join` was answered with the waiting room.
+    Waiting { room: String },
     /// The answer to [`Action::Rejoin`].
-    Rejoined(Result<JoinAck, String>),
+    Rejoined(Result<JoinReply, String>),
     /// The signaling connection dropped; the client reconnects by itself.
     SignalingLost,
     /// The signaling connection is back: the server sees a new connection.
@@ -230,6 +236,8 @@ pub struct Core {
     errors: Vec<String>,
     /// The signaling connection is believed lost.
     disconnected: bool,
+    /// Waiting, inside, or shown the door.
+    admission: Admission,
     /// (audio, video) as last announced.
     media_on: (bool, bool),
     /// For the connect timeout: when someone was first met, whether a call came up.
@@ -260,6 +268,9 @@ impl Core {
             peers_connected: HashSet::new(),
             errors: Vec::new(),
             disconnected: false,
+            admission: Admission::Waiting {
+                room: String::new(),
+            },
             media_on: (true, true),
             first_met: None,
             connected_any: false,
@@ -273,7 +284,9 @@ impl Core {
     pub fn handle(&mut self, now: Instant, input: Input) -> Vec<Action> {
         match input {
             Input::Joined(ack) => self.on_joined(now, &ack, true),
-            Input::Rejoined(Ok(ack)) => {
+            Input::Waiting { room } => self.on_waiting(room),
+            Input::Rejoined(Ok(JoinReply::Waiting { room })) => self.on_waiting(room),
+            Input::Rejoined(Ok(JoinReply::Joined(ack))) => {
                 tracing::info!(id = %ack.id, "rejoined");
                 self.emit(SessionEvent::Rejoined {
                     id: ack.id.clone(),
@@ -298,7 +311,10 @@ impl Core {
                     self.emit(SessionEvent::Reconnecting);
                 }
                 self.disconnected = false;
-                self.start_rejoin(now);
+                // Turned away or removed: there is nothing to go back to.
+                if !self.admission.is_out() {
+                    self.start_rejoin(now);
+                }
             }
             Input::Server(event) => {
                 // An event while we thought the connection lost: it was a transient
@@ -488,6 +504,7 @@ impl Core {
     /// After a join: remember who is here and call each of them (we are the newcomer).
     fn on_joined(&mut self, now: Instant, ack: &JoinAck, first: bool) {
         self.my_id = ack.id.clone();
+        self.admission = Admission::Inside(Box::new(ack.clone()));
         for p in &ack.participants {
             self.participants.insert(p.id.clone(), p.email.clone());
         }
@@ -497,6 +514,9 @@ impl Core {
             participants: ack.participants.clone(),
             sharer_id: ack.sharer_id.clone(),
             history: ack.history.clone(),
+            host_id: ack.host_id.clone(),
+            locked: ack.locked,
+            waiting_room: ack.waiting_room,
         });
         if self.media_on != (true, true) {
             self.announce_media();
@@ -536,7 +556,7 @@ impl Core {
         match event {
             ServerEvent::Relay { kind, from, body } => self.on_relay(now, kind, &from, body),
             ServerEvent::UserJoined(u) => {
-                tracing::info!(email = %u.email, count = u.count, "joined the room");
+                tracing::info!(id = %u.id, count = u.count, "joined the room");
                 self.participants.insert(u.id.clone(), u.email.clone());
                 self.first_met.get_or_insert(now);
                 self.emit(SessionEvent::ParticipantJoined {
@@ -546,7 +566,7 @@ impl Core {
                 });
             }
             ServerEvent::UserLeft(u) => {
-                tracing::info!(email = %u.email, count = u.count, "left the room");
+                tracing::info!(id = %u.id, count = u.count, "left the room");
                 self.on_participant_gone(&u.id);
                 self.participants.remove(&u.id);
                 self.emit(SessionEvent::ParticipantLeft {
@@ -566,6 +586,13 @@ impl Core {
             ServerEvent::SharerStopped(id) => self.on_share_stopped(&id),
             ServerEvent::ViewerJoined(id) => self.on_viewer_joined(now, &id),
             ServerEvent::SharingConflict(id) => tracing::debug!(sharer = %id, "sharing refused"),
+            ServerEvent::LobbyAdmitted(ack) => self.on_admitted(now, *ack),
+            ServerEvent::LobbyDenied(d) => self.on_denied(d.room),
+            ServerEvent::RoomRemoved(r) => self.on_removed(r),
+            ServerEvent::HostChanged(h) => self.on_host_changed(h.host_id),
+            ServerEvent::RoomSettings(s) => self.on_room_settings(s),
+            ServerEvent::LobbyKnock(k) => self.on_knock(k),
+            ServerEvent::LobbyLeft(l) => self.on_knock_withdrawn(l.id),
             ServerEvent::Error(e) => {
                 tracing::debug!(code = %e.code, message = %e.message, event = ?e.event, "server error");
                 self.emit(SessionEvent::ServerError {
@@ -593,7 +620,7 @@ impl Core {
                 self.on_remote_candidate(LinkKey::call(from), candidate)
             }
             (RelayKind::CallEnd, _) => {
-                tracing::info!(peer = %self.email_of(from), "call ended by peer");
+                tracing::info!(peer = %from, "call ended by peer");
                 self.close(&LinkKey::call(from));
             }
             (RelayKind::ShareOffer, RelayBody::Offer(offer)) => {
@@ -639,7 +666,7 @@ impl Core {
             (StreamKind::Screen, Some(v)) => v.announced_at,
             _ => self.links.get(key).map_or(now, |l| l.created),
         };
-        tracing::info!(peer = %email, ?kind, "receiving");
+        tracing::info!(peer = %key.remote, ?kind, "receiving");
         self.act(Action::Receive {
             key: key.clone(),
             kind,

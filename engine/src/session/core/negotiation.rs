@@ -10,6 +10,10 @@ use super::sdp::{dtls_setup, first_mid, ice_ufrag, our_role_after, with_dtls_set
 use super::{Action, Core, KeyframeOf, LinkKey};
 use crate::session::event::SessionEvent;
 
+/// Remote candidates kept for one connection before it can use them: a real peer sends
+/// a handful; a hostile one must not grow our memory without bound.
+pub(super) const MAX_HELD_CANDIDATES: usize = 64;
+
 /// Most ICE restarts tried before a connection is given up.
 pub const MAX_ICE_RESTARTS: u32 = 2;
 
@@ -261,12 +265,8 @@ impl Core {
             Some(link) if link.remote_description_set => {
                 self.add_remote_candidates(&key, vec![candidate])
             }
-            Some(link) => link.pending_candidates.push(candidate),
-            None => self
-                .early_candidates
-                .entry(key)
-                .or_default()
-                .push(candidate),
+            Some(link) => hold(&mut link.pending_candidates, candidate),
+            None => hold(self.early_candidates.entry(key).or_default(), candidate),
         }
     }
 
@@ -305,7 +305,8 @@ impl Core {
     }
 
     pub(super) fn on_connected(&mut self, now: Instant, key: &LinkKey) {
-        let who = self.email_of(&key.remote);
+        // Ids, not emails, in info-level logs.
+        let who = key.remote.clone();
         if let Some(link) = self.links.get_mut(key) {
             link.connected_at.get_or_insert(now);
             link.disconnected_since = None;
@@ -350,7 +351,7 @@ impl Core {
         if !link.offerer {
             return; // The offerer restarts; we answer its new offer.
         }
-        tracing::info!(peer = %who, "connection failed; restarting ICE");
+        tracing::info!(peer = %key.remote, "connection failed; restarting ICE");
         self.offer(key, Purpose::IceRestart, true);
     }
 
@@ -363,5 +364,14 @@ impl Core {
         if close {
             self.close(key);
         }
+    }
+}
+
+/// Keeps `candidate` for later, unless `held` is full (then it is dropped).
+fn hold(held: &mut Vec<IceCandidate>, candidate: IceCandidate) {
+    if held.len() < MAX_HELD_CANDIDATES {
+        held.push(candidate);
+    } else {
+        tracing::debug!("too many early ICE candidates: one dropped");
     }
 }

@@ -65,7 +65,7 @@ impl Core {
         if sharer == self.my_id || self.viewing.as_ref().is_some_and(|v| v.sharer == sharer) {
             return;
         }
-        tracing::info!(sharer = %self.email_of(sharer), "screen share announced");
+        tracing::info!(%sharer, "screen share announced");
         self.viewing = Some(Viewing {
             sharer: sharer.to_string(),
             announced_at: now,
@@ -75,11 +75,16 @@ impl Core {
         });
     }
 
-    /// `share:offer`: answer it; on an open share connection it renegotiates.
+    /// `share:offer`: answer it; on an open share connection it renegotiates. Only the
+    /// room's sharer (announced by the server before its offer) may push a screen into
+    /// our view; the server enforces it too (PROTOCOL.md 1.1).
     pub(super) fn on_share_offer(&mut self, now: Instant, from: &str, offer: SessionDescription) {
         let key = LinkKey::share_in(from);
         if self.viewing.as_ref().is_none_or(|v| v.sharer != from) {
-            self.on_share_announced(now, from);
+            self.note_error(format!(
+                "refused a screen offer from {from}: not the room's sharer"
+            ));
+            return;
         }
         if self.links.contains_key(&key) {
             self.answer(&key, Purpose::ViewScreen, offer);
@@ -97,7 +102,7 @@ impl Core {
             self.viewing = None;
         }
         self.close(&LinkKey::share_in(sharer));
-        tracing::info!(sharer = %self.email_of(sharer), "screen share stopped");
+        tracing::info!(%sharer, "screen share stopped");
         self.emit(SessionEvent::SharerStopped {
             id: sharer.to_string(),
         });

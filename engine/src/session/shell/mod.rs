@@ -16,19 +16,23 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use huddle_protocol::request::ListRooms;
 use huddle_protocol::request::{RoomLeave, StartSharing, StopSharing};
 use huddle_protocol::{
-    ChatMessage, ErrorCode, JoinAck, MediaMode, MediaState, RelayBody, RelayKind, ServerEvent,
+    ChatMessage, ErrorCode, JoinAck, JoinReply, ListedRoom, MediaMode, MediaState, RelayBody,
+    RelayKind, RoomLock, RoomSettings, ServerEvent,
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{RTCIceConnectionState, RTCPeerConnectionState};
 
 use super::core::{
-    Action, ConnectionRecord, Core, CoreConfig, Input, KeyframeOf, LinkKey, LinkKind,
+    Action, Admission, ConnectionRecord, Core, CoreConfig, Input, KeyframeOf, LinkKey, LinkKind,
 };
 use super::event::SessionEvent;
-use super::{ConnectionReport, Identity, LocalMedia, SessionError, SessionReport, request_join};
+use super::{
+    ConnectionReport, DoorRequest, Identity, LocalMedia, SessionError, SessionReport, request_join,
+};
 use crate::capture::source::{AudioSource, VideoSource};
 use crate::media::stream::StreamKind;
 use crate::peer::{IceServer, PeerEvent, PeerSetup};
@@ -56,6 +60,16 @@ pub(super) enum Command {
         reply: oneshot::Sender<Result<(), SessionError>>,
     },
     StopSharing(oneshot::Sender<Result<(), SessionError>>),
+    Lock {
+        lock: RoomLock,
+        reply: oneshot::Sender<Result<RoomSettings, SessionError>>,
+    },
+    Door {
+        request: DoorRequest,
+        id: String,
+        reply: oneshot::Sender<Result<(), SessionError>>,
+    },
+    ListRooms(oneshot::Sender<Result<Vec<ListedRoom>, SessionError>>),
     Leave(oneshot::Sender<SessionReport>),
 }
 
@@ -100,6 +114,8 @@ pub(super) struct Shell {
     stats: ReceivedStats,
     sink: Arc<dyn FrameSink>,
     events: mpsc::UnboundedSender<SessionEvent>,
+    /// Where we stand at the door, for [`super::Session::admitted`].
+    admission: watch::Sender<Admission>,
     join_rtt: Duration,
     /// The SFU path, while the room uses it.
     sfu: Option<sfu::SfuIo>,
@@ -126,6 +142,7 @@ pub(super) struct ShellParts {
     pub stats: ReceivedStats,
     pub events: mpsc::UnboundedSender<SessionEvent>,
     pub notices: mpsc::UnboundedSender<Notice>,
+    pub admission: watch::Sender<Admission>,
 }
 
 impl Shell {
@@ -145,6 +162,7 @@ impl Shell {
             stats,
             events,
             notices,
+            admission,
         } = parts;
         let video_config = media.video;
         let bitrate = Arc::new(BitrateController::new(
@@ -185,6 +203,7 @@ impl Shell {
             stats,
             sink,
             events,
+            admission,
             join_rtt,
             sfu: None,
             sfu_notices,
@@ -242,11 +261,21 @@ impl Shell {
         }
     }
 
-    /// Our first join, acknowledged: calls everyone in the room.
-    pub(super) async fn joined(&mut self, ack: JoinAck) {
+    /// The server's answer to our first join: in the room (call everyone there), or
+    /// in its waiting room.
+    pub(super) async fn first_reply(&mut self, reply: JoinReply) {
+        match reply {
+            JoinReply::Joined(ack) => self.entered(Input::Joined(ack.clone()), &ack).await,
+            JoinReply::Waiting { room } => self.drive(Input::Waiting { room }).await,
+        }
+    }
+
+    /// In the room (joined, or let in from the waiting room): the server's ICE servers
+    /// apply, the rules call everyone, and the SFU path starts if the room uses it.
+    async fn entered(&mut self, input: Input, ack: &JoinAck) {
         self.use_server_ice(&ack.ice_servers);
         let sfu = (ack.media == MediaMode::Sfu).then_some(ack.sfu_epoch.unwrap_or(0));
-        self.drive(Input::Joined(ack)).await;
+        self.drive(input).await;
         if let Some(epoch) = sfu {
             self.sfu_start(epoch).await;
         }
@@ -268,6 +297,19 @@ impl Shell {
                 }
             }
         }
+        self.publish_admission();
+    }
+
+    /// Tells [`super::Session`] where we stand at the door, when that changed.
+    fn publish_admission(&self) {
+        let now = self.core.admission();
+        self.admission.send_if_modified(|seen| {
+            if seen == now {
+                return false;
+            }
+            *seen = now.clone();
+            true
+        });
     }
 
     /// Carries out one action; `Some` is its result, for the rules.
@@ -364,7 +406,7 @@ impl Shell {
                 // A new connection to the server: the SFU path starts over if the room
                 // uses it (after the rules have seen the rejoin).
                 self.sfu_stop();
-                if let Ok(ack) = &result {
+                if let Ok(JoinReply::Joined(ack)) = &result {
                     self.use_server_ice(&ack.ice_servers);
                     if ack.media == MediaMode::Sfu {
                         self.pending_sfu = Some(ack.sfu_epoch.unwrap_or(0));
@@ -402,6 +444,10 @@ impl Shell {
             SignalingEvent::Server(ServerEvent::SfuOffer(o)) => return self.sfu_on_offer(*o).await,
             SignalingEvent::Server(ServerEvent::SfuIce(i)) => return self.sfu_on_ice(i).await,
             SignalingEvent::Server(ServerEvent::SfuLink(l)) => return self.sfu_on_link(l),
+            SignalingEvent::Server(ServerEvent::LobbyAdmitted(ack)) => {
+                let input = Input::Server(ServerEvent::LobbyAdmitted(ack.clone()));
+                return self.entered(input, &ack).await;
+            }
             SignalingEvent::Server(event) => Input::Server(event),
         };
         self.drive(input).await;
@@ -516,6 +562,22 @@ impl Shell {
             Command::StopSharing(reply) => {
                 let result = self.stop_sharing().await;
                 let _ = reply.send(result);
+            }
+            Command::Lock { lock, reply } => {
+                let result = self.signaling.request(&lock).await;
+                if let Ok(settings) = &result {
+                    self.core.note_settings(*settings);
+                    self.publish_admission();
+                }
+                let _ = reply.send(result.map_err(Into::into));
+            }
+            Command::Door { request, id, reply } => {
+                let result = request.send(&self.signaling, id).await;
+                let _ = reply.send(result.map_err(Into::into));
+            }
+            Command::ListRooms(reply) => {
+                let result = self.signaling.request(&ListRooms {}).await;
+                let _ = reply.send(result.map(|r| r.rooms).map_err(Into::into));
             }
             Command::Leave(_) => {}
         }

@@ -516,3 +516,23 @@ fn no_call_within_the_connect_timeout_is_said_once() {
     io.later(60_000);
     assert!(io.feed(Input::Tick).is_empty());
 }
+
+#[test]
+fn early_candidates_are_held_up_to_a_bound() {
+    let mut io = Io::new();
+    io.join("me", &[]);
+    for n in 0..200u8 {
+        io.relayed(
+            RelayKind::IceCandidate,
+            "x",
+            RelayBody::Candidate(candidate(n)),
+        );
+    }
+    // x's call arrives: only the first candidates kept are handed over.
+    io.feed(joined("x", "x@x.io"));
+    let done = io.relayed(RelayKind::UserCall, "x", RelayBody::Offer(offer()));
+    assert_eq!(
+        added_candidates(&done).len(),
+        crate::session::core::negotiation::MAX_HELD_CANDIDATES
+    );
+}

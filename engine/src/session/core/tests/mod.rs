@@ -6,10 +6,12 @@
 //!   DTLS role, ICE restarts, connecting and the connect timeout;
 //! - [`sharing`]: sharer and viewer;
 //! - [`sfu`]: the SFU path (no calls, make before break);
+//! - [`door`]: the waiting room, admission, removal, host events;
 //! - [`signaling`]: losing and regaining the server, media state, server errors.
 
 mod calls;
 mod connectivity;
+mod door;
 mod sfu;
 mod sharing;
 mod signaling;

@@ -103,12 +103,24 @@ fn a_late_viewer_hears_of_the_share_in_its_ack_and_answers_the_offer() {
 }
 
 #[test]
-fn a_share_offer_from_an_unannounced_sharer_announces_it() {
+fn a_share_offer_from_anyone_but_the_rooms_sharer_is_refused() {
     let mut io = Io::new();
-    io.join("me", &[("s", "s@x.io")]);
+    io.join("me", &[("s", "s@x.io"), ("m", "m@x.io")]);
+    // Nobody is sharing: an offer pushing a screen into our view is refused.
+    let done = io.relayed(RelayKind::ShareOffer, "m", RelayBody::Offer(offer()));
+    assert!(opened(&done).is_empty() && relays(&done).is_empty());
+    assert!(events(&done).is_empty());
+    assert_eq!(
+        io.core.errors(),
+        ["refused a screen offer from m: not the room's sharer"]
+    );
+    // s shares: its offer is answered, and m still cannot push a screen.
+    io.feed(Input::Server(ServerEvent::SharerStarted("s".into())));
     let done = io.relayed(RelayKind::ShareOffer, "s", RelayBody::Offer(offer()));
-    assert!(events(&done).contains(&SessionEvent::SharerStarted { id: "s".into() }));
-    // A second offer on the open share renegotiates it.
+    assert_eq!(opened(&done), [LinkKey::share_in("s")]);
+    let done = io.relayed(RelayKind::ShareOffer, "m", RelayBody::Offer(offer()));
+    assert!(opened(&done).is_empty() && relays(&done).is_empty());
+    // A second offer from the sharer renegotiates the open share.
     let done = io.relayed(RelayKind::ShareOffer, "s", RelayBody::Offer(offer()));
     assert!(opened(&done).is_empty());
     assert_eq!(relay_kinds(&done), [(RelayKind::ShareAnswer, "s".into())]);
@@ -144,6 +156,7 @@ fn when_the_sharer_leaves_its_screen_closes_and_the_share_stops() {
 fn a_screen_we_cannot_view_is_dropped_and_said() {
     let mut io = Io::new();
     io.join("me", &[("s", "s@x.io")]);
+    io.feed(Input::Server(ServerEvent::SharerStarted("s".into())));
     io.fail_answer = true;
     let done = io.relayed(RelayKind::ShareOffer, "s", RelayBody::Offer(offer()));
     assert_eq!(closed(&done), [LinkKey::share_in("s")]);

@@ -1,6 +1,6 @@
 //! The signaling connection: lost, back, held; media state; server errors.
 
-use huddle_protocol::{RelayBody, RelayKind, ServerEvent};
+use huddle_protocol::{JoinReply, RelayBody, RelayKind, ServerEvent};
 
 use super::*;
 use crate::session::core::{Action, Input, LinkKey, LinkKind};
@@ -24,7 +24,11 @@ fn after_a_reconnect_we_rejoin_as_a_newcomer_with_a_new_id() {
     assert_eq!(done.last(), Some(&Action::Rejoin));
     // The server answers with our new id; a is still there (under its own new id).
     let rejoined_at = io.now;
-    let done = io.feed(Input::Rejoined(Ok(ack("new", &[("a2", "a@x.io")], None))));
+    let done = io.feed(Input::Rejoined(Ok(JoinReply::Joined(ack(
+        "new",
+        &[("a2", "a@x.io")],
+        None,
+    )))));
     let evs = events(&done);
     assert!(matches!(&evs[0], SessionEvent::Rejoined { id, .. } if id == "new"));
     assert!(matches!(&evs[1], SessionEvent::Joined { id, .. } if id == "new"));
@@ -89,7 +93,11 @@ fn muting_is_announced_and_remembered_across_a_rejoin() {
     );
     io.feed(Input::CameraOn(false));
     io.feed(Input::SignalingBack);
-    let done = io.feed(Input::Rejoined(Ok(ack("new", &[], None))));
+    let done = io.feed(Input::Rejoined(Ok(JoinReply::Joined(ack(
+        "new",
+        &[],
+        None,
+    )))));
     assert!(done.contains(&Action::AnnounceMedia {
         audio: false,
         video: false
