@@ -66,6 +66,9 @@ pub struct ServerInfo {
     hosted: bool,
     /// Addresses others on the network can use to reach a hosted server.
     share_urls: Vec<String>,
+    /// A plain `http://` server beyond loopback and private networks: emails, chat and
+    /// the calls' keys' fingerprints travel readable and alterable.
+    unencrypted_remote: bool,
 }
 
 pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -106,6 +109,8 @@ impl AppState {
             .map_err(|e| CommandError::Unreachable(format!("cannot host a server here: {e}")))?;
         let server = self.server.lock().await;
         Ok(ServerInfo {
+            unencrypted_remote: huddle_engine::server_transport(&server.url)
+                == huddle_engine::ServerTransport::PlainRemote,
             url: server.url.clone(),
             hosted: server.hosted.is_some(),
             share_urls: server

@@ -143,8 +143,16 @@ describe("LobbyView", () => {
   });
 
   it("shows hosting addresses when hosted", () => {
-    make(appInfo({ server: { url: "http://127.0.0.1:3000", hosted: true, shareUrls: ["http://192.168.1.2:3000"] } }));
+    make(appInfo({ server: { url: "http://127.0.0.1:3000", hosted: true, shareUrls: ["http://192.168.1.2:3000"], unencryptedRemote: false } }));
     expect(q("#server-info").textContent).toBe("Hosting on this computer — others can join at http://192.168.1.2:3000");
+  });
+
+  it("says when a remote server is not encrypted", () => {
+    make(appInfo({ server: { url: "http://huddle.example.com", hosted: false, shareUrls: [], unencryptedRemote: true } }));
+    expect(q("#server-info").textContent).toBe("Server: http://huddle.example.com — not encrypted");
+    document.body.replaceChildren();
+    make(appInfo({ server: { url: "https://huddle.example.com", hosted: false, shareUrls: [], unencryptedRemote: false } }));
+    expect(q("#server-info").textContent).toBe("Server: https://huddle.example.com");
   });
 
   it("moves the mic meter", () => {

@@ -27,9 +27,9 @@ describe("server settings", () => {
       save_settings: (args) => {
         const s = (args as { settings: Settings }).settings;
         return s.server
-          ? appInfo({ server: { url: s.server, hosted: false, shareUrls: [] }, fakeDevices: s.fakeDevices })
+          ? appInfo({ server: { url: s.server, hosted: false, shareUrls: [], unencryptedRemote: false }, fakeDevices: s.fakeDevices })
           : appInfo({
-              server: { url: "http://127.0.0.1:3000", hosted: true, shareUrls: ["http://192.168.1.2:3000"] },
+              server: { url: "http://127.0.0.1:3000", hosted: true, shareUrls: ["http://192.168.1.2:3000"], unencryptedRemote: false },
               fakeDevices: s.fakeDevices,
             });
       },
