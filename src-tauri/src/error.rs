@@ -91,6 +91,7 @@ impl From<SignalingError> for CommandError {
                 message: refusal.message,
                 sharer_id: refusal.sharer_id,
             },
+            SignalingError::BadCaCert(_) => CommandError::InvalidInput(e.to_string()),
             other => CommandError::Internal(other.to_string()),
         }
     }

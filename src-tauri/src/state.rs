@@ -70,6 +70,9 @@ pub struct ServerInfo {
     /// The passcode our hosted rooms are locked with, to give to the others (LAN
     /// hosting only).
     pub passcode: Option<String>,
+    /// A plain `http://` server beyond loopback and private networks: emails, chat and
+    /// the calls' keys' fingerprints travel readable and alterable.
+    unencrypted_remote: bool,
 }
 
 pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -114,6 +117,8 @@ impl AppState {
             .map_err(|e| CommandError::Unreachable(format!("cannot host a server here: {e}")))?;
         let server = self.server.lock().await;
         Ok(ServerInfo {
+            unencrypted_remote: huddle_engine::server_transport(&server.url)
+                == huddle_engine::ServerTransport::PlainRemote,
             url: server.url.clone(),
             hosted: server.hosted.is_some(),
             share_urls: server

@@ -53,7 +53,7 @@ export function reject(code: string, message = "", extra: Record<string, unknown
 export function appInfo(over: Partial<AppInfo> = {}): AppInfo {
   return {
     version: "0.1.0",
-    server: { url: "http://10.0.0.5:3000", hosted: false, shareUrls: [], passcode: null },
+    server: { url: "http://10.0.0.5:3000", hosted: false, shareUrls: [], passcode: null, unencryptedRemote: false },
     fakeDevices: true,
     launch: { email: null, room: null, name: null, join: false },
     frameSocketUrl: "",

@@ -206,15 +206,23 @@ describe("LobbyView", () => {
   });
 
   it("shows the address, passcode and link when hosting for the network", () => {
-    make(appInfo({ server: { url: "http://127.0.0.1:3000", hosted: true, shareUrls: ["http://192.168.1.2:3000"], passcode: "k3y-abc" } }));
+    make(appInfo({ server: { url: "http://127.0.0.1:3000", hosted: true, shareUrls: ["http://192.168.1.2:3000"], passcode: "k3y-abc", unencryptedRemote: false } }));
     expect(q("#server-info").textContent).toContain("Hosting for your network at http://192.168.1.2:3000");
     expect(q("#hosted-passcode").textContent).toBe("k3y-abc");
     expect(q("#hosted-link").textContent).toContain("passcode=k3y-abc&server=http%3A%2F%2F192.168.1.2%3A3000");
   });
 
   it("says a loopback-only hosted server is reachable from here only", () => {
-    make(appInfo({ server: { url: "http://127.0.0.1:3000", hosted: true, shareUrls: [], passcode: null } }));
+    make(appInfo({ server: { url: "http://127.0.0.1:3000", hosted: true, shareUrls: [], passcode: null, unencryptedRemote: false } }));
     expect(q("#server-info").textContent).toBe("Hosting on this computer (only you can reach it)");
+  });
+
+  it("says when a remote server is not encrypted", () => {
+    make(appInfo({ server: { url: "http://huddle.example.com", hosted: false, shareUrls: [], unencryptedRemote: true } }));
+    expect(q("#server-info").textContent).toBe("Server: http://huddle.example.com — not encrypted");
+    document.body.replaceChildren();
+    make(appInfo({ server: { url: "https://huddle.example.com", hosted: false, shareUrls: [], unencryptedRemote: false } }));
+    expect(q("#server-info").textContent).toBe("Server: https://huddle.example.com");
   });
 
   it("moves the mic meter", () => {

@@ -44,6 +44,7 @@ describe("stats display", () => {
     kbps: null,
     audioLevel: 0,
     quality: q,
+    relayed: null,
     ...over,
   });
   it("puts rtt and loss in the tooltip", () => {
@@ -182,10 +183,17 @@ describe("RoomView", () => {
     r.handleStats({
       activeSpeaker: "ada",
       peers: [
-        { id: "ada", rttMs: 30, jitterMs: 2, lossPct: 0, fps: 30, kbps: 900, audioLevel: 0.4, quality: "good" },
-        { id: "bob", rttMs: 400, jitterMs: 50, lossPct: 12, fps: 5, kbps: 80, audioLevel: 0, quality: "poor" },
+        { id: "ada", rttMs: 30, jitterMs: 2, lossPct: 0, fps: 30, kbps: 900, audioLevel: 0.4, quality: "good", relayed: false },
+        { id: "bob", rttMs: 400, jitterMs: 50, lossPct: 12, fps: 5, kbps: 80, audioLevel: 0, quality: "poor", relayed: true },
       ],
     });
+    // Each remote tile says how its call travels.
+    const path = (id: string) => tile(id).querySelector<HTMLElement>(".tile-path")!;
+    expect(path("ada").textContent).toBe("Direct");
+    expect(path("bob").textContent).toBe("Relayed");
+    expect(path("bob").dataset.path).toBe("relayed");
+    expect(tile("bob").querySelector<HTMLElement>(".tile-quality")!.title).toContain("relayed through the TURN server");
+    expect(path("me").hidden).toBe(true);
     expect(tile("ada").classList.contains("speaking")).toBe(true);
     expect(tile("bob").classList.contains("speaking")).toBe(false);
     const q = tile("bob").querySelector<HTMLElement>(".tile-quality")!;

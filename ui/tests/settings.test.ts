@@ -27,9 +27,9 @@ describe("server settings", () => {
       save_settings: (args) => {
         const s = (args as { settings: Settings }).settings;
         return s.server
-          ? appInfo({ server: { url: s.server, hosted: false, shareUrls: [], passcode: null }, fakeDevices: s.fakeDevices })
+          ? appInfo({ server: { url: s.server, hosted: false, shareUrls: [], passcode: null, unencryptedRemote: false }, fakeDevices: s.fakeDevices })
           : appInfo({
-              server: { url: "http://127.0.0.1:3000", hosted: true, shareUrls: [], passcode: null },
+              server: { url: "http://127.0.0.1:3000", hosted: true, shareUrls: [], passcode: null, unencryptedRemote: false },
               fakeDevices: s.fakeDevices,
             });
       },

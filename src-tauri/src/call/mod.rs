@@ -22,7 +22,7 @@ use crate::frames::FrameHub;
 use crate::frames::hub::RemoteFrames;
 use crate::local_media::{self, LevelListener, Preview};
 use crate::state::lock;
-use stats::{Seen, summarize};
+use stats::{Seen, mark_paths, summarize};
 
 /// How often the window gets connection figures.
 const STATS_EVERY: Duration = Duration::from_millis(500);
@@ -139,6 +139,20 @@ pub enum DoorAction {
     Remove,
 }
 
+/// A CA certificate to trust for an `https://` server besides the system's (a private
+/// or test CA): the PEM file named by `HUDDLE_CA_CERT`, as the CLI's `--ca-cert`.
+fn extra_ca_cert() -> Result<Option<Vec<u8>>, CommandError> {
+    let Some(path) = std::env::var_os("HUDDLE_CA_CERT") else {
+        return Ok(None);
+    };
+    std::fs::read(&path).map(Some).map_err(|e| {
+        CommandError::InvalidInput(format!(
+            "HUDDLE_CA_CERT: cannot read {}: {e}",
+            std::path::Path::new(&path).display()
+        ))
+    })
+}
+
 /// A kind of device the window switches mid-call.
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -228,13 +242,15 @@ async fn send_stats(
         ticker.tick().await;
         let Some(call) = call.upgrade() else { return };
         let streams = call.session.received();
+        let connections = call.session.connections();
         let own = if call.muted.load(Ordering::Relaxed) {
             0.0
         } else {
             own_level.get()
         };
         drop(call);
-        let event = summarize(&streams, &mut seen, Instant::now(), &self_id, own);
+        let mut event = summarize(&streams, &mut seen, Instant::now(), &self_id, own);
+        mark_paths(&mut event, &connections);
         events::send(notify.as_ref(), events::STATS, &event);
     }
 }
@@ -315,7 +331,8 @@ impl CallManager {
         if current.is_some() {
             return Err(CommandError::AlreadyJoined);
         }
-        let config = SessionConfig::new(request.identity(server_url)?);
+        let mut config = SessionConfig::new(request.identity(server_url)?);
+        config.ca_cert_pem = extra_ca_cert()?;
         let joined = async {
             let opened = self.take_devices(&request).await?;
             let sink = Arc::new(RemoteFrames(self.hub.clone()));

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use huddle_engine::{ReceivedStream, StreamKind};
+use huddle_engine::{ConnectionReport, ReceivedStream, StreamKind};
 use serde::Serialize;
 
 use crate::local_media::level_from_rms;
@@ -25,6 +25,8 @@ pub struct PeerStats {
     pub kbps: Option<f64>,
     pub audio_level: f32,
     pub quality: Quality,
+    /// The call goes through a TURN relay (true) or directly (false); null until connected.
+    pub relayed: Option<bool>,
 }
 
 /// The `stats` event, about twice a second while joined.
@@ -80,6 +82,7 @@ pub fn summarize(
             kbps: None,
             audio_level: 0.0,
             quality: Quality::Unknown,
+            relayed: None,
         });
         peer.rtt_ms = peer.rtt_ms.or(s.rtt_ms);
         let key = (s.remote_id.clone(), s.kind);
@@ -140,6 +143,20 @@ pub fn summarize(
     StatsEvent {
         peers,
         active_speaker: loudest,
+    }
+}
+
+/// Whether each participant's call is relayed, from the session's connections (the
+/// latest call connection with them whose candidate pair is known).
+pub fn mark_paths(event: &mut StatsEvent, connections: &[ConnectionReport]) {
+    for peer in &mut event.peers {
+        peer.relayed = connections
+            .iter()
+            .rev()
+            .find(|c| {
+                c.remote_id == peer.id && c.purpose == "call" && c.local_candidate_type.is_some()
+            })
+            .map(ConnectionReport::relayed);
     }
 }
 
@@ -211,6 +228,39 @@ mod tests {
         assert_eq!(bob.loss_pct, Some(25.0));
         assert_eq!(bob.quality, Quality::Poor);
         assert_eq!(s.active_speaker.as_deref(), Some("ada"));
+    }
+
+    #[test]
+    fn a_call_through_a_relay_is_marked_relayed() {
+        let conn = |id: &str, local: Option<&str>, remote: &str| ConnectionReport {
+            remote_id: id.into(),
+            remote_email: format!("{id}@x.io"),
+            purpose: "call",
+            local_candidate_type: local.map(str::to_string),
+            remote_candidate_type: Some(remote.into()),
+            connect_ms: Some(100.0),
+            ice_restarts: 0,
+        };
+        let t0 = Instant::now();
+        let mut seen = HashMap::new();
+        let streams = [
+            stream("ada", StreamKind::Video, t0),
+            stream("bob", StreamKind::Video, t0),
+            stream("cy", StreamKind::Video, t0),
+        ];
+        let mut s = summarize(&streams, &mut seen, t0, "me", 0.0);
+        mark_paths(
+            &mut s,
+            &[
+                conn("ada", Some("host"), "srflx"),
+                conn("bob", Some("host"), "relay"),
+                conn("cy", None, "host"),
+            ],
+        );
+        let relayed = |id: &str| s.peers.iter().find(|p| p.id == id).unwrap().relayed;
+        assert_eq!(relayed("ada"), Some(false));
+        assert_eq!(relayed("bob"), Some(true));
+        assert_eq!(relayed("cy"), None, "not connected yet");
     }
 
     #[test]

@@ -44,7 +44,12 @@ shareUrls: Array<string>,
  * The passcode our hosted rooms are locked with, to give to the others (LAN
  * hosting only).
  */
-passcode: string | null, };
+passcode: string | null,
+/**
+ * A plain `http://` server beyond loopback and private networks: emails, chat and
+ * the calls' keys' fingerprints travel readable and alterable.
+ */
+unencryptedRemote: boolean, };
 
 /**
  * What fills the lobby (sent to the window as `LaunchOptions`).
@@ -190,7 +195,11 @@ export type Quality = "good" | "fair" | "poor" | "unknown";
 /**
  * One participant's connection as the window shows it.
  */
-export type PeerStats = { id: string, rttMs: number | null, jitterMs: number | null, lossPct: number | null, fps: number | null, kbps: number | null, audioLevel: number, quality: Quality, };
+export type PeerStats = { id: string, rttMs: number | null, jitterMs: number | null, lossPct: number | null, fps: number | null, kbps: number | null, audioLevel: number, quality: Quality,
+/**
+ * The call goes through a TURN relay (true) or directly (false); null until connected.
+ */
+relayed: boolean | null, };
 
 /**
  * The `stats` event, about twice a second while joined.

@@ -447,6 +447,17 @@ export class LobbyView {
       }
     } else {
       this.serverInfoEl.replaceChildren("Server: ", h("code", {}, server.url));
+      // Plain http:// beyond this network: say so where the server is named.
+      if (server.unencryptedRemote) {
+        this.serverInfoEl.append(
+          " ",
+          h(
+            "span",
+            { class: "server-unencrypted", id: "server-unencrypted", title: "Emails, chat and call set-up can be read on the way: ask for an https:// address" },
+            "— not encrypted",
+          ),
+        );
+      }
     }
     this.versionEl.textContent = `Huddle ${version}${fakeDevices ? " · test devices" : ""}`;
   }

@@ -5,6 +5,8 @@ export interface QualityDisplay {
   quality: Quality;
   label: string;
   title: string;
+  /** How the call travels: straight between us, through the TURN relay, or not known yet. */
+  path: "direct" | "relayed" | null;
 }
 
 const LABELS: Record<Quality, string> = {
@@ -19,7 +21,7 @@ function fmt(v: number | null, unit: string, digits = 0): string | null {
 }
 
 export function qualityDisplay(peer: PeerStats | undefined): QualityDisplay {
-  if (!peer) return { quality: "unknown", label: LABELS.unknown, title: LABELS.unknown };
+  if (!peer) return { quality: "unknown", label: LABELS.unknown, title: LABELS.unknown, path: null };
   const parts = [
     fmt(peer.rttMs, " ms", 0) && `RTT ${fmt(peer.rttMs, " ms", 0)}`,
     fmt(peer.lossPct, "%", 1) && `loss ${fmt(peer.lossPct, "%", 1)}`,
@@ -27,8 +29,10 @@ export function qualityDisplay(peer: PeerStats | undefined): QualityDisplay {
     fmt(peer.fps, " fps", 0),
     fmt(peer.kbps, " kbps", 0),
   ].filter((x): x is string => !!x);
+  const path = peer.relayed === null ? null : peer.relayed ? "relayed" : "direct";
+  if (path) parts.push(path === "relayed" ? "relayed through the TURN server" : "direct");
   const label = LABELS[peer.quality] ?? LABELS.unknown;
-  return { quality: peer.quality, label, title: parts.length ? `${label}: ${parts.join(", ")}` : label };
+  return { quality: peer.quality, label, title: parts.length ? `${label}: ${parts.join(", ")}` : label, path };
 }
 
 /** The active speaker if they are someone in the room, else null. */

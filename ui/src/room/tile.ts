@@ -24,6 +24,8 @@ export class TileView {
   private nameEl: HTMLElement;
   private micEl: HTMLElement;
   private qualityEl: HTMLElement;
+  /** "Direct" or "Relayed": how the call with this participant travels. */
+  private pathEl: HTMLElement;
   private view: VideoView;
   private active = false;
   private videoOn = true;
@@ -40,6 +42,7 @@ export class TileView {
     this.nameEl = h("span", { class: "tile-name" });
     this.micEl = h("span", { class: "tile-mic", hidden: true }, icon(icons.micOff));
     this.qualityEl = h("span", { class: "tile-quality", hidden: true, "data-quality": "unknown" }, icon(icons.signal));
+    this.pathEl = h("span", { class: "tile-path", hidden: true });
     this.el = h(
       "div",
       {
@@ -52,7 +55,7 @@ export class TileView {
       },
       this.canvas,
       this.avatar,
-      h("div", { class: "tile-label" }, this.micEl, this.nameEl, this.qualityEl),
+      h("div", { class: "tile-label" }, this.micEl, this.nameEl, this.qualityEl, this.pathEl),
     );
     this.view = hub.attach(this.canvas, stream, fit, (active) => {
       this.active = active;
@@ -90,6 +93,14 @@ export class TileView {
       this.qualityEl.setAttribute("aria-label", s.quality.label);
       this.qualityEl.setAttribute("role", "img");
     } else setHidden(this.qualityEl, true);
+    const path = s.quality?.path ?? null;
+    setHidden(this.pathEl, path === null);
+    if (path) {
+      const text = path === "relayed" ? "Relayed" : "Direct";
+      if (this.pathEl.textContent !== text) this.pathEl.textContent = text;
+      this.pathEl.dataset.path = path;
+      this.pathEl.title = path === "relayed" ? "Through the TURN relay server" : "Straight between you";
+    }
     this.videoOn = s.videoOn;
     this.sync();
   }
