@@ -107,8 +107,9 @@ pub struct JoinAck {
     pub waiting_room: bool,
     #[serde(rename = "iceServers", default)]
     pub ice_servers: Vec<IceServer>,
-    /// How the room's media travels (absent from servers without the SFU path: mesh).
-    #[serde(default)]
+    /// How the room's media travels. Sent only when it is the SFU, so that the acks of
+    /// mesh rooms stay exactly as 1.1 clients know them; absent means mesh.
+    #[serde(default, skip_serializing_if = "MediaMode::is_mesh")]
     pub media: MediaMode,
     /// With `media: "sfu"`: the epoch of the room's SFU state (see [`crate::SfuMode`]).
     #[serde(rename = "sfuEpoch", default, skip_serializing_if = "Option::is_none")]

@@ -28,6 +28,12 @@ pub enum MediaMode {
     Sfu,
 }
 
+impl MediaMode {
+    pub fn is_mesh(&self) -> bool {
+        *self == MediaMode::Mesh
+    }
+}
+
 /// `sfu:mode` (server → client): the room now uses the SFU. A higher `epoch` than the
 /// last one seen means the server rebuilt the room's SFU state: publish again on a fresh
 /// connection and expect a fresh `sfu:offer`.

@@ -3,6 +3,7 @@
 // behind their NATs, every media packet through Janus.
 //  1. `--sfu-threshold 1`: three pages publish and subscribe through the server's sfu:* events
 //     and each reads the others' barcodes; one leaves and the others' subscriptions drop it;
+//     one stops showing a camera (sfu:view) and the SFU pauses it, then resumes it;
 //     one shares its screen (a third stream of its publication) and the others read it.
 //  2. `--sfu-threshold 3`: two pages in a mesh, a third joins, the room moves to the SFU
 //     (make before break) and media keeps flowing; the longest gap between frames across the
@@ -95,6 +96,17 @@ test('SFU with threshold 1: three pages through Janus, one leaves, one shares', 
     );
   }
   await allRead(lab, [p1, p2], 20, 'the two remaining pages still reading each other', await counts([p1, p2]));
+
+  // Not on screen: p2 shows nobody's camera (sfu:view []), so the SFU stops sending p1's;
+  // showing it again resumes it (a keyframe away).
+  assert.equal((await p2.page.evaluate(() => window.huddleTest.sfuView([]))).ok, true);
+  await new Promise((r) => setTimeout(r, 1000));
+  const paused = (await p2.stats())[p1.id].videoFrames;
+  await new Promise((r) => setTimeout(r, 2000));
+  const stillPaused = (await p2.stats())[p1.id].videoFrames;
+  assert.ok(stillPaused - paused <= 3, `no camera frames while not shown (${stillPaused - paused} came in 2 s)`);
+  assert.equal((await p2.page.evaluate((id) => window.huddleTest.sfuView([id]), p1.id)).ok, true);
+  await pollUntil(() => p2.stats(), (s) => s[p1.id].videoFrames >= stillPaused + 30, { timeoutMs: 15000, what: `${p1.email}'s camera resuming at ${p2.email}` });
 
   // p1 shares: its screen is a third stream of its publication, read by p2.
   const shared = await p1.startSharing();

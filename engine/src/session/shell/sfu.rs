@@ -30,8 +30,9 @@ use crate::session::core::Input;
 use crate::session::sfu::{Route, Routing, publication};
 use crate::stats::ReceivedStream;
 
-/// How long the SFU must carry a member before our mesh call with it ends.
-const CARRY_GRACE: Duration = Duration::from_millis(1500);
+/// How long after the first SFU packet of a member's camera our mesh call with it ends:
+/// a keyframe must have come (the SFU asks publishers for one every 2 s at the latest).
+const CARRY_GRACE: Duration = Duration::from_millis(2500);
 /// Mesh calls left this long after the switch end anyway.
 const MESH_WIND_DOWN: Duration = Duration::from_secs(10);
 
@@ -54,7 +55,6 @@ struct Publisher {
 
 struct Subscriber {
     pc: Arc<dyn PeerConnection>,
-    connected: bool,
     /// Remote tracks by mid, once webrtc-rs announced them.
     tracks: HashMap<String, Arc<dyn TrackRemote>>,
     /// The task receiving each bound mid.
@@ -68,8 +68,9 @@ pub(super) struct SfuIo {
     publisher: Option<Publisher>,
     subscriber: Option<Subscriber>,
     routing: Routing,
-    /// Members the SFU carries, since when (for ending their mesh calls).
-    carrying: HashMap<String, Instant>,
+    /// Members whose camera packets come through the SFU, since when (for ending their
+    /// mesh calls); written by the receiving tasks.
+    carrying: Arc<std::sync::Mutex<HashMap<String, Instant>>>,
     /// Members whose mesh call was ended (or never was).
     carried: std::collections::HashSet<String>,
 }
@@ -82,7 +83,7 @@ impl SfuIo {
             publisher: None,
             subscriber: None,
             routing: Routing::default(),
-            carrying: HashMap::new(),
+            carrying: Default::default(),
             carried: Default::default(),
         }
     }
@@ -349,7 +350,6 @@ impl Shell {
             if let Some(sfu) = self.sfu.as_mut() {
                 sfu.subscriber = Some(Subscriber {
                     pc,
-                    connected: false,
                     tracks: HashMap::new(),
                     receivers: HashMap::new(),
                 });
@@ -435,6 +435,7 @@ impl Shell {
             });
         }
         let (stats, mixer, sink) = (self.stats.clone(), self.mixer.clone(), self.sink.clone());
+        let carrying = (kind == StreamKind::Video).then(|| sfu.carrying.clone());
         let task = tokio::spawn(async move {
             // Keyframe requests name the stream's SSRC: wait until the first packets
             // have told it (the SFU asks its publisher for a keyframe meanwhile).
@@ -444,6 +445,11 @@ impl Shell {
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
             };
+            if let Some(carrying) = carrying
+                && let Ok(mut c) = carrying.lock()
+            {
+                c.entry(from).or_insert_with(Instant::now);
+            }
             let mime = track.codec(ssrc).await.map(|c| c.mime_type);
             let codec = mime.as_deref().and_then(|m| m.rsplit('/').next());
             if let (Some(codec), Ok(mut map)) = (codec, stats.lock())
@@ -457,9 +463,6 @@ impl Shell {
             }
         });
         sub.receivers.insert(mid.to_owned(), task);
-        if kind == StreamKind::Video {
-            sfu.carrying.entry(from).or_insert_with(Instant::now);
-        }
     }
 
     /// `sfu:ice` from the server (only when the SFU trickles).
@@ -504,29 +507,16 @@ impl Shell {
                 tracing::debug!(pc = ?notice.pc, ?state, "SFU connection");
                 let up = state == RTCPeerConnectionState::Connected;
                 let Some(sfu) = self.sfu.as_mut() else { return };
-                match notice.pc {
-                    SfuPc::Publisher => {
-                        if let Some(p) = &sfu.publisher {
-                            p.connected.send_replace(up);
-                        }
-                        if up && let Some(v) = &self.video {
-                            // Writes before the connection was up were dropped.
-                            v.control.request_keyframe();
-                        }
-                        if up && let Some(s) = &self.screen {
-                            s.sender.control.request_keyframe();
-                        }
+                if notice.pc == SfuPc::Publisher {
+                    if let Some(p) = &sfu.publisher {
+                        p.connected.send_replace(up);
                     }
-                    SfuPc::Subscriber => {
-                        if let Some(s) = sfu.subscriber.as_mut() {
-                            s.connected = up;
-                        }
-                        if up {
-                            let now = Instant::now();
-                            for since in sfu.carrying.values_mut() {
-                                *since = (*since).max(now);
-                            }
-                        }
+                    if up && let Some(v) = &self.video {
+                        // Writes before the connection was up were dropped.
+                        v.control.request_keyframe();
+                    }
+                    if up && let Some(s) = &self.screen {
+                        s.sender.control.request_keyframe();
                     }
                 }
                 if state == RTCPeerConnectionState::Failed {
@@ -564,16 +554,14 @@ impl Shell {
     /// Every tick: end the mesh calls of members the SFU carries (make before break).
     pub(super) async fn sfu_tick(&mut self) {
         let Some(sfu) = self.sfu.as_mut() else { return };
-        let connected = sfu.subscriber.as_ref().is_some_and(|s| s.connected);
         let now = Instant::now();
         let wind_down = now.duration_since(sfu.started) >= MESH_WIND_DOWN;
         let mut done = Vec::new();
-        for (member, since) in &sfu.carrying {
-            if sfu.carried.contains(member) {
-                continue;
-            }
-            if (connected && now.duration_since(*since) >= CARRY_GRACE) || wind_down {
-                done.push(member.clone());
+        if let Ok(carrying) = sfu.carrying.lock() {
+            for (member, since) in carrying.iter() {
+                if !sfu.carried.contains(member) && now.duration_since(*since) >= CARRY_GRACE {
+                    done.push(member.clone());
+                }
             }
         }
         if wind_down {
