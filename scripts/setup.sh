@@ -17,6 +17,8 @@ packages=(
   # network lab (tests/lab, bench/lab): namespaces, veth and tc (iproute2), NAT and drops
   # (nftables), a STUN/TURN server (coturn), the SFU (janus: its VideoRoom plugin)
   iproute2 nftables coturn janus
+  # server tests: a test CA (openssl), a look inside the chat database (sqlite3)
+  openssl sqlite3
 )
 
 missing=()

@@ -11,33 +11,11 @@ import { startServer } from '../../tests/server/helpers.mjs';
 import { startHuddle, huddleId } from '../../tests/engine/helpers.mjs';
 import { APP_BIN, startDriver, startXvfb, until, sleep } from '../../tests/app/helpers.mjs';
 import { newSession } from '../../tests/app/webdriver.mjs';
+import { procStat, processTree as tree } from '../../tests/lib/proc.mjs';
 
 const TICKS = 100; // clock ticks per second (getconf CLK_TCK)
 const STARTS = Number(process.env.STARTS || 5);
 const WINDOW_S = Number(process.env.WINDOW_S || 10);
-
-function procStat(pid) {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(rest[1]), cpu: Number(rest[11]) + Number(rest[12]), comm: text.slice(text.indexOf('(') + 1, text.lastIndexOf(')')) };
-  } catch {
-    return null;
-  }
-}
-
-/** `pid` and every process below it. */
-function tree(pid) {
-  const all = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
-  const parent = new Map();
-  for (const p of all) {
-    const s = procStat(p);
-    if (s) parent.set(p, s.ppid);
-  }
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) for (const [p, pp] of parent) if (pp === out[i]) out.push(p);
-  return out;
-}
 
 function memory(pids) {
   let rss = 0;
@@ -65,7 +43,7 @@ function cpuTicks(pids) {
   const by = {};
   for (const p of pids) {
     const s = procStat(p);
-    if (s) by[`${s.comm}:${p}`] = s.cpu;
+    if (s) by[`${s.comm}:${p}`] = s.ticks;
   }
   return by;
 }

@@ -25,8 +25,8 @@
 // Usage: node bench/engine/run.mjs [--reps 3] [--duration 20] [--warmup 6] [--window 10]
 //                                  [--directions HH,HC,CH,CC] [--out DIR]
 // Env: HUDDLE_BIN / HUDDLE_SERVER_BIN (default: target/release/…), HUDDLE_CHROMIUM.
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, rmSync, mkdtempSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -42,6 +42,7 @@ process.env.RUST_LOG ||= 'warn,rtc_dtls=error,huddle_engine=info,huddle=info';
 
 const H = await import('../../tests/engine/helpers.mjs');
 const { startServer } = await import('../../tests/server/helpers.mjs');
+const { procStat, allPids, CLK_TCK } = await import('../../tests/lib/proc.mjs');
 const { chromium } = await import(pathToFileURL(path.join(REPO, 'tests', 'node_modules', 'playwright-core', 'index.mjs')).href);
 const { sleep, uniqName, latencySummary, remoteByEmail, receivedFrom, CHROMIUM, CHROMIUM_ARGS, HUDDLE_BIN } = H;
 
@@ -69,26 +70,10 @@ function parseArgs(argv) {
 }
 const opt = parseArgs(process.argv.slice(2));
 const NAMES = { HH: 'Huddle → Huddle', HC: 'Huddle → Chromium', CH: 'Chromium → Huddle', CC: 'Chromium → Chromium' };
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
 // ---------------------------------------------------------------------------
 // /proc CPU accounting
 // ---------------------------------------------------------------------------
-
-/** { pid, ppid, ticks (utime+stime) } of one process, or null if it is gone. */
-function procStat(pid) {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' '); // f[0] = field 3 (state)
-    return { pid, ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) };
-  } catch {
-    return null;
-  }
-}
-
-function allPids() {
-  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
-}
 
 /** Every process whose cmdline contains `marker`, plus all their descendants. */
 function browserTree(marker) {
@@ -667,8 +652,9 @@ async function main() {
   console.log(`huddle ${HUDDLE_BIN}; server ${process.env.HUDDLE_SERVER_BIN}; chromium ${CHROMIUM}; CLK_TCK ${CLK_TCK}`);
   console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model}), loadavg ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   console.log(`plan: ${opt.reps} reps × ${opt.directions.join(',')}, ${opt.duration} s each; results in ${out}`);
-  const server = await startServer();
+  // The pages are served first: the signaling server lets only their origin connect.
   const pages = await H.startPageServer();
+  const server = await startServer({ args: ['--allow-origin', pages.url] });
   const logDir = path.join(out, 'logs');
   mkdirSync(logDir, { recursive: true });
   const shared = { server, pages, dir, logDir, seq: 0 };

@@ -36,13 +36,15 @@
 
 import { io } from 'socket.io-client'
 import { leanIo } from './lean-client.mjs'
-import { spawn, execFileSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { readFileSync, writeFileSync, createWriteStream, mkdirSync, existsSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { CLK_TCK, procStat, rssBytes, threadCount } from '../../tests/lib/proc.mjs'
+import { sleep } from '../../tests/lib/wait.mjs'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const REPO = path.resolve(HERE, '../..')
@@ -102,7 +104,6 @@ const PHASES = new Set(A.phases.split(',').map((s) => s.trim()).filter(Boolean))
 const ATTACH = Boolean(A.url)
 const NAME = A.name || (A['node-server'] ? 'node' : ATTACH ? 'attached' : 'huddle')
 const RUN_ID = Math.random().toString(36).slice(2, 8)
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100
 const CANDIDATE_TAIL = ' 1 udp 2122260223 127.0.0.1 5000 typ host'
 
 function int(s) {
@@ -110,7 +111,6 @@ function int(s) {
   if (!Number.isFinite(n) || n < 0) throw new Error(`not a non-negative integer: ${s}`)
   return n
 }
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const now = () => performance.now()
 
 // ---- errors -------------------------------------------------------------------------
@@ -149,21 +149,14 @@ const fmtLat = (l) => (l.n ? `p50 ${l.p50.toFixed(2)} ms  p99 ${l.p99.toFixed(2)
 
 // ---- /proc --------------------------------------------------------------------------
 function procCpuSeconds(pid) {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ') // f[0] = field 3 (state)
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK // fields 14 utime + 15 stime
-  } catch { return null }
+  const st = procStat(pid)
+  return st ? st.ticks / CLK_TCK : null
 }
 function procRssKB(pid) {
-  try {
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-    return m ? Number(m[1]) : null
-  } catch { return null }
+  const rss = rssBytes(pid)
+  return rss === null ? null : rss / 1024
 }
-function procThreads(pid) {
-  try { return Number(/^Threads:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) } catch { return null }
-}
+const procThreads = threadCount
 function systemBusySeconds() {
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
   const total = f.slice(0, 8).reduce((a, b) => a + b, 0) // user nice system idle iowait irq softirq steal
@@ -204,7 +197,8 @@ async function startServer(tag) {
     args = [path.join(HERE, 'node-server.mjs'), ...extra, ...base]
   } else {
     bin = A['server-bin']
-    args = [...extra, ...base]
+    // The load is the point: no connection cap in the way of 10,000 idle clients.
+    args = [...extra, ...base, '--max-connections', '1000000']
     if (!existsSync(bin)) throw new Error(`server binary not found: ${bin}`)
   }
   mkdirSync(A['log-dir'], { recursive: true })

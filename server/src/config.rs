@@ -1,7 +1,13 @@
-//! Server settings: where to listen, where chat lives, and the protocol's limits.
+//! Server settings: where to listen, where chat lives, the protocol's limits, meetings,
+//! who may connect, ICE servers and TLS. Every part has the defaults of the command
+//! line, so `..ServerConfig::default()` fills what a caller does not care about.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+
+pub use crate::ice::IceConfig;
+pub use crate::net::AdmissionConfig;
+pub use crate::storage::Retention;
 
 /// Where chat messages are stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,14 +48,46 @@ impl std::fmt::Display for ChatStorage {
 /// The limits of PROTOCOL.md (defaults are the protocol's), from the protocol crate.
 pub use huddle_protocol::Limits;
 
+/// How long meetings and their chat last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeetingConfig {
+    /// A meeting ends when its room has stayed empty this long.
+    pub idle_ms: i64,
+    pub retention: Retention,
+}
+
+impl Default for MeetingConfig {
+    fn default() -> Self {
+        MeetingConfig {
+            idle_ms: 300_000,
+            retention: Retention::default(),
+        }
+    }
+}
+
+/// `--tls-cert` / `--tls-key`: PEM files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
     pub storage: ChatStorage,
-    /// When set, `GET /api/rooms` needs `Authorization: Bearer <token>`.
+    /// When set, `GET /api/rooms` and `GET /metrics` need `Authorization: Bearer <token>`;
+    /// without one, `/api/rooms` does not exist.
     pub admin_token: Option<String>,
     pub limits: Limits,
+    pub meetings: MeetingConfig,
+    pub admission: AdmissionConfig,
+    /// Bytes queued for one client that is not reading before it is disconnected.
+    pub max_outbound_bytes: usize,
+    pub ice: IceConfig,
+    /// HTTPS and WSS when set; plain HTTP otherwise.
+    pub tls: Option<TlsConfig>,
 }
 
 impl Default for ServerConfig {
@@ -59,6 +97,11 @@ impl Default for ServerConfig {
             storage: ChatStorage::Memory,
             admin_token: None,
             limits: Limits::default(),
+            meetings: MeetingConfig::default(),
+            admission: AdmissionConfig::default(),
+            max_outbound_bytes: 4 << 20,
+            ice: IceConfig::default(),
+            tls: None,
         }
     }
 }

@@ -1,15 +1,24 @@
-//! Plain HTTP on the Socket.IO port: health, metrics and the admin room list.
+//! HTTP on the Socket.IO port: health, metrics, the admin room list, and the layer in
+//! front of Socket.IO that admits sessions and measures what leaves for each client.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use http_body::Frame;
 
+use crate::access::constant_time_eq;
+use crate::net::Peer;
 use crate::protocol::AdminRoom;
-use crate::signaling::Hub;
+use crate::signaling::{Connection, Hub};
 
 #[derive(Clone)]
 pub struct HttpState {
@@ -25,40 +34,62 @@ pub fn routes(state: HttpState) -> Router {
         .with_state(state)
 }
 
-async fn healthz() -> &'static str {
-    "ok"
+/// `200 ok`, or `503` with the reason when the database does not take writes.
+async fn healthz(State(state): State<HttpState>) -> Response {
+    match tokio::time::timeout(Duration::from_secs(3), state.hub.store.health()).await {
+        Ok(Ok(())) => "ok".into_response(),
+        Ok(Err(err)) => {
+            (StatusCode::SERVICE_UNAVAILABLE, format!("storage: {err}\n")).into_response()
+        }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage: not answering\n").into_response(),
+    }
 }
 
-async fn metrics(State(state): State<HttpState>) -> Response {
-    let (rooms, members) = state.hub.rooms.counts();
+/// `None` when the request carries the admin token; the refusal otherwise.
+fn check_token(state: &HttpState, headers: &HeaderMap) -> Option<Response> {
+    let token = state.admin_token.as_ref()?;
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
+        return None;
+    }
+    let body = serde_json::json!({
+        "ok": false,
+        "error": { "code": "unauthorized", "message": "a valid admin token is required" }
+    });
+    Some(
+        (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            axum::Json(body),
+        )
+            .into_response(),
+    )
+}
+
+async fn metrics(State(state): State<HttpState>, headers: HeaderMap) -> Response {
+    if let Some(refused) = check_token(&state, &headers) {
+        return refused;
+    }
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.hub.metrics.render(rooms, members),
+        state.hub.metrics.render(state.hub.rooms.counts()),
     )
         .into_response()
 }
 
+/// Only with an admin token: without one the list of rooms is nobody's business.
 async fn rooms(State(state): State<HttpState>, headers: HeaderMap) -> Response {
-    if let Some(token) = &state.admin_token {
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
-            let body = serde_json::json!({
-                "ok": false,
-                "error": { "code": "unauthorized", "message": "a valid admin token is required" }
-            });
-            return (
-                StatusCode::UNAUTHORIZED,
-                [(header::WWW_AUTHENTICATE, "Bearer")],
-                axum::Json(body),
-            )
-                .into_response();
-        }
+    if state.admin_token.is_none() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    if let Some(refused) = check_token(&state, &headers) {
+        return refused;
     }
     let list: Vec<AdminRoom> = state
         .hub
@@ -72,6 +103,110 @@ async fn rooms(State(state): State<HttpState>, headers: HeaderMap) -> Response {
         })
         .collect();
     axum::Json(list).into_response()
+}
+
+/// In front of Socket.IO: refuses pages from other origins and sessions over the caps
+/// (with the reason in the body), records the client's address, and ties each
+/// session's transport to its byte budget.
+pub async fn sessions(State(hub): State<Arc<Hub>>, mut request: Request, next: Next) -> Response {
+    if !request.uri().path().starts_with("/socket.io") {
+        return next.run(request).await;
+    }
+    let admission = &hub.admission;
+    if let Err(refused) = admission.check_origin(request.headers()) {
+        hub.metrics.refused(refused.label());
+        tracing::debug!(%refused, "refused a connection");
+        return (refused.status(), format!("{refused}\n")).into_response();
+    }
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<Peer>>()
+        .map(|c| c.0.clone());
+    let (sid, websocket) = session_of(request.uri());
+    match (sid, peer) {
+        (None, Some(peer)) => {
+            // A new session: it takes a place for as long as it lives.
+            let client = admission.client_ip(peer.addr.ip(), request.headers());
+            match admission.admit(client) {
+                Ok(slot) => {
+                    request.extensions_mut().insert(Arc::new(slot));
+                    request.extensions_mut().insert(client);
+                }
+                Err(refused) => {
+                    // Counted in /metrics; not logged above debug, or a flood would fill
+                    // the log.
+                    hub.metrics.refused(refused.label());
+                    tracing::debug!(client = %client.ip, %refused, "refused a connection");
+                    return (refused.status(), format!("{refused}\n")).into_response();
+                }
+            }
+            next.run(request).await
+        }
+        (Some(sid), Some(peer)) if websocket => {
+            hub.upgraded(&sid, peer.wire);
+            next.run(request).await
+        }
+        (Some(sid), _) if request.method() == Method::GET => {
+            let connection = hub.outbound_of(&sid);
+            let response = next.run(request).await;
+            match connection {
+                Some(connection) => response.map(|body| {
+                    Body::new(Drained {
+                        inner: body,
+                        connection,
+                    })
+                }),
+                None => response,
+            }
+        }
+        _ => next.run(request).await,
+    }
+}
+
+/// The Engine.IO session id of a request, and whether it asks for a WebSocket.
+fn session_of(uri: &Uri) -> (Option<String>, bool) {
+    let mut sid = None;
+    let mut websocket = false;
+    for pair in uri.query().unwrap_or("").split('&') {
+        match pair.split_once('=') {
+            Some(("sid", v)) if !v.is_empty() => sid = Some(v.to_string()),
+            Some(("transport", "websocket")) => websocket = true,
+            _ => {}
+        }
+    }
+    (sid, websocket)
+}
+
+/// A poll's response body, counting what it carries out of the session's queue.
+struct Drained {
+    inner: Body,
+    connection: Arc<Connection>,
+}
+
+impl http_body::Body for Drained {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let poll = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &poll
+            && let Some(data) = frame.data_ref()
+        {
+            self.connection.outbound.drained(data.len());
+        }
+        poll
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// Copies a request's URI and header values out of hyper's read buffer.
@@ -94,15 +229,9 @@ pub async fn detach_from_read_buffer(request: Request) -> Request {
     Request::from_parts(parts, body)
 }
 
-/// Compares without an early exit, so response time does not leak the token.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::body::{Body, Bytes};
 
     fn points_into(buffer: &Bytes, bytes: &[u8]) -> bool {
         buffer.as_ptr_range().contains(&bytes.as_ptr())
@@ -135,9 +264,18 @@ mod tests {
     }
 
     #[test]
-    fn token_comparison() {
-        assert!(constant_time_eq(b"secret", b"secret"));
-        assert!(!constant_time_eq(b"secret", b"secreT"));
-        assert!(!constant_time_eq(b"secret", b"secret!"));
+    fn sessions_and_transports_from_the_query() {
+        let s = |u: &str| session_of(&u.parse::<Uri>().unwrap());
+        assert_eq!(s("/socket.io/?EIO=4&transport=polling"), (None, false));
+        assert_eq!(s("/socket.io/?EIO=4&transport=websocket"), (None, true));
+        assert_eq!(
+            s("/socket.io/?EIO=4&transport=websocket&sid=abc"),
+            (Some("abc".into()), true)
+        );
+        assert_eq!(
+            s("/socket.io/?EIO=4&transport=polling&t=x&sid=abc"),
+            (Some("abc".into()), false)
+        );
+        assert_eq!(s("/socket.io/?sid="), (None, false));
     }
 }

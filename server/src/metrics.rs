@@ -5,11 +5,17 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 
 use crate::protocol::{ErrorCode, RelayKind};
+use crate::rooms::Counts;
+
+/// Why a connection was refused before it began.
+pub const REFUSALS: [&str; 3] = ["origin", "max_connections", "max_connections_per_ip"];
 
 #[derive(Default)]
 pub struct Metrics {
     connections: AtomicI64,
     connections_total: AtomicU64,
+    refused_total: [AtomicU64; REFUSALS.len()],
+    slow_clients_total: AtomicU64,
     joins_total: AtomicU64,
     relays_total: [AtomicU64; RelayKind::ALL.len()],
     chat_messages_total: AtomicU64,
@@ -20,6 +26,16 @@ impl Metrics {
     pub fn connected(&self) {
         self.connections.fetch_add(1, Relaxed);
         self.connections_total.fetch_add(1, Relaxed);
+    }
+
+    pub fn refused(&self, reason: &str) {
+        if let Some(i) = REFUSALS.iter().position(|r| *r == reason) {
+            self.refused_total[i].fetch_add(1, Relaxed);
+        }
+    }
+
+    pub fn slow_client_disconnected(&self) {
+        self.slow_clients_total.fetch_add(1, Relaxed);
     }
 
     pub fn disconnected(&self) {
@@ -42,8 +58,8 @@ impl Metrics {
         self.errors_total[code.index()].fetch_add(1, Relaxed);
     }
 
-    /// Prometheus text exposition. `rooms` and `members` come from the room registry.
-    pub fn render(&self, rooms: usize, members: usize) -> String {
+    /// Prometheus text exposition, with the room registry's counts.
+    pub fn render(&self, counts: Counts) -> String {
         let mut out = String::with_capacity(4096);
         let mut gauge = |name: &str, help: &str, value: String| {
             let _ = writeln!(
@@ -59,12 +75,22 @@ impl Metrics {
         gauge(
             "huddle_rooms",
             "Rooms with at least one participant.",
-            rooms.to_string(),
+            counts.rooms.to_string(),
         );
         gauge(
             "huddle_participants",
             "Connections that are in a room.",
-            members.to_string(),
+            counts.participants.to_string(),
+        );
+        gauge(
+            "huddle_waiting",
+            "Connections in a waiting room.",
+            counts.waiting.to_string(),
+        );
+        gauge(
+            "huddle_meetings",
+            "Meetings not ended (their room may be empty for now).",
+            counts.meetings.to_string(),
         );
         gauge(
             "process_resident_memory_bytes",
@@ -84,6 +110,28 @@ impl Metrics {
             out,
             "huddle_connections_total {}",
             self.connections_total.load(Relaxed)
+        );
+        counter(
+            &mut out,
+            "huddle_connections_refused_total",
+            "Connections refused at the handshake, by reason.",
+        );
+        for (i, reason) in REFUSALS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "huddle_connections_refused_total{{reason=\"{reason}\"}} {}",
+                self.refused_total[i].load(Relaxed)
+            );
+        }
+        counter(
+            &mut out,
+            "huddle_slow_clients_disconnected_total",
+            "Clients disconnected for not reading what was sent to them.",
+        );
+        let _ = writeln!(
+            out,
+            "huddle_slow_clients_disconnected_total {}",
+            self.slow_clients_total.load(Relaxed)
         );
         counter(&mut out, "huddle_joins_total", "Successful room joins.");
         let _ = writeln!(out, "huddle_joins_total {}", self.joins_total.load(Relaxed));
@@ -152,7 +200,13 @@ mod tests {
         m.relayed(RelayKind::IceCandidate);
         m.relayed(RelayKind::IceCandidate);
         m.error(ErrorCode::RoomFull);
-        let text = m.render(3, 7);
+        m.refused("max_connections_per_ip");
+        let text = m.render(Counts {
+            rooms: 3,
+            participants: 7,
+            waiting: 2,
+            meetings: 4,
+        });
         assert!(text.contains("huddle_connections 1\n"));
         assert!(text.contains("huddle_rooms 3\n"));
         assert!(text.contains("huddle_participants 7\n"));
@@ -160,6 +214,14 @@ mod tests {
         assert!(text.contains("huddle_relays_total{event=\"ice:candidate\"} 2\n"));
         assert!(text.contains("huddle_errors_total{code=\"room_full\"} 1\n"));
         assert!(text.contains("huddle_chat_messages_total 0\n"));
+        assert!(text.contains("huddle_waiting 2\n"));
+        assert!(text.contains("huddle_meetings 4\n"));
+        assert!(
+            text.contains(
+                "huddle_connections_refused_total{reason=\"max_connections_per_ip\"} 1\n"
+            )
+        );
+        assert!(text.contains("huddle_slow_clients_disconnected_total 0\n"));
         assert!(!text.contains("process_resident_memory_bytes 0\n"));
     }
 }

@@ -2,12 +2,13 @@
 // (WebDriver for Tauri windows, backed by Debian's WebKitWebDriver) and the built app.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT, sleep } from '../server/helpers.mjs';
+import { freePort, supervise as logged } from '../lib/proc.mjs';
+import { until as waitUntil } from '../lib/wait.mjs';
 
-export { REPO_ROOT, sleep };
+export { REPO_ROOT, sleep, freePort };
 
 const targetDir = process.env.CARGO_TARGET_DIR || path.join(REPO_ROOT, 'target');
 /** The app built with its UI inside (`cargo build -p huddle-app --features custom-protocol`). */
@@ -18,42 +19,6 @@ export const TAURI_DRIVER =
     : 'tauri-driver');
 /** Screenshots and logs kept after the run. */
 export const ARTIFACTS = process.env.HUDDLE_ARTIFACTS || path.join(REPO_ROOT, 'tests', 'app', 'artifacts');
-
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function logged(proc, name) {
-  let out = '';
-  const keep = (c) => {
-    out += c.toString('utf8');
-    if (out.length > 1_000_000) out = out.slice(-500_000);
-  };
-  proc.stdout?.on('data', keep);
-  proc.stderr?.on('data', keep);
-  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
-  return {
-    proc,
-    name,
-    exited,
-    log: () => out,
-    async stop(graceMs = 3000) {
-      if (proc.exitCode !== null || proc.signalCode !== null) return exited;
-      proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), graceMs);
-      const r = await exited;
-      clearTimeout(t);
-      return r;
-    },
-  };
-}
 
 /** A virtual X display: { display, stop }. */
 export async function startXvfb() {
@@ -125,13 +90,6 @@ export function artifactPath(name) {
 }
 
 /** Polls `fn` until it returns a truthy value; throws with `what` and the last value. */
-export async function until(fn, { timeoutMs = 20000, stepMs = 200, what = 'condition' } = {}) {
-  const end = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    last = await fn();
-    if (last) return last;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
-    await sleep(stepMs);
-  }
+export function until(fn, { timeoutMs = 20000, stepMs = 200, what = 'condition' } = {}) {
+  return waitUntil(fn, { timeoutMs, stepMs, what, retryErrors: false });
 }

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { startServer, REPO_ROOT, sleep } from '../server/helpers.mjs';
+import { until } from '../lib/wait.mjs';
 import { percentile } from './barcode.mjs';
 
 export { sleep, REPO_ROOT };
@@ -491,29 +492,25 @@ export async function startHarness(t) {
       rmSync(dir, { recursive: true, force: true });
     } catch {}
   });
-  server = await startServer();
+  // The pages are served first: the signaling server lets only their origin connect.
   pages = await startPageServer();
+  server = await startServer({ args: ['--allow-origin', pages.url] });
   return h;
 }
 
 /** Poll `fn` (async, returns a value or throws) until `ok(value)`; returns the last value. */
 export async function pollUntil(fn, ok, { timeoutMs = 20000, stepMs = POLL_MS, what = 'condition' } = {}) {
-  const deadline = Date.now() + timeoutMs;
   let last;
-  let lastErr;
-  for (;;) {
-    try {
-      last = await fn();
-      lastErr = null;
-      if (ok(last)) return last;
-    } catch (e) {
-      lastErr = e;
-    }
-    if (Date.now() > deadline) {
-      const detail = lastErr ? `last error: ${lastErr.message}` : `last value: ${JSON.stringify(last)?.slice(0, 2000)}`;
-      throw new Error(`${what} not reached within ${timeoutMs} ms; ${detail}`);
-    }
-    await sleep(stepMs);
+  const reached = async () => {
+    last = await fn();
+    return ok(last) ? { last } : null;
+  };
+  try {
+    return (await until(reached, { timeoutMs, stepMs, what })).last;
+  } catch (e) {
+    // Name the last value seen, not the "not yet" of the poll.
+    if (!e.cause) e.message = `${what} not reached within ${timeoutMs} ms; last value: ${JSON.stringify(last)?.slice(0, 2000)}`;
+    throw e;
   }
 }
 

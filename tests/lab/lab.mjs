@@ -81,7 +81,12 @@ export async function startLab(t, { nat = 'eim', sites = ['a', 'b'], serverArgs 
 
   try {
     turn = await startCoturn(lab, 'srv', SERVER_IP);
-    server = await startServer({ listen: `${SERVER_IP}:0`, wrap: lab.wrap('srv'), args: serverArgs(turn) });
+    // The server refuses page origins it was not told about; the lab's pages come from PAGE_ORIGIN.
+    server = await startServer({
+      listen: `${SERVER_IP}:0`,
+      wrap: lab.wrap('srv'),
+      args: ['--allow-origin', PAGE_ORIGIN, ...serverArgs(turn)],
+    });
     pages = routedPages(await startPageServer());
   } catch (e) {
     await close();

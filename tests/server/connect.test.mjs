@@ -13,6 +13,7 @@ import {
   httpRequest,
   sleep,
 } from './helpers.mjs';
+import WebSocket from 'ws';
 
 let srv;
 before(async () => {
@@ -71,28 +72,76 @@ test('default transports (polling then upgrade to websocket) work', async (t) =>
   assert.equal(ack.ok, true);
 });
 
-test('CORS: polling handshake with Origin gets access-control-allow-origin', async () => {
-  const r = await httpRequest(`${srv.url}/socket.io/?EIO=4&transport=polling`, {
-    headers: { Origin: 'http://example.com' },
+// Since 1.1 (issue 14) a web page must not join a server that does not name its origin:
+// no origin is allowed by default; clients without an Origin header (native, Node) are
+// not affected.
+const ORIGIN = 'http://app.example';
+const OTHER = 'http://evil.example';
+
+function wsStatus(server, origin) {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(`ws://${server.host}:${server.port}/socket.io/?EIO=4&transport=websocket`, {
+      headers: origin ? { Origin: origin } : {},
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    });
+    ws.on('open', () => {
+      ws.terminate();
+      resolve({ status: 101 });
+    });
+    ws.on('error', () => {});
   });
-  assert.equal(r.status, 200, r.body);
-  const acao = r.headers['access-control-allow-origin'];
-  assert.ok(acao === '*' || acao === 'http://example.com', `access-control-allow-origin: ${acao}`);
-  assert.match(r.body, /^0\{.*"sid"/, 'engine.io open packet');
+}
+
+test('CORS by default: a polling handshake or WebSocket upgrade with an Origin is refused (403); without one it works', async (t) => {
+  const polled = await httpRequest(`${srv.url}/socket.io/?EIO=4&transport=polling`, { headers: { Origin: OTHER } });
+  assert.equal(polled.status, 403);
+  assert.match(polled.body, /origin http:\/\/evil\.example is not allowed/);
+  assert.equal(polled.headers['access-control-allow-origin'], undefined);
+  const upgraded = await wsStatus(srv, OTHER);
+  assert.equal(upgraded.status, 403);
+  assert.match(upgraded.body, /not allowed/);
+  // the official client sent from a page of another origin: connect_error
+  await assert.rejects(connect(srv.url, { transports: ['websocket'], extraHeaders: { Origin: OTHER } }), /connect_error/);
+  // no Origin header (a native client, Node): fine
+  assert.equal((await wsStatus(srv, null)).status, 101);
+  const plain = await httpRequest(`${srv.url}/socket.io/?EIO=4&transport=polling`);
+  assert.equal(plain.status, 200);
+  assert.match(plain.body, /^0\{.*"sid"/, 'engine.io open packet');
+  // a preflight from a page gets no CORS grant
+  const pre = await httpRequest(`${srv.url}/socket.io/?EIO=4&transport=polling`, {
+    method: 'OPTIONS',
+    headers: { Origin: OTHER, 'Access-Control-Request-Method': 'POST' },
+  });
+  assert.equal(pre.headers['access-control-allow-origin'], undefined);
 });
 
-test('CORS: preflight OPTIONS for the polling endpoint is allowed', async () => {
-  const r = await httpRequest(`${srv.url}/socket.io/?EIO=4&transport=polling`, {
+test('--allow-origin (repeatable): listed origins connect over polling and WebSocket with a CORS grant; others do not', async (t) => {
+  const own = await startServer({ args: ['--allow-origin', ORIGIN, '--allow-origin', 'http://second.example'] });
+  for (const origin of [ORIGIN, 'http://second.example']) {
+    const r = await httpRequest(`${own.url}/socket.io/?EIO=4&transport=polling`, { headers: { Origin: origin } });
+    assert.equal(r.status, 200, r.body);
+    assert.equal(r.headers['access-control-allow-origin'], origin);
+    assert.equal((await wsStatus(own, origin)).status, 101);
+  }
+  const pre = await httpRequest(`${own.url}/socket.io/?EIO=4&transport=polling`, {
     method: 'OPTIONS',
-    headers: {
-      Origin: 'http://example.com',
-      'Access-Control-Request-Method': 'POST',
-      'Access-Control-Request-Headers': 'content-type',
-    },
+    headers: { Origin: ORIGIN, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type' },
   });
-  assert.ok(r.status >= 200 && r.status < 300, `preflight status ${r.status}`);
-  const acao = r.headers['access-control-allow-origin'];
-  assert.ok(acao === '*' || acao === 'http://example.com', `access-control-allow-origin: ${acao}`);
+  assert.ok(pre.status >= 200 && pre.status < 300, `preflight status ${pre.status}`);
+  assert.equal(pre.headers['access-control-allow-origin'], ORIGIN);
+  // the official client from an allowed page joins over both transports
+  for (const transports of [['websocket'], ['polling']]) {
+    const s = await connect(own.url, { t, transports, extraHeaders: { Origin: ORIGIN } });
+    const ack = await request(s, 'room:join', { email: 'page@example.com', room: uniqRoom('origin') });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+  }
+  assert.equal((await wsStatus(own, OTHER)).status, 403);
+  const refused = await httpRequest(`${own.url}/socket.io/?EIO=4&transport=polling`, { headers: { Origin: OTHER } });
+  assert.equal(refused.status, 403);
 });
 
 test('many clients can connect and join at once', async (t) => {

@@ -4,13 +4,17 @@
 // registers `after(cleanup)` so that sockets and processes never outlive the file.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { io } from 'socket.io-client';
 import WebSocket from 'ws';
+import { httpRequest as request_, parsePrometheus } from '../lib/http.mjs';
+import { rssBytes, supervise } from '../lib/proc.mjs';
+import { sleep, until } from '../lib/wait.mjs';
+
+export { sleep };
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(here, '..', '..');
@@ -29,7 +33,6 @@ export const SETTLE_MS = Number(process.env.HUDDLE_TEST_SETTLE_MS ?? 150);
 /** Default wait when asserting that something does NOT happen. */
 export const QUIET_MS = Number(process.env.HUDDLE_TEST_QUIET_MS || 300);
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------------------
 // Server processes
@@ -70,15 +73,17 @@ function cleanEnv() {
 
 // eslint-disable-next-line no-control-regex
 const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
-const LISTEN_RE = /listening on http:\/\/([0-9.]+):(\d+)/;
+const LISTEN_RE = /listening on (https?):\/\/([0-9.]+):(\d+)/;
 
 /**
  * Start the real binary on a free port.
  *
  * opts: { db (default ':memory:'), roomSize, history, maxSdpBytes, maxChatChars,
- *         rateLimit, adminToken, logFormat, args: [...extra], env, cwd, startTimeoutMs,
- *         listen (default '127.0.0.1:0'), wrap: [...command prefix, e.g. ip netns exec NS] }
- * Returns { url, port, host, proc, args, logs(), stop(), kill9(), exited }.
+ *         rateLimit, adminToken, logFormat, meetingIdleMs, chatRetentionDays,
+ *         args: [...extra flags, e.g. ['--allow-origin', url]], env, cwd, startTimeoutMs,
+ *         listen (default '127.0.0.1:0'), wrap: [command, ...args] to run the binary under
+ *         (e.g. ip netns exec NS, or unshare) }
+ * Returns { url, scheme, port, host, proc, args, logs(), stop(), kill9(), exited }.
  */
 export async function startServer(opts = {}) {
   if (!existsSync(SERVER_BIN)) {
@@ -97,35 +102,39 @@ export async function startServer(opts = {}) {
   flag('--rate-limit', opts.rateLimit);
   flag('--admin-token', opts.adminToken);
   flag('--log-format', opts.logFormat);
+  flag('--meeting-idle-ms', opts.meetingIdleMs);
+  flag('--chat-retention-days', opts.chatRetentionDays);
   if (opts.args) args.push(...opts.args);
 
-  const wrap = opts.wrap ?? [];
-  const proc = spawn(wrap[0] ?? SERVER_BIN, [...wrap.slice(1), ...(wrap.length ? [SERVER_BIN] : []), ...args], {
+  const [command, ...commandArgs] = opts.wrap ? [...opts.wrap, SERVER_BIN, ...args] : [SERVER_BIN, ...args];
+  const proc = spawn(command, commandArgs, {
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd: opts.cwd,
     env: { ...cleanEnv(), ...(opts.env || {}) },
   });
+  const supervised = supervise(proc, 'huddle-server');
   let out = '';
-  const MAX_LOG = 256 * 1024;
   let resolveAddr;
   let rejectAddr;
   const addr = new Promise((res, rej) => {
     resolveAddr = res;
     rejectAddr = rej;
   });
+  // Until the address is known (the line may arrive in pieces).
   const onData = (chunk) => {
     out += chunk.toString('utf8');
-    if (out.length > MAX_LOG) out = out.slice(-MAX_LOG);
     const m = out.replace(ANSI, '').match(LISTEN_RE);
-    if (m) resolveAddr({ host: m[1], port: Number(m[2]) });
+    if (m) {
+      resolveAddr({ scheme: m[1], host: m[2], port: Number(m[3]) });
+      proc.stdout.off('data', onData);
+      proc.stderr.off('data', onData);
+    }
   };
   proc.stdout.on('data', onData);
   proc.stderr.on('data', onData);
-  const exited = new Promise((res) => {
-    proc.on('exit', (code, signal) => {
-      rejectAddr(new Error(`huddle-server exited before listening (code ${code}, signal ${signal})`));
-      res({ code, signal });
-    });
+  const exited = supervised.exited.then((r) => {
+    rejectAddr(new Error(`huddle-server exited before listening (code ${r.code}, signal ${r.signal})`));
+    return r;
   });
   proc.on('error', (e) => rejectAddr(e));
 
@@ -133,21 +142,14 @@ export async function startServer(opts = {}) {
     proc,
     args,
     exited,
-    logs: () => out.replace(ANSI, ''),
+    logs: () => supervised.log().replace(ANSI, ''),
     get alive() {
-      return proc.exitCode === null && proc.signalCode === null;
+      return supervised.alive;
     },
     /** SIGTERM, then SIGKILL after `graceMs`. Resolves to {code, signal}. */
     async stop(graceMs = 5000) {
       servers.delete(server);
-      if (!server.alive) return exited;
-      proc.kill('SIGTERM');
-      const t = setTimeout(() => {
-        if (server.alive) proc.kill('SIGKILL');
-      }, graceMs);
-      const r = await exited;
-      clearTimeout(t);
-      return r;
+      return supervised.stop(graceMs);
     },
     async kill9() {
       servers.delete(server);
@@ -160,7 +162,7 @@ export async function startServer(opts = {}) {
   const startTimeout = opts.startTimeoutMs ?? 20000;
   let timer;
   try {
-    const { host, port } = await Promise.race([
+    const { scheme, host, port } = await Promise.race([
       addr,
       new Promise((_, rej) => {
         timer = setTimeout(
@@ -171,7 +173,8 @@ export async function startServer(opts = {}) {
     ]);
     server.host = host;
     server.port = port;
-    server.url = `http://${host}:${port}`;
+    server.scheme = scheme;
+    server.url = `${scheme}://${host}:${port}`;
   } catch (e) {
     await server.kill9();
     e.message += `\nargs: ${args.join(' ')}\n--- server output ---\n${server.logs()}`;
@@ -432,43 +435,32 @@ export function assertOkOnly(ack, msg = '') {
   assert.deepEqual(ack, { ok: true }, msg);
 }
 
-/** Poll `fn` until it returns truthy (or stops throwing); returns its value. */
-export async function eventually(fn, timeoutMs = WAIT_MS, stepMs = 50) {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-      lastErr = new Error('condition still false');
-    } catch (e) {
-      lastErr = e;
-    }
-    if (Date.now() > deadline) throw lastErr;
-    await sleep(stepMs);
-  }
+/** Poll `fn` until it returns truthy (errors count as not yet); returns its value. */
+export function eventually(fn, timeoutMs = WAIT_MS, stepMs = 50) {
+  return until(fn, { timeoutMs, stepMs });
 }
 
 // ---------------------------------------------------------------------------
 // HTTP
 // ---------------------------------------------------------------------------
 
-/** Plain HTTP request with node:http (any header allowed, e.g. Origin). */
-export function httpRequest(url, { method = 'GET', headers = {}, body, timeoutMs = WAIT_MS } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers, agent: false }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () =>
-        resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
-      );
-      res.on('error', reject);
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`HTTP ${method} ${url} timed out`)));
-    req.on('error', reject);
-    if (body !== undefined) req.write(body);
-    req.end();
-  });
+/** Plain HTTP(S) request (any header allowed, e.g. Origin): { status, headers, body }. */
+export function httpRequest(url, opts = {}) {
+  return request_(url, { timeoutMs: WAIT_MS, ...opts });
+}
+
+/** GET /api/rooms with the admin token; the parsed list. */
+export async function apiRooms(server, token) {
+  const r = await httpRequest(`${server.url}/api/rooms`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(r.status, 200, `GET /api/rooms: ${r.status} ${r.body}`);
+  return JSON.parse(r.body);
+}
+
+/** Resident memory of a process, in bytes (Linux). */
+export function rssOf(pid) {
+  const rss = rssBytes(pid);
+  if (rss === null) throw new Error(`no VmRSS for ${pid}`);
+  return rss;
 }
 
 export async function healthz(server) {
@@ -484,23 +476,7 @@ export async function assertHealthy(server, msg = '') {
 }
 
 /** Parse Prometheus text: returns Map name -> [{labels, value}]. */
-export function parseMetrics(text) {
-  const out = new Map();
-  for (const line of text.split('\n')) {
-    const l = line.trim();
-    if (!l || l.startsWith('#')) continue;
-    const m = l.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)/);
-    if (!m) continue;
-    const labels = {};
-    if (m[3]) {
-      for (const lm of m[3].matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[lm[1]] = lm[2];
-    }
-    const value = Number(m[4]);
-    if (!out.has(m[1])) out.set(m[1], []);
-    out.get(m[1]).push({ labels, value });
-  }
-  return out;
-}
+export const parseMetrics = parsePrometheus;
 
 export async function getMetrics(server) {
   const r = await httpRequest(`${server.url}/metrics`);

@@ -111,9 +111,23 @@ describe('/metrics', () => {
 });
 
 describe('/api/rooms', () => {
-  test('without --admin-token: JSON [{room, count, sharerId}]', async (t) => {
+  test('since 1.1 it needs the admin token: without --admin-token it does not exist (404)', async (t) => {
     const own = await startServer();
-    const r0 = await httpRequest(`${own.url}/api/rooms`);
+    const room = uniqRoom('api0');
+    await joinAll(own.url, room, 1, { t });
+    for (const headers of [{}, { authorization: 'Bearer anything' }]) {
+      const r = await httpRequest(`${own.url}/api/rooms`, { headers });
+      assert.equal(r.status, 404);
+      assert.ok(!r.body.includes(room), 'no room name leaks');
+    }
+    // /metrics stays open without a token
+    assert.equal((await httpRequest(`${own.url}/metrics`)).status, 200);
+  });
+
+  test('with --admin-token: JSON [{room, count, sharerId}]', async (t) => {
+    const own = await startServer({ adminToken: 'tok' });
+    const auth = { headers: { authorization: 'Bearer tok' } };
+    const r0 = await httpRequest(`${own.url}/api/rooms`, auth);
     assert.equal(r0.status, 200);
     assert.match(String(r0.headers['content-type']), /application\/json/);
     assert.deepEqual(JSON.parse(r0.body), []);
@@ -122,7 +136,7 @@ describe('/api/rooms', () => {
     const [a] = await joinAll(own.url, r1, 2, { t });
     await joinAll(own.url, r2, 1, { t });
     assertOkOnly(await request(a, 'startSharing', {}));
-    const rooms = JSON.parse((await httpRequest(`${own.url}/api/rooms`)).body);
+    const rooms = JSON.parse((await httpRequest(`${own.url}/api/rooms`, auth)).body);
     rooms.sort((x, y) => x.room.localeCompare(y.room));
     assert.deepEqual(
       rooms,
@@ -133,8 +147,14 @@ describe('/api/rooms', () => {
     );
   });
 
-  test('with --admin-token: 401 without or with a wrong bearer token, 200 with it', async (t) => {
+  test('with --admin-token: 401 without or with a wrong bearer token, 200 with it (/api/rooms and /metrics)', async (t) => {
     const own = await startServer({ adminToken: 'secret' });
+    for (const url of [`${own.url}/api/rooms`, `${own.url}/metrics`]) {
+      assert.equal((await httpRequest(url)).status, 401, `${url}: no Authorization header`);
+      assert.equal((await httpRequest(url, { headers: { authorization: 'Bearer wrong' } })).status, 401);
+      assert.equal((await httpRequest(url, { headers: { authorization: 'Bearer secre' } })).status, 401);
+      assert.equal((await httpRequest(url, { headers: { authorization: 'Bearer secret' } })).status, 200);
+    }
     const url = `${own.url}/api/rooms`;
     assert.equal((await httpRequest(url)).status, 401, 'no Authorization header');
     assert.equal((await httpRequest(url, { headers: { authorization: 'Bearer wrong' } })).status, 401, 'wrong token');

@@ -30,7 +30,19 @@ describe('room:join', () => {
     const room = uniqRoom('join');
     const s = await connect(srv.url, { t });
     const ack = await request(s, 'room:join', { email: 'ada@example.com', room, name: 'Ada' });
-    assert.deepEqual(ack, { ok: true, id: s.id, room, participants: [], sharerId: null, history: [] });
+    assert.deepEqual(ack, {
+      ok: true,
+      id: s.id,
+      room,
+      participants: [],
+      sharerId: null,
+      history: [],
+      // since 1.1: the first joiner is the host; nothing locked; no ICE servers configured
+      hostId: s.id,
+      locked: false,
+      waitingRoom: false,
+      iceServers: [],
+    });
     const echo = await nextEvent(s, 'room:join');
     assert.deepEqual(echo, { email: 'ada@example.com', room, name: 'Ada' });
     const log = eventLog(s);
@@ -80,6 +92,10 @@ describe('room:join', () => {
       participants: [{ id: a.id, email: 'a@example.com', name: 'Alice', audio: true, video: true }],
       sharerId: null,
       history: [],
+      hostId: a.id,
+      locked: false,
+      waitingRoom: false,
+      iceServers: [],
     });
     const c = await joined(srv.url, room, { t, email: 'c@example.com', name: 'Carol' });
     const expected = { email: 'c@example.com', id: c.id, name: 'Carol', count: 3 };

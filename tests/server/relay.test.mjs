@@ -40,6 +40,20 @@ const RELAYS = [
   ['share:ice', 'candidate', 'share:ice', candidate],
 ];
 
+/**
+ * Since 1.1 screen-share relays go only between the room's sharer and a viewer: makes the
+ * right one of `from` / `to` the sharer so that `event` from `from` to `to` is allowed.
+ */
+async function allowShare(event, from, to) {
+  if (!event.startsWith('share:')) return;
+  const sharer = event === 'share:answer' ? to : from;
+  const other = sharer === from ? to : from;
+  await request(other, 'stopSharing', {}); // not_sharer when it was not sharing
+  assertOkOnly(await request(sharer, 'startSharing', {}));
+  await new Promise((r) => setTimeout(r, 50));
+  clearEvents(from, to);
+}
+
 function payloadFor(field, value, to) {
   const p = { to };
   if (field) p[field] = value;
@@ -62,6 +76,8 @@ describe('relay table', () => {
     test(`${event} {to${field ? ', ' + field : ''}} -> ${received} {from${field ? ', ' + field : ''}}`, async (t) => {
       const room = uniqRoom('relay');
       const [a, b, c] = await joinAll(srv.url, room, 3, { t });
+      await allowShare(event, a, b);
+      clearEvents(c);
       const ack = await request(a, event, payloadFor(field, value, b.id));
       assertOkOnly(ack, `${event} ack`);
       assert.deepEqual(await nextEvent(b, received), expectedFor(field, value, a.id));
@@ -69,6 +85,7 @@ describe('relay table', () => {
       await noEvent(c, received);
       await noEvent(a, received);
       // and the reverse direction works too
+      await allowShare(event, b, a);
       assertOkOnly(await request(b, event, payloadFor(field, value, a.id)));
       assert.deepEqual(await nextEvent(a, received), expectedFor(field, value, b.id));
     });
@@ -76,6 +93,7 @@ describe('relay table', () => {
     test(`${event}: extra fields are not forwarded, and "to" is not forwarded`, async (t) => {
       const room = uniqRoom('extra');
       const [a, b] = await joinAll(srv.url, room, 2, { t });
+      await allowShare(event, a, b);
       const p = payloadFor(field, field ? { ...value, extra: 'x', nested: { deep: 1 } } : null, b.id);
       p.evil = 1;
       p.from = 'spoofed-sender-id';
@@ -281,6 +299,7 @@ async function sdpLimitChecks(server, limit, t) {
     ['share:answer', 'ans', 'share:answer'],
   ]) {
     const type = field === 'offer' ? 'offer' : 'answer';
+    await allowShare(event, a, b);
     const okAck = await request(a, event, { to: b.id, [field]: { type, sdp: exact } }, 15000);
     assertOkOnly(okAck, `${event} with an SDP of exactly ${limit} bytes`);
     const got = await nextEvent(b, received, 15000);
@@ -321,6 +340,7 @@ describe('size limits', () => {
   test('ICE candidate string: 2048 bytes passes, 2049 -> bad_request (call and share)', async (t) => {
     const [a, b] = await joinAll(srv.url, uniqRoom('ice'), 2, { t });
     for (const [event] of [['ice:candidate'], ['share:ice']]) {
+      await allowShare(event, a, b);
       const exact = { candidate: 'c'.repeat(2048), sdpMid: '0', sdpMLineIndex: 0 };
       assertOkOnly(await request(a, event, { to: b.id, candidate: exact }), `${event} 2048`);
       assert.deepEqual(await nextEvent(b, event), { from: a.id, candidate: exact });

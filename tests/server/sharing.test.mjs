@@ -17,9 +17,12 @@ import {
   httpRequest,
 } from './helpers.mjs';
 
+const ADMIN = 'sharing-admin-token';
+const auth = { headers: { authorization: `Bearer ${ADMIN}` } };
+
 let srv;
 before(async () => {
-  srv = await startServer();
+  srv = await startServer({ adminToken: ADMIN });
 });
 after(cleanup);
 
@@ -131,7 +134,7 @@ test('a sharer alone in the room can share; /api/rooms shows the sharer', async 
   const room = uniqRoom('alone');
   const [a] = await joinAll(srv.url, room, 1, { t });
   assertOkOnly(await request(a, 'startSharing', {}));
-  const r = await httpRequest(`${srv.url}/api/rooms`);
+  const r = await httpRequest(`${srv.url}/api/rooms`, auth);
   assert.equal(r.status, 200);
   const entry = JSON.parse(r.body).find((x) => x.room === room);
   assert.deepEqual(entry, { room, count: 1, sharerId: a.id });
@@ -177,10 +180,53 @@ test('arbitration: 20 simultaneous startSharing -> exactly one winner, 19 confli
     }
     await noEvent(winner, ['sharerStarted', 'sharingConflict']);
     // state agrees: /api/rooms shows the winner
-    const r = JSON.parse((await httpRequest(`${srv.url}/api/rooms`)).body).find((x) => x.room === room);
+    const r = JSON.parse((await httpRequest(`${srv.url}/api/rooms`, auth)).body).find((x) => x.room === room);
     assert.equal(r.sharerId, winner.id);
     assert.equal(r.count, N);
     assertOkOnly(await request(winner, 'stopSharing', {}));
     for (const s of socks) if (s !== winner) assert.equal(await nextEvent(s, 'sharerStopped', 10000), winner.id);
   }
+});
+
+test('since 1.1 screen-share relays go only between the sharer and a viewer; anything else is not_sharer', async (t) => {
+  const room = uniqRoom('shonly');
+  const [s, v, w] = await joinAll(srv.url, room, 3, { t });
+  const offer = { type: 'offer', sdp: 'v=0\r\n' };
+  const ans = { type: 'answer', sdp: 'v=0\r\n' };
+  const candidate = { candidate: 'candidate:1 1 udp 1 127.0.0.1 9 typ host', sdpMid: '0', sdpMLineIndex: 0 };
+  // nobody shares: no screen-share relay at all
+  assertError(await request(v, 'share:offer', { to: w.id, offer }), 'not_sharer');
+  assertError(await request(v, 'share:ice', { to: w.id, candidate }), 'not_sharer');
+  assertOkOnly(await request(s, 'startSharing', {}));
+  clearEvents(s, v, w);
+  // allowed: an offer from the sharer, an answer to it, candidates both ways
+  assertOkOnly(await request(s, 'share:offer', { to: v.id, offer }));
+  assert.deepEqual(await nextEvent(v, 'share:offer'), { from: s.id, offer });
+  assertOkOnly(await request(v, 'share:answer', { to: s.id, ans }));
+  assert.deepEqual(await nextEvent(s, 'share:answer'), { from: v.id, ans });
+  assertOkOnly(await request(s, 'share:ice', { to: v.id, candidate }));
+  assert.deepEqual(await nextEvent(v, 'share:ice'), { from: s.id, candidate });
+  assertOkOnly(await request(v, 'share:ice', { to: s.id, candidate }));
+  assert.deepEqual(await nextEvent(s, 'share:ice'), { from: v.id, candidate });
+  // refused: a viewer pushing a screen (to the sharer or to another viewer), an answer
+  // that does not go to the sharer, candidates between two viewers
+  assertError(await request(v, 'share:offer', { to: w.id, offer }), 'not_sharer');
+  assertError(await request(v, 'share:offer', { to: s.id, offer }), 'not_sharer');
+  assertError(await request(s, 'share:answer', { to: v.id, ans }), 'not_sharer');
+  assertError(await request(w, 'share:answer', { to: v.id, ans }), 'not_sharer');
+  assertError(await request(v, 'share:ice', { to: w.id, candidate }), 'not_sharer');
+  // without an ack: the error event, and still nothing delivered
+  v.emit('share:offer', { to: w.id, offer });
+  const err = await nextEvent(v, 'error');
+  assert.equal(err.code, 'not_sharer');
+  assert.equal(err.event, 'share:offer');
+  await noEvent(w, ['share:offer', 'share:answer', 'share:ice']);
+  await noEvent(s, ['share:offer', 'share:answer', 'share:ice']);
+  // order of checks: validation, then membership, then permission
+  const outsider = await joined(srv.url, uniqRoom('shout'), { t });
+  assertError(await request(v, 'share:offer', { to: outsider.id, offer }), 'not_in_room');
+  assertError(await request(v, 'share:offer', { to: w.id }), 'bad_request');
+  // the sharer stops: its relays stop too
+  assertOkOnly(await request(s, 'stopSharing', {}));
+  assertError(await request(s, 'share:offer', { to: v.id, offer }), 'not_sharer');
 });
