@@ -8,7 +8,6 @@ const ICE_CHECK_INTERVAL: Duration = Duration::from_millis(20);
 
 use rtc::interceptor::{Registry, Slot};
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
-use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MediaEngine};
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::transport::RTCIceCandidateInit;
@@ -22,6 +21,7 @@ use webrtc::peer_connection::{
     RTCPeerConnectionState,
 };
 
+use super::congestion::CongestionHandle;
 use super::feedback::{FeedbackToApplication, SLOT};
 use crate::codec::{VIDEO_CODECS, VideoCodec};
 
@@ -154,12 +154,14 @@ pub fn video_rtc_codecs() -> Vec<RTCRtpCodecParameters> {
         .collect()
 }
 
-/// A new peer connection: every video codec and Opus, the default interceptors (NACK, reports,
-/// TWCC feedback) plus feedback delivered to us, mDNS off (it fails where there is no
-/// multicast route, and we gather plain host candidates anyway).
+/// A new peer connection: every video codec and Opus, our congestion control (TWCC both
+/// ways, estimator, pacer, budgeted retransmissions: `peer::congestion`, reporting into
+/// `congestion`), RTCP reports, feedback delivered to us, mDNS off (it fails where there
+/// is no multicast route, and we gather plain host candidates anyway).
 pub async fn connect(
     setup: &PeerSetup,
     events: PeerEvents,
+    congestion: &CongestionHandle,
 ) -> Result<Arc<dyn PeerConnection>, PeerError> {
     let mut media = MediaEngine::default();
     // Codecs first: the interceptors add their feedback to the codecs registered so far.
@@ -173,7 +175,7 @@ pub async fn connect(
         },
         RtpCodecKind::Audio,
     )?;
-    let registry = register_default_interceptors(Registry::new(), &mut media)?
+    let registry = super::congestion::register(Registry::new(), &mut media, congestion)?
         .with(Slot::from(SLOT), FeedbackToApplication::default());
     let config = RTCConfigurationBuilder::new()
         .with_ice_servers(

@@ -5,9 +5,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::transport_feedbacks::transport_layer_nack::{
+    TransportLayerNack, nack_pairs_from_sequence_numbers,
+};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
-use super::assembler::{Assembly, FrameAssembler};
+use super::recovery::{FrameSource, Recovered};
 use crate::codec::opus::OpusDecoder;
 use crate::codec::{self, vp8};
 use crate::media::frame::{CHUNK_SAMPLES, VideoFrame};
@@ -15,7 +18,15 @@ use crate::media::pixels::Resizer;
 use crate::media::stream::StreamId;
 use crate::media::testsignal;
 use crate::playout::mixer::Mixer;
-use crate::stats::ReceivedStream;
+use crate::stats::{ReceivedStream, RecoveryCounts};
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
+    }
+}
 
 /// Where decoded video goes (the app draws it; headless, nothing does). The sink says
 /// the size it wants each frame at, so the engine scales straight from the decoder's
@@ -54,8 +65,9 @@ fn with_stats(stats: &ReceivedStats, id: &StreamId, f: impl FnOnce(&mut Received
 }
 
 /// Receives a remote video track until it ends: reassembles frames in the codec it
-/// negotiated, decodes them, reads the barcode and hands the picture to the sink. Asks for a keyframe (PLI) at
-/// the start and whenever the picture is broken.
+/// negotiated (VP8 with loss recovery: `pipeline::recovery`), decodes them, reads the
+/// barcode and hands the picture to the sink. Asks for a keyframe (PLI) at the start and
+/// whenever the picture is broken, NACKs what recovery asks for.
 pub async fn receive_video(
     track: Arc<dyn TrackRemote>,
     id: StreamId,
@@ -75,32 +87,62 @@ pub async fn receive_video(
             return;
         }
     };
-    let mut assembler = FrameAssembler::new(codec.depacketizer());
+    let mut source = FrameSource::new(codec);
     let mut last_pli: Option<Instant> = None;
     let mut have_picture = false;
     let mut resizer = Resizer::default();
-    while let Some(event) = track.poll().await {
-        let packet = match event {
-            TrackRemoteEvent::OnRtpPacket(p) => p,
-            TrackRemoteEvent::OnEnded | TrackRemoteEvent::OnError => break,
-            _ => continue,
+    loop {
+        // A held frame is given up (and a keyframe asked for) when its time comes, even
+        // if no packet does.
+        let deadline = source.next_timeout();
+        let packet = tokio::select! {
+            event = track.poll() => match event {
+                Some(TrackRemoteEvent::OnRtpPacket(p)) => Some(p),
+                None | Some(TrackRemoteEvent::OnEnded | TrackRemoteEvent::OnError) => break,
+                Some(_) => continue,
+            },
+            () = sleep_until(deadline) => None,
         };
         let now = Instant::now();
+        let mut rtt = None;
         with_stats(&stats, &id, |s| {
-            s.on_packet(now, packet.header.sequence_number, packet.payload.len())
+            if let Some(p) = &packet {
+                s.on_packet(now, p.header.sequence_number, p.payload.len());
+            }
+            rtt = s.rtt_ms;
         });
-        assembler.push(packet, now);
+        if let Some(ms) = rtt.filter(|ms| ms.is_finite() && *ms > 0.0) {
+            source.set_rtt(Duration::from_secs_f64(ms / 1000.0));
+        }
+        if let Some(packet) = packet {
+            source.push(now, packet);
+        }
         let mut need_keyframe = !have_picture;
-        while let Some(assembly) = assembler.pop(now) {
-            let sample = match assembly {
-                Assembly::Frame(f) => f,
-                Assembly::Lost => {
+        while let Some(recovered) = source.poll(now) {
+            let data = match recovered {
+                Recovered::Frame(data) => data,
+                Recovered::Lost => {
                     with_stats(&stats, &id, |s| s.decode_errors += 1);
                     need_keyframe = true;
                     continue;
                 }
+                Recovered::Keyframe => {
+                    need_keyframe = true;
+                    continue;
+                }
+                Recovered::Nack(seqs) => {
+                    let nack = TransportLayerNack {
+                        sender_ssrc: 0,
+                        media_ssrc,
+                        nacks: nack_pairs_from_sequence_numbers(&seqs),
+                    };
+                    if let Err(err) = track.write_rtcp(vec![Box::new(nack)]).await {
+                        tracing::debug!(%err, "NACK not sent");
+                    }
+                    continue;
+                }
             };
-            let decoded = decoder.decode_with(&sample.data, |img| {
+            let decoded = decoder.decode_with(&data, |img| {
                 let barcode = testsignal::read_y(img.y, img.width, img.height, img.y_stride);
                 // Decoded now: what scaling for the sink costs is not part of it.
                 let (at, now_ms, decoded_at) =
@@ -135,7 +177,20 @@ pub async fn receive_video(
                 }
             }
         }
-        if need_keyframe && last_pli.is_none_or(|t| t.elapsed() > Duration::from_millis(300)) {
+        if let Some(r) = source.stats() {
+            with_stats(&stats, &id, |s| {
+                s.recovery = Some(RecoveryCounts {
+                    frames_lost: r.frames_lost,
+                    frames_skipped: r.frames_skipped,
+                    frames_repaired: r.frames_repaired,
+                    nacks: r.nacks,
+                    keyframe_requests: r.keyframe_requests,
+                    late_packets: r.late_packets,
+                })
+            });
+        }
+        // VP8's recovery paces its own keyframe requests; this bounds the rest.
+        if need_keyframe && last_pli.is_none_or(|t| t.elapsed() > Duration::from_millis(250)) {
             last_pli = Some(now);
             let pli = PictureLossIndication {
                 sender_ssrc: 0,
@@ -145,6 +200,9 @@ pub async fn receive_video(
                 tracing::debug!(%err, "PLI not sent");
             }
         }
+    }
+    if let Some(r) = source.stats() {
+        tracing::info!(remote = %id.remote_id, stats = ?r, "video recovery");
     }
     sink.on_stream_ended(&id);
     tracing::debug!(remote = %id.remote_id, "video track ended");
