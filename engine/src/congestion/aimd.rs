@@ -117,10 +117,12 @@ impl AimdRateControl {
         self.target
     }
 
+    #[cfg_attr(not(test), allow(dead_code))] // read by the tests
     pub fn state(&self) -> State {
         self.state
     }
 
+    #[cfg_attr(not(test), allow(dead_code))] // read by the tests
     pub fn capacity(&self) -> LinkCapacity {
         self.capacity
     }

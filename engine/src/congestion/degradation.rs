@@ -7,7 +7,7 @@
 //! resolution last. Frame rates are whole divisors of 30, so the frames kept are evenly
 //! spaced (keeping 2 of 3 made libvpx overshoot its target by 40 %). Steps down come
 //! after a second below the step's floor (at once below half of it); steps up need 30 %
-//! above the next step's floor for five seconds, so the picture does not flap between
+//! above the next step's floor for two seconds, so the picture does not flap between
 //! sizes (each change of size costs a keyframe).
 //!
 //! The floors are a guess about the content; the encoder knows better. When what it
@@ -24,7 +24,7 @@ const SCREEN_BPP: f64 = 0.010;
 const DOWN_DELAY: Duration = Duration::from_secs(1);
 /// Above the next step's floor by this much, this long, step up.
 const UP_MARGIN: f64 = 1.3;
-const UP_DELAY: Duration = Duration::from_secs(5);
+const UP_DELAY: Duration = Duration::from_secs(2);
 /// The encoder producing this much more than its target, this long, cannot meet it.
 const OVERSHOOT: f64 = 1.2;
 const OVERSHOOT_DELAY: Duration = Duration::from_secs(1);

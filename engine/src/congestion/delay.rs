@@ -164,6 +164,7 @@ impl Trendline {
         self.modified_trend()
     }
 
+    #[cfg_attr(not(test), allow(dead_code))] // read by the tests
     /// The raw slope (ms of delay per ms of time).
     pub fn trend(&self) -> f64 {
         self.trend
@@ -317,6 +318,7 @@ impl DelayDetector {
         self.detector.threshold()
     }
 
+    #[cfg_attr(not(test), allow(dead_code))] // read by the tests
     pub fn trend(&self) -> f64 {
         self.trendline.trend()
     }

@@ -603,18 +603,18 @@ mod tests {
     fn nacks_repeat_a_round_trip_apart_a_few_times_and_stop_when_the_frame_is_given_up() {
         let t0 = Instant::now();
         let mut r = recovery();
-        r.set_rtt(ms(10)); // hold 40 ms, NACKs at least 20 ms apart
+        r.set_rtt(ms(10)); // hold 80 ms (the floor), NACKs at least 20 ms apart
         push(&mut r, t0, &frame(10, 0, 1, true));
         push(&mut r, t0, &frame(12, 2, 1, false));
         let mut nacked = Vec::new();
-        for t in 0..60 {
+        for t in 0..100 {
             for e in drain(&mut r, t0 + ms(t)) {
                 if let Event::Nack(seqs) = e {
                     nacked.push((t, seqs));
                 }
             }
         }
-        assert_eq!(nacked, [(0, vec![11]), (20, vec![11])]);
+        assert_eq!(nacked, [(0, vec![11]), (20, vec![11]), (40, vec![11])]);
         assert_eq!(r.stats().frames_lost, 1);
     }
 
