@@ -117,12 +117,12 @@ impl AimdRateControl {
         self.target
     }
 
-    #[cfg_attr(not(test), allow(dead_code))] // read by the tests
+    #[allow(dead_code)] // for tests and diagnostics
     pub fn state(&self) -> State {
         self.state
     }
 
-    #[cfg_attr(not(test), allow(dead_code))] // read by the tests
+    #[allow(dead_code)] // for tests and diagnostics
     pub fn capacity(&self) -> LinkCapacity {
         self.capacity
     }

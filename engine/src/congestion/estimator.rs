@@ -68,13 +68,13 @@ impl SendSideBwe {
         }
     }
 
-    #[cfg_attr(not(test), allow(dead_code))] // read by the tests
+    #[allow(dead_code)] // for tests and diagnostics
     /// The estimate, in bits per second.
     pub fn target_bps(&self) -> f64 {
         self.target
     }
 
-    #[cfg_attr(not(test), allow(dead_code))] // read by the tests
+    #[allow(dead_code)] // for tests and diagnostics
     /// Smoothed round trip, from feedback (or [`Self::on_rtt`]).
     pub fn rtt(&self) -> Option<Duration> {
         self.rtt

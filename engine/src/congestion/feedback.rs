@@ -177,18 +177,18 @@ impl SendHistory {
         batch
     }
 
-    #[cfg_attr(not(test), allow(dead_code))] // read by the tests
+    #[allow(dead_code)] // for tests and diagnostics
     /// Bytes sent and not reported on.
     pub fn in_flight(&self) -> usize {
         self.in_flight
     }
 
-    #[cfg_attr(not(test), allow(dead_code))] // read by the tests
+    #[allow(dead_code)] // for tests and diagnostics
     pub fn len(&self) -> usize {
         self.packets.len()
     }
 
-    #[cfg_attr(not(test), allow(dead_code))] // read by the tests
+    #[allow(dead_code)] // for tests and diagnostics
     pub fn is_empty(&self) -> bool {
         self.packets.is_empty()
     }

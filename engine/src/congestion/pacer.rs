@@ -218,7 +218,7 @@ impl<T> Pacer<T> {
         Some(last + Duration::from_secs_f64(wait))
     }
 
-    #[cfg_attr(not(test), allow(dead_code))] // read by the tests
+    #[allow(dead_code)] // for tests and diagnostics
     pub fn queued_bytes(&self) -> usize {
         self.queued_bytes
     }
@@ -227,7 +227,7 @@ impl<T> Pacer<T> {
         self.queues.iter().all(VecDeque::is_empty)
     }
 
-    #[cfg_attr(not(test), allow(dead_code))] // read by the tests
+    #[allow(dead_code)] // for tests and diagnostics
     /// How long the oldest queued video packet has waited.
     pub fn video_delay(&self, now: Instant) -> Duration {
         self.queues[1].front().map_or(Duration::ZERO, |q| {

@@ -198,12 +198,12 @@ impl<T> RtxHistory<T> {
         })
     }
 
-    #[cfg_attr(not(test), allow(dead_code))] // read by the tests
+    #[allow(dead_code)] // for tests and diagnostics
     pub fn len(&self) -> usize {
         self.packets.len()
     }
 
-    #[cfg_attr(not(test), allow(dead_code))] // read by the tests
+    #[allow(dead_code)] // for tests and diagnostics
     pub fn is_empty(&self) -> bool {
         self.packets.is_empty()
     }
