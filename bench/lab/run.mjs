@@ -22,8 +22,8 @@
 //   fps          the receiver's decoded frame rate over the middle 80 % of its frames (Huddle:
 //                its report; Chromium: the page's frame times, same rule)
 //   g2g          glass-to-glass latency from the barcodes: p50 / p95 / max ms
-//   freezes      gaps > 500 ms between frames after the first: count and longest (Chromium
-//                receivers; Huddle's report has no frame times yet: "n/a")
+//   freezes      gaps > 500 ms between frames after the first: count and longest (Chromium:
+//                the page's frame times; Huddle: its report's freezes / longest_freeze_ms)
 //   decode err.  Huddle's decode_errors; intact %: frames whose barcode reads (a corrupted
 //                picture does not), of those decoded
 //   recovery     cap500 only: seconds from lifting the cap until the sender's uplink rate (1 s
@@ -97,7 +97,7 @@ async function received(p, fromSite) {
     const r = p.hp.report();
     const v = receivedFrom(r, from, 'video')[0];
     if (!v) return { error: r ? 'no video received' : 'no report' };
-    const freezes = v.freezes !== undefined ? { count: v.freezes, longestMs: v.longest_freeze_ms ?? null } : null;
+    const freezes = v.freezes !== undefined && v.freezes !== null ? { count: v.freezes, longestMs: round(v.longest_freeze_ms, 0) } : null;
     return {
       frames: v.frames_decoded,
       fps: round(v.fps, 1),

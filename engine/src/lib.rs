@@ -19,6 +19,9 @@
 //! - `capture`: cameras, microphones, screens, echo processing, device info;
 //! - `playout`: the mixer of remote audio and the speaker;
 //! - `codec`: one descriptor per codec — VP8 (libvpx), H.264 (OpenH264) — and Opus;
+//! - `congestion`: congestion control, loss recovery and graceful degradation as sans-IO
+//!   algorithms (bandwidth estimate, pacer, retransmission budget, frame recovery,
+//!   degradation ladders, Opus settings, per-peer encodings), with a simulated link;
 //! - `peer`: webrtc-rs peer connections, our tracks on them, RTCP feedback;
 //! - `pipeline`: capture → encode once → every peer, and RTP → decode → sinks;
 //! - `signaling`: the Socket.IO client speaking PROTOCOL.md;
@@ -32,6 +35,7 @@
 
 pub(crate) mod capture;
 pub(crate) mod codec;
+pub(crate) mod congestion;
 pub mod devices;
 pub(crate) mod media;
 pub(crate) mod peer;

@@ -95,6 +95,39 @@ pub struct ReceivedStream {
     pub rtt_ms: Option<f64>,
     /// Interarrival jitter (RFC 3550) as webrtc-rs measures it, ms.
     pub jitter_ms: Option<f64>,
+    /// What loss recovery did (VP8 video).
+    pub recovery: Option<RecoveryCounts>,
+}
+
+/// What the receive side's loss recovery did on a stream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RecoveryCounts {
+    /// Frames given up after waiting for their missing packets.
+    pub frames_lost: u64,
+    /// Complete frames not decoded because a frame they refer to was missing.
+    pub frames_skipped: u64,
+    /// Frames complete only thanks to a retransmission.
+    pub frames_repaired: u64,
+    pub nacks: u64,
+    pub keyframe_requests: u64,
+    pub late_packets: u64,
+}
+
+/// A gap between two decoded frames longer than this is a freeze.
+pub const FREEZE: Duration = Duration::from_millis(500);
+
+/// Freezes between consecutive frames: how many, and the longest gap (ms) of all.
+pub fn freezes(times: &[Instant]) -> (u64, f64) {
+    let mut count = 0;
+    let mut longest = Duration::ZERO;
+    for pair in times.windows(2) {
+        let gap = pair[1].saturating_duration_since(pair[0]);
+        if gap > FREEZE {
+            count += 1;
+        }
+        longest = longest.max(gap);
+    }
+    (count, longest.as_secs_f64() * 1000.0)
 }
 
 impl ReceivedStream {
@@ -134,6 +167,7 @@ impl ReceivedStream {
             last_seq: None,
             rtt_ms: None,
             jitter_ms: None,
+            recovery: None,
         }
     }
 
@@ -222,6 +256,8 @@ impl ReceivedStream {
                     * 1000.0
             })
         };
+        let video = self.kind != StreamKind::Audio;
+        let (freeze_count, longest_freeze) = freezes(&self.frame_times);
         let active = self
             .first_packet_at
             .map(|t| ended_at.saturating_duration_since(t))
@@ -264,6 +300,9 @@ impl ReceivedStream {
                         .fold(None, |m: Option<f64>, g| Some(m.map_or(g, |m| m.max(g))))
                 })
                 .flatten(),
+            freezes: video.then_some(freeze_count),
+            longest_freeze_ms: video.then_some(longest_freeze),
+            recovery: self.recovery,
             audio_frequency_hz: (self.audio_samples > 0).then(|| {
                 self.zero_crossings as f64
                     / 2.0
@@ -318,11 +357,16 @@ pub struct ReceivedStreamReport {
     pub audio_frequency_hz: Option<f64>,
     /// Round-trip time of the connection, ms (ICE).
     pub rtt_ms: Option<f64>,
-    /// Interarrival jitter, ms.
+    /// Interarrival jitter (RFC 3550), ms.
     pub jitter_ms: Option<f64>,
     /// The longest wait between two decoded frames after the first, ms (a freeze, or
     /// the interruption of a switch from the mesh to the SFU).
     pub longest_frame_gap_ms: Option<f64>,
+    /// Video: gaps of more than [`FREEZE`] between decoded frames, and the longest gap.
+    pub freezes: Option<u64>,
+    pub longest_freeze_ms: Option<f64>,
+    /// Video: what loss recovery did.
+    pub recovery: Option<RecoveryCounts>,
 }
 
 /// What we measure about a stream we send (encoded once, for every peer).
@@ -427,5 +471,19 @@ mod tests {
             .collect();
         let fps = steady_fps(&times);
         assert!((fps - 30.3).abs() < 0.5, "{fps}");
+    }
+
+    #[test]
+    fn freezes_are_gaps_over_half_a_second() {
+        let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        let times = [at(0), at(33), at(533), at(1100), at(1133), at(1900)];
+        let (count, longest) = freezes(&times);
+        assert_eq!(
+            count, 2,
+            "567 ms and 767 ms; exactly 500 ms is not a freeze"
+        );
+        assert!((longest - 767.0).abs() < 0.01, "{longest}");
+        assert_eq!(freezes(&[]), (0, 0.0));
     }
 }

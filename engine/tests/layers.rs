@@ -11,6 +11,7 @@ const LAYERS: &[&str] = &[
     "capture",
     "playout",
     "codec",
+    "congestion",
     "peer",
     "pipeline",
     "signaling",

@@ -16,6 +16,15 @@ use huddle_engine::{
     SessionEvent, SessionReport, StreamKind,
 };
 
+/// Prints a line to stdout. A closed stdout (`huddle join … | head -1`) is not a reason
+/// to end the call or lose its `--report`: output errors are ignored.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 #[derive(Parser)]
 #[command(
     version,
@@ -194,16 +203,16 @@ async fn main() -> ExitCode {
 fn list_devices() -> anyhow::Result<()> {
     let listing = devices::list();
     let section = |title: &str, items: &Result<Vec<devices::DeviceInfo>, String>, none: &str| {
-        println!("{title}:");
+        out!("{title}:");
         match items {
-            Ok(list) if list.is_empty() => println!("  ({none})"),
+            Ok(list) if list.is_empty() => out!("  ({none})"),
             Ok(list) => {
                 for d in list {
                     let default = if d.is_default { "  [default]" } else { "" };
-                    println!("  {:<24} {}{default}", d.id, d.name);
+                    out!("  {:<24} {}{default}", d.id, d.name);
                 }
             }
-            Err(why) => println!("  (unavailable: {why})"),
+            Err(why) => out!("  (unavailable: {why})"),
         }
     };
     section(
@@ -221,27 +230,27 @@ fn list_devices() -> anyhow::Result<()> {
         &listing.speakers,
         "none found; use --speaker none",
     );
-    println!("screens (--share screen:ID):");
+    out!("screens (--share screen:ID):");
     match list_screens() {
         Ok(list) if list.is_empty() => {
-            println!("  (none found; use --share test for the synthetic one)")
+            out!("  (none found; use --share test for the synthetic one)")
         }
         Ok(list) => {
             for d in list {
-                println!("  {:<24} {} ({}x{})", d.id, d.name, d.width, d.height);
+                out!("  {:<24} {} ({}x{})", d.id, d.name, d.width, d.height);
             }
         }
-        Err(why) => println!("  (unavailable: {why}; use --share test for the synthetic one)"),
+        Err(why) => out!("  (unavailable: {why}; use --share test for the synthetic one)"),
     }
-    println!("windows (--share window:ID):");
+    out!("windows (--share window:ID):");
     match list_windows() {
-        Ok(list) if list.is_empty() => println!("  (none found)"),
+        Ok(list) if list.is_empty() => out!("  (none found)"),
         Ok(list) => {
             for w in list {
-                println!("  {:<24} {} ({}x{})", w.id, w.title, w.width, w.height);
+                out!("  {:<24} {} ({}x{})", w.id, w.title, w.width, w.height);
             }
         }
-        Err(why) => println!("  (unavailable: {why})"),
+        Err(why) => out!("  (unavailable: {why})"),
     }
     Ok(())
 }
@@ -251,15 +260,15 @@ async fn list_rooms(server: &str, json: bool) -> anyhow::Result<()> {
         .await
         .context("cannot list rooms")?;
     if json {
-        println!("{}", serde_json::to_string(&rooms)?);
+        out!("{}", serde_json::to_string(&rooms)?);
         return Ok(());
     }
     if rooms.is_empty() {
-        println!("(no listed rooms)");
+        out!("(no listed rooms)");
     }
     for r in &rooms {
         let lock = if r.locked { "  [locked]" } else { "" };
-        println!("{:<24} {} in the room{lock}", r.room, r.count);
+        out!("{:<24} {} in the room{lock}", r.room, r.count);
     }
     Ok(())
 }
@@ -350,10 +359,10 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
     .context("cannot open local media")?;
     local.video.codec = codec;
     if let Some(cam) = &local.camera {
-        println!("camera: {}", cam.describe());
+        out!("camera: {}", cam.describe());
     }
     if let Some(mic) = &local.microphone {
-        println!("microphone: {}", mic.describe());
+        out!("microphone: {}", mic.describe());
     }
 
     let share = ShareChoice::parse(&args.share).map_err(|e| anyhow::anyhow!("--share: {e}"))?;
@@ -378,7 +387,7 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
         connect_timeout: Some(connect_timeout),
         ca_cert_pem,
     };
-    println!("speaker: {}", playback.describe());
+    out!("speaker: {}", playback.describe());
     let mut session = Session::connect(
         config,
         local,
@@ -392,12 +401,12 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
         .take_events()
         .context("the session's events are gone")?;
     if let Admission::Waiting { room } = session.admission() {
-        println!("waiting in room {room}'s waiting room for the host to let us in");
+        out!("waiting in room {room}'s waiting room for the host to let us in");
     }
     let joined = match session.admitted().await {
         Ok(joined) => joined,
         Err(err @ (SessionError::Denied { .. } | SessionError::Removed { .. })) => {
-            println!("{err}");
+            out!("{err}");
             let report = session.leave().await.context("leaving")?;
             write_report(args.report.as_deref(), &report, Some(&err))?;
             return Err(err.into());
@@ -410,7 +419,7 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
         .iter()
         .map(|p| p.email.clone())
         .collect();
-    println!(
+    out!(
         "joined room {} as {} in {:.0} ms ({} other{}{}{})",
         joined.room,
         joined.id,
@@ -423,7 +432,7 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
     let host = HostPolicy::from_args(&args);
     if let Some(lock) = host.lock(&args) {
         let settings = session.lock(lock).await.context("cannot lock the room")?;
-        println!(
+        out!(
             "room settings: locked {}, waiting room {}, listed {}",
             on_off(settings.locked),
             on_off(settings.waiting_room),
@@ -431,11 +440,11 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
         );
     }
     for m in &joined.history {
-        println!("chat (history) {}: {}", m.email, m.text);
+        out!("chat (history) {}: {}", m.email, m.text);
     }
     for text in &args.chat {
         let m = session.chat(text).await.context("chat message not sent")?;
-        println!("chat sent #{}: {}", m.id, m.text);
+        out!("chat sent #{}: {}", m.id, m.text);
     }
 
     let deadline = args.duration.map(Duration::from_secs_f64);
@@ -465,8 +474,8 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
     loop {
         tokio::select! {
             _ = &mut sleep => break,
-            _ = tokio::signal::ctrl_c() => { println!("interrupted: leaving"); break; }
-            _ = term.recv() => { println!("terminated: leaving"); break; }
+            _ = tokio::signal::ctrl_c() => { out!("interrupted: leaving"); break; }
+            _ = term.recv() => { out!("terminated: leaving"); break; }
             _ = &mut share_start => {
                 share_start.as_mut().reset(tokio::time::Instant::now() + far);
                 if start_sharing(&session, &share, share_max_w, share_max_h, args.share_fps).await
@@ -478,14 +487,14 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
             _ = &mut share_stop => {
                 share_stop.as_mut().reset(tokio::time::Instant::now() + far);
                 match session.stop_sharing().await {
-                    Ok(()) => println!("stopped sharing"),
-                    Err(err) => println!("could not stop sharing: {err}"),
+                    Ok(()) => out!("stopped sharing"),
+                    Err(err) => out!("could not stop sharing: {err}"),
                 }
             }
             Some(id) = removals.recv() => {
                 match session.remove(&id).await {
-                    Ok(()) => println!("removed {id}"),
-                    Err(err) => println!("could not remove {id}: {err}"),
+                    Ok(()) => out!("removed {id}"),
+                    Err(err) => out!("could not remove {id}: {err}"),
                 }
             }
             event = events.recv() => match event {
@@ -591,12 +600,12 @@ impl HostPolicy {
     ) {
         match event {
             SessionEvent::Knock { id, .. } if self.admit_all => match session.admit(id).await {
-                Ok(()) => println!("admitted {id}"),
-                Err(err) => println!("could not admit {id}: {err}"),
+                Ok(()) => out!("admitted {id}"),
+                Err(err) => out!("could not admit {id}: {err}"),
             },
             SessionEvent::Knock { id, .. } if self.deny_all => match session.deny(id).await {
-                Ok(()) => println!("denied {id}"),
-                Err(err) => println!("could not deny {id}: {err}"),
+                Ok(()) => out!("denied {id}"),
+                Err(err) => out!("could not deny {id}: {err}"),
             },
             SessionEvent::ParticipantJoined { id, .. } => {
                 if let Some(after) = self.remove_after {
@@ -624,22 +633,22 @@ async fn start_sharing(
         Ok(Some(source)) => source,
         Ok(None) => return false,
         Err(err) => {
-            println!("cannot share: {err}");
+            out!("cannot share: {err}");
             return false;
         }
     };
     let what = source.describe();
     match session.start_sharing(source).await {
         Ok(()) => {
-            println!("sharing {what}");
+            out!("sharing {what}");
             true
         }
         Err(SessionError::SharingConflict { sharer_id }) => {
-            println!("cannot share: {sharer_id} is already sharing");
+            out!("cannot share: {sharer_id} is already sharing");
             false
         }
         Err(err) => {
-            println!("cannot share: {err}");
+            out!("cannot share: {err}");
             false
         }
     }
@@ -656,44 +665,44 @@ fn kind_name(kind: StreamKind) -> &'static str {
 fn print_event(event: &SessionEvent) {
     match event {
         SessionEvent::ParticipantJoined { email, name, .. } => match name {
-            Some(n) => println!("+ {n} <{email}> joined"),
-            None => println!("+ {email} joined"),
+            Some(n) => out!("+ {n} <{email}> joined"),
+            None => out!("+ {email} joined"),
         },
-        SessionEvent::ParticipantLeft { email, .. } => println!("- {email} left"),
+        SessionEvent::ParticipantLeft { email, .. } => out!("- {email} left"),
         SessionEvent::MediaState { id, audio, video } => {
-            println!(
+            out!(
                 "{id}: microphone {}, camera {}",
                 on_off(*audio),
                 on_off(*video)
             )
         }
-        SessionEvent::Chat(m) => println!("chat {}: {}", m.email, m.text),
+        SessionEvent::Chat(m) => out!("chat {}: {}", m.email, m.text),
         SessionEvent::MediaFlowing { email, kind, .. } => {
-            println!("receiving {} from {email}", kind_name(*kind))
+            out!("receiving {} from {email}", kind_name(*kind))
         }
-        SessionEvent::Connected { id } => println!("connected to {id}"),
-        SessionEvent::PeerFailed { id, reason } => println!("connection to {id} failed: {reason}"),
-        SessionEvent::SharerStarted { id } => println!("screen share started by {id}"),
-        SessionEvent::SharerStopped { id } => println!("screen share stopped by {id}"),
-        SessionEvent::Reconnecting => println!("signaling lost: reconnecting"),
-        SessionEvent::Rejoined { id, .. } => println!("signaling back: rejoined as {id}"),
-        SessionEvent::ConnectionHeld => println!("signaling connection held"),
-        SessionEvent::ServerError { code, message } => println!("server: {message} ({code})"),
-        SessionEvent::Waiting { room } => println!("waiting to be let into room {room}"),
-        SessionEvent::Admitted { room } => println!("admitted into room {room}"),
+        SessionEvent::Connected { id } => out!("connected to {id}"),
+        SessionEvent::PeerFailed { id, reason } => out!("connection to {id} failed: {reason}"),
+        SessionEvent::SharerStarted { id } => out!("screen share started by {id}"),
+        SessionEvent::SharerStopped { id } => out!("screen share stopped by {id}"),
+        SessionEvent::Reconnecting => out!("signaling lost: reconnecting"),
+        SessionEvent::Rejoined { id, .. } => out!("signaling back: rejoined as {id}"),
+        SessionEvent::ConnectionHeld => out!("signaling connection held"),
+        SessionEvent::ServerError { code, message } => out!("server: {message} ({code})"),
+        SessionEvent::Waiting { room } => out!("waiting to be let into room {room}"),
+        SessionEvent::Admitted { room } => out!("admitted into room {room}"),
         SessionEvent::Denied { room } => {
-            println!("denied: the host did not let us into room {room}")
+            out!("denied: the host did not let us into room {room}")
         }
-        SessionEvent::Removed { room, by } => println!("removed from room {room} by {by}"),
-        SessionEvent::HostChanged { host_id } => println!("host is now {host_id}"),
-        SessionEvent::RoomSettings(s) => println!(
+        SessionEvent::Removed { room, by } => out!("removed from room {room} by {by}"),
+        SessionEvent::HostChanged { host_id } => out!("host is now {host_id}"),
+        SessionEvent::RoomSettings(s) => out!(
             "room settings: locked {}, waiting room {}, listed {}",
             on_off(s.locked),
             on_off(s.waiting_room),
             on_off(s.listed)
         ),
-        SessionEvent::Knock { id, email, .. } => println!("knock: {email} ({id}) is waiting"),
-        SessionEvent::KnockWithdrawn { id } => println!("{id} stopped waiting"),
+        SessionEvent::Knock { id, email, .. } => out!("knock: {email} ({id}) is waiting"),
+        SessionEvent::KnockWithdrawn { id } => out!("{id} stopped waiting"),
         SessionEvent::Joined { .. } | SessionEvent::NoMediaConnection { .. } => {}
     }
 }
@@ -705,7 +714,7 @@ fn on_off(b: bool) -> &'static str {
 fn print_summary(report: &SessionReport) {
     for s in &report.received {
         let lat = &s.latency_ms;
-        println!(
+        out!(
             "received {} from {}: {} frames, {} barcodes, latency p50 {} ms p95 {} ms, {:.1} fps, {:.0} kbps, {} lost, rtt {} ms, jitter {} ms",
             kind_name(s.kind),
             s.remote_email,
@@ -721,7 +730,7 @@ fn print_summary(report: &SessionReport) {
         );
     }
     for s in &report.sent {
-        println!(
+        out!(
             "sent {}: {} frames, {:.1} fps, {:.0} kbps, {:.2} ms/frame encode",
             kind_name(s.kind),
             s.frames_encoded,
@@ -731,7 +740,7 @@ fn print_summary(report: &SessionReport) {
         );
     }
     for c in &report.connections {
-        println!(
+        out!(
             "connection ({}) with {}: {} → {}, connected in {}, {} ICE restart{}",
             c.purpose,
             c.remote_email,
@@ -743,7 +752,7 @@ fn print_summary(report: &SessionReport) {
         );
     }
     for e in &report.errors {
-        println!("error: {e}");
+        out!("error: {e}");
     }
 }
 

@@ -10,7 +10,6 @@ const ICE_DISCONNECTED_AFTER: Duration = Duration::from_secs(3);
 const ICE_FAILED_AFTER: Duration = Duration::from_secs(15);
 
 use rtc::interceptor::{Registry, Slot};
-use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MediaEngine};
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::configuration::{
@@ -27,6 +26,7 @@ use webrtc::peer_connection::{
     RTCIceGatheringState, RTCPeerConnectionState,
 };
 
+use super::congestion::CongestionHandle;
 use super::feedback::{FeedbackToApplication, SLOT};
 use crate::codec::{VIDEO_CODECS, VideoCodec};
 
@@ -222,12 +222,14 @@ pub fn rtc_configuration(setup: &PeerSetup) -> RTCConfiguration {
         .build()
 }
 
-/// A new peer connection: every video codec and Opus, the default interceptors (NACK, reports,
-/// TWCC feedback) plus feedback delivered to us, mDNS off (it fails where there is no
-/// multicast route, and we gather plain host candidates anyway).
+/// A new peer connection: every video codec and Opus, our congestion control (TWCC both
+/// ways, estimator, pacer, budgeted retransmissions: `peer::congestion`, reporting into
+/// `congestion`), RTCP reports, feedback delivered to us, mDNS off (it fails where there
+/// is no multicast route, and we gather plain host candidates anyway).
 pub async fn connect(
     setup: &PeerSetup,
     events: PeerEvents,
+    congestion: &CongestionHandle,
 ) -> Result<Arc<dyn PeerConnection>, PeerError> {
     let mut media = MediaEngine::default();
     // Codecs first: the interceptors add their feedback to the codecs registered so far.
@@ -241,7 +243,7 @@ pub async fn connect(
         },
         RtpCodecKind::Audio,
     )?;
-    let registry = register_default_interceptors(Registry::new(), &mut media)?
+    let registry = super::congestion::register(Registry::new(), &mut media, congestion)?
         .with(Slot::from(SLOT), FeedbackToApplication::default());
     let config = rtc_configuration(setup);
     let settings = SettingEngineBuilder::new()

@@ -1,4 +1,6 @@
-//! How fast the one encoder of a stream may send, from what its receivers report.
+//! How fast the one encoder of a stream may send: each receiver's connection has a
+//! send-side estimate (`peer::congestion`), which rules once it is there; REMB and
+//! receiver-report loss are the fallback before it.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -18,6 +20,8 @@ struct PeerEstimate {
     kbps: f32,
     remb_kbps: Option<f32>,
     last_increase: Instant,
+    /// Set by a send-side estimate, which then replaces the REMB and loss heuristics.
+    estimated: bool,
 }
 
 impl BitrateController {
@@ -36,6 +40,7 @@ impl BitrateController {
                 kbps: self.start_kbps as f32,
                 remb_kbps: None,
                 last_increase: Instant::now(),
+                estimated: false,
             });
             f(e);
             if let Some(remb) = e.remb_kbps {
@@ -45,8 +50,20 @@ impl BitrateController {
         }
     }
 
+    /// The video share of this peer's send-side estimate.
+    pub fn on_estimate(&self, peer: &str, kbps: u32) {
+        self.update(peer, |e| {
+            e.estimated = true;
+            e.remb_kbps = None;
+            e.kbps = kbps as f32;
+        });
+    }
+
     pub fn on_remb(&self, peer: &str, bits_per_second: f32) {
         self.update(peer, |e| {
+            if e.estimated {
+                return;
+            }
             let remb = bits_per_second / 1000.0;
             e.remb_kbps = Some(remb);
             // REMB also allows growth up to it.
@@ -59,6 +76,9 @@ impl BitrateController {
 
     pub fn on_loss(&self, peer: &str, fraction_lost: f32) {
         self.update(peer, |e| {
+            if e.estimated {
+                return;
+            }
             if fraction_lost > 0.10 {
                 e.kbps *= 1.0 - 0.5 * fraction_lost;
             } else if fraction_lost < 0.02 && e.last_increase.elapsed() > Duration::from_millis(500)
@@ -103,5 +123,17 @@ mod tests {
             c.on_loss("b", 0.9);
         }
         assert_eq!(c.target_kbps(), 150, "never below the floor");
+    }
+
+    #[test]
+    fn a_send_side_estimate_rules_over_remb_and_loss() {
+        let c = BitrateController::new(600, 150, 1500);
+        c.on_estimate("a", 400);
+        assert_eq!(c.target_kbps(), 400);
+        c.on_remb("a", 1_000_000.0);
+        c.on_loss("a", 0.5);
+        assert_eq!(c.target_kbps(), 400);
+        c.on_estimate("a", 5000);
+        assert_eq!(c.target_kbps(), 1500, "never above the ceiling");
     }
 }

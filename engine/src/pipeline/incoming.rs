@@ -5,11 +5,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::transport_feedbacks::transport_layer_nack::{
+    TransportLayerNack, nack_pairs_from_sequence_numbers,
+};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
-use super::assembler::{Assembly, FrameAssembler};
 use super::decoding::{DecodeFn, DecodeWorker};
 use super::guard::{Verdict, VideoGuard};
+use super::recovery::{FrameSource, Recovered};
 use crate::codec::opus::OpusDecoder;
 use crate::codec::{self, VideoDecoder, vp8};
 use crate::media::frame::{CHUNK_SAMPLES, VideoFrame};
@@ -17,7 +20,15 @@ use crate::media::pixels::Resizer;
 use crate::media::stream::StreamId;
 use crate::media::testsignal;
 use crate::playout::mixer::Mixer;
-use crate::stats::ReceivedStream;
+use crate::stats::{ReceivedStream, RecoveryCounts};
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
+    }
+}
 
 /// Where decoded video goes (the app draws it; headless, nothing does). The sink says
 /// the size it wants each frame at, so the engine scales straight from the decoder's
@@ -56,8 +67,9 @@ fn with_stats(stats: &ReceivedStats, id: &StreamId, f: impl FnOnce(&mut Received
 }
 
 /// Receives a remote video track until it ends: reassembles frames in the codec it
-/// negotiated, decodes them, reads the barcode and hands the picture to the sink. Asks for a keyframe (PLI) at
-/// the start and whenever the picture is broken.
+/// negotiated (VP8 with loss recovery: `pipeline::recovery`), decodes them, reads the
+/// barcode and hands the picture to the sink. Asks for a keyframe (PLI) at the start and
+/// whenever the picture is broken, NACKs what recovery asks for.
 pub async fn receive_video(
     track: Arc<dyn TrackRemote>,
     id: StreamId,
@@ -92,32 +104,62 @@ pub async fn receive_video(
             return;
         }
     };
-    let mut assembler = FrameAssembler::new(codec.depacketizer());
+    let mut source = FrameSource::new(codec);
     let mut guard = VideoGuard::new(codec.name.eq_ignore_ascii_case("h264"));
     let mut said_refused = false;
     let mut last_pli: Option<Instant> = None;
-    while let Some(event) = track.poll().await {
-        let packet = match event {
-            TrackRemoteEvent::OnRtpPacket(p) => p,
-            TrackRemoteEvent::OnEnded | TrackRemoteEvent::OnError => break,
-            _ => continue,
+    loop {
+        // A held frame is given up (and a keyframe asked for) when its time comes, even
+        // if no packet does.
+        let deadline = source.next_timeout();
+        let packet = tokio::select! {
+            event = track.poll() => match event {
+                Some(TrackRemoteEvent::OnRtpPacket(p)) => Some(p),
+                None | Some(TrackRemoteEvent::OnEnded | TrackRemoteEvent::OnError) => break,
+                Some(_) => continue,
+            },
+            () = sleep_until(deadline) => None,
         };
         let now = Instant::now();
+        let mut rtt = None;
         with_stats(&stats, &id, |s| {
-            s.on_packet(now, packet.header.sequence_number, packet.payload.len())
+            if let Some(p) = &packet {
+                s.on_packet(now, p.header.sequence_number, p.payload.len());
+            }
+            rtt = s.rtt_ms;
         });
-        assembler.push(packet, now);
-        while let Some(assembly) = assembler.pop(now) {
-            let sample = match assembly {
-                Assembly::Frame(f) => f,
-                Assembly::Lost => {
+        if let Some(ms) = rtt.filter(|ms| ms.is_finite() && *ms > 0.0) {
+            source.set_rtt(Duration::from_secs_f64(ms / 1000.0));
+        }
+        if let Some(packet) = packet {
+            source.push(now, packet);
+        }
+        while let Some(recovered) = source.poll(now) {
+            let data = match recovered {
+                Recovered::Frame(data) => data,
+                Recovered::Lost => {
                     with_stats(&stats, &id, |s| s.decode_errors += 1);
                     worker.picture_broken();
                     continue;
                 }
+                Recovered::Keyframe => {
+                    worker.picture_broken();
+                    continue;
+                }
+                Recovered::Nack(seqs) => {
+                    let nack = TransportLayerNack {
+                        sender_ssrc: 0,
+                        media_ssrc,
+                        nacks: nack_pairs_from_sequence_numbers(&seqs),
+                    };
+                    if let Err(err) = track.write_rtcp(vec![Box::new(nack)]).await {
+                        tracing::debug!(%err, "NACK not sent");
+                    }
+                    continue;
+                }
             };
-            match guard.check(now, &sample.data) {
-                Verdict::Decode => worker.submit(sample.data),
+            match guard.check(now, &data) {
+                Verdict::Decode => worker.submit(data),
                 refused => {
                     // Logged once per stream: a hostile sender must not flood the log.
                     if !said_refused {
@@ -128,8 +170,21 @@ pub async fn receive_video(
                 }
             }
         }
+        if let Some(r) = source.stats() {
+            with_stats(&stats, &id, |s| {
+                s.recovery = Some(RecoveryCounts {
+                    frames_lost: r.frames_lost,
+                    frames_skipped: r.frames_skipped,
+                    frames_repaired: r.frames_repaired,
+                    nacks: r.nacks,
+                    keyframe_requests: r.keyframe_requests,
+                    late_packets: r.late_packets,
+                })
+            });
+        }
+        // VP8's recovery paces its own keyframe requests; this bounds the rest.
         if worker.take_keyframe_wanted()
-            && last_pli.is_none_or(|t| t.elapsed() > Duration::from_millis(300))
+            && last_pli.is_none_or(|t| t.elapsed() > Duration::from_millis(250))
         {
             last_pli = Some(now);
             let pli = PictureLossIndication {
@@ -140,6 +195,9 @@ pub async fn receive_video(
                 tracing::debug!(%err, "PLI not sent");
             }
         }
+    }
+    if let Some(r) = source.stats() {
+        tracing::info!(remote = %id.remote_id, stats = ?r, "video recovery");
     }
     // Dropping the worker ends its thread once the queue is drained; it then tells the
     // sink the stream ended.

@@ -17,6 +17,8 @@ use crate::codec::opus::{FRAME_SAMPLES, OpusEncoder};
 use crate::codec::{EncoderSettings, PTS_CLOCK_HZ, VideoCodec, VideoEncoder, vp8};
 use crate::stats::SentStream;
 
+use super::degrade::Degrader;
+
 /// One encoded video frame, shared by every peer.
 #[derive(Debug)]
 pub struct EncodedVideo {
@@ -179,6 +181,8 @@ fn video_loop(
     // Rate control follows real time: pts in 90 kHz ticks of the capture clock.
     let clock_start = Instant::now();
     let mut was_listened = false;
+    // On a thin link, a smaller picture or fewer frames rather than a mush.
+    let mut degrader = Degrader::new(config.screen_content);
     while !control.stop.load(Relaxed) {
         if let Some(next) = control.replacement.lock().ok().and_then(|mut s| s.take()) {
             tracing::info!(source = %next.describe(), "camera switched");
@@ -197,7 +201,12 @@ fn video_loop(
             was_listened = false;
             continue;
         }
-        let (w, h) = (captured.frame.width, captured.frame.height);
+        let target = control.target_kbps();
+        let Some(picture) = degrader.apply(Instant::now(), &captured.frame, config.fps, target)
+        else {
+            continue;
+        };
+        let (w, h) = (picture.width, picture.height);
         // The encoder follows size changes itself; it is made once, lazily, so that
         // nothing is encoded while nobody listens.
         if encoder.is_none() {
@@ -217,7 +226,6 @@ fn video_loop(
             }
         }
         let Some(enc) = encoder.as_mut() else { return };
-        let target = control.target_kbps();
         if target != current_kbps && target > 0 {
             if let Err(err) = enc.set_bitrate(target) {
                 tracing::debug!(%err, "bitrate change refused");
@@ -234,7 +242,7 @@ fn video_loop(
             .as_micros() as i64)
             * PTS_CLOCK_HZ
             / 1_000_000;
-        let encoded = match enc.encode(&captured.frame, pts, force) {
+        let encoded = match enc.encode(&picture, pts, force) {
             Ok(e) => e,
             Err(err) => {
                 tracing::warn!(%err, "encode failed");
@@ -243,6 +251,7 @@ fn video_loop(
         };
         let took = started.elapsed();
         for packet in encoded {
+            degrader.on_encoded(Instant::now(), packet.data.len(), packet.keyframe);
             if let Ok(mut s) = stats.lock() {
                 s.on_encoded(Instant::now(), packet.data.len(), took, packet.keyframe);
                 s.bitrate_kbps = enc.bitrate_kbps();

@@ -3,7 +3,7 @@
 //! requests, bandwidth) into instructions for the encoder.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rtc::media::Sample;
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
@@ -17,6 +17,8 @@ use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use super::bitrate::BitrateController;
 use super::outgoing::{EncodedAudio, EncodedVideo, VideoControl};
 use crate::codec::VideoCodec;
+use crate::congestion::allocation;
+use crate::peer::congestion::CongestionHandle;
 use crate::peer::tracks::{LocalTrack, RTP_MTU, rand_ssrc};
 
 /// Writes the shared encoded video (in `codec`) into this connection's track until the
@@ -150,5 +152,54 @@ pub fn spawn_feedback_reader(
             control.set_target_kbps(bitrate.target_kbps());
         }
         bitrate.forget(&peer);
+    })
+}
+
+/// Makes the encoder follow one connection's send-side estimate: every 100 ms, what audio
+/// and recent retransmissions leave of it becomes this peer's video rate, until the task
+/// is aborted. Logs the estimate every 2 s.
+pub fn spawn_estimate_follower(
+    handle: CongestionHandle,
+    control: Arc<VideoControl>,
+    bitrate: Arc<BitrateController>,
+    peer: String,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        let mut last_rtx: Option<(Instant, u64)> = None;
+        let mut rtx_bps = 0.0;
+        let mut n: u64 = 0;
+        loop {
+            tick.tick().await;
+            let Some((estimate, stats, rtx_bytes, queue)) = handle.snapshot() else {
+                return;
+            };
+            let now = Instant::now();
+            if let Some((at, bytes)) = last_rtx {
+                let dt = now.saturating_duration_since(at).as_secs_f64().max(1e-3);
+                let sample = (rtx_bytes.saturating_sub(bytes)) as f64 * 8.0 / dt;
+                rtx_bps = 0.7 * rtx_bps + 0.3 * sample;
+            }
+            last_rtx = Some((now, rtx_bytes));
+            let video = allocation::video_target_bps(estimate, allocation::AUDIO_BPS, rtx_bps);
+            bitrate.on_estimate(&peer, (video / 1000.0) as u32);
+            control.set_target_kbps(bitrate.target_kbps());
+            n += 1;
+            if n.is_multiple_of(20) {
+                tracing::info!(
+                    %peer,
+                    estimate_kbps = (estimate / 1000.0) as u32,
+                    video_kbps = (video / 1000.0) as u32,
+                    acked_kbps = stats.acked_bps.map(|a| (a / 1000.0) as u32),
+                    loss = stats.loss_fraction,
+                    rtt_ms = stats.rtt.map(|r| r.as_millis() as u64),
+                    rtx_kbps = (rtx_bps / 1000.0) as u32,
+                    pacer_queue_ms = queue.as_millis() as u64,
+                    usage = ?stats.usage,
+                    refused = ?handle.refused(),
+                    "congestion estimate"
+                );
+            }
+        }
     })
 }

@@ -15,6 +15,7 @@ use webrtc::peer_connection::PeerConnection;
 use super::{Notice, Shell};
 use crate::codec::vp8;
 use crate::media::stream::{StreamId, StreamKind};
+use crate::peer::congestion::CongestionHandle;
 use crate::peer::connection::{opus_codec, video_rtc_codec};
 use crate::peer::tracks::{self, Direction};
 use crate::peer::{PeerError, from_rtc_description, to_rtc_candidate, to_rtc_description};
@@ -23,10 +24,22 @@ use crate::pipeline::send;
 use crate::session::core::{LinkKey, LinkKind};
 use crate::stats::ReceivedStream;
 
+/// webrtc-rs 0.21 files the receiver report's jitter, which is in RTP clock units
+/// (RFC 3550), as seconds: convert with the stream's clock rate.
+fn jitter_ms(r: &rtc::statistics::stats::rtp_stream::received::RTCReceivedRtpStreamStats) -> f64 {
+    let clock_hz = match r.rtp_stream_stats.kind {
+        RtpCodecKind::Audio => 48_000.0,
+        _ => 90_000.0,
+    };
+    r.jitter * 1000.0 / clock_hz
+}
+
 /// One peer connection and what runs for it.
 pub(super) struct LinkIo {
     pc: Arc<dyn PeerConnection>,
     tasks: Vec<JoinHandle<()>>,
+    /// The connection's send-side bandwidth estimate, which its encoder follows.
+    congestion: CongestionHandle,
     /// Flips to true when the connection is up; the media writers wait for it.
     pub connected: watch::Sender<bool>,
     pub generation: u64,
@@ -65,13 +78,18 @@ impl Shell {
                 event,
             });
         });
-        let pc = crate::peer::connection::connect(&self.setup, events).await?;
+        let congestion = match key.kind {
+            LinkKind::ShareOut => CongestionHandle::for_screen(),
+            LinkKind::Call | LinkKind::ShareIn => CongestionHandle::for_call(),
+        };
+        let pc = crate::peer::connection::connect(&self.setup, events, &congestion).await?;
         let (connected, _) = watch::channel(false);
         self.links.insert(
             key.clone(),
             LinkIo {
                 pc: pc.clone(),
                 tasks: Vec::new(),
+                congestion,
                 connected,
                 generation,
                 relay_gathered: false,
@@ -87,6 +105,13 @@ impl Shell {
             link.tasks.extend(tasks);
         }
         Ok(())
+    }
+
+    fn congestion(&self, key: &LinkKey) -> Result<CongestionHandle, PeerError> {
+        self.links
+            .get(key)
+            .map(|l| l.congestion.clone())
+            .ok_or_else(no_connection)
     }
 
     fn connected(&self, key: &LinkKey) -> Result<watch::Receiver<bool>, PeerError> {
@@ -151,6 +176,12 @@ impl Shell {
                 self.bitrate.clone(),
                 key.remote.clone(),
             ));
+            tasks.push(send::spawn_estimate_follower(
+                self.congestion(key)?,
+                sender.control.clone(),
+                self.bitrate.clone(),
+                key.remote.clone(),
+            ));
         }
         Ok(tasks)
     }
@@ -187,6 +218,12 @@ impl Shell {
             ),
             send::spawn_feedback_reader(
                 &local,
+                control.clone(),
+                screen.bitrate.clone(),
+                key.remote.clone(),
+            ),
+            send::spawn_estimate_follower(
+                self.congestion(key)?,
                 control,
                 screen.bitrate.clone(),
                 key.remote.clone(),
@@ -350,7 +387,7 @@ impl Shell {
                     }
                     Entry::InboundRtp(inbound) => {
                         let r = &inbound.received_rtp_stream_stats;
-                        jitter.push((r.rtp_stream_stats.kind, r.jitter * 1000.0));
+                        jitter.push((r.rtp_stream_stats.kind, jitter_ms(r)));
                     }
                     _ => {}
                 }

@@ -207,9 +207,13 @@ impl Shell {
     }
 
     async fn sfu_open_publisher(&mut self, epoch: u64) -> Result<Publisher, PeerError> {
-        let pc =
-            crate::peer::connection::connect(&self.setup, self.sfu_events(SfuPc::Publisher, epoch))
-                .await?;
+        let pc = crate::peer::connection::connect(
+            &self.setup,
+            self.sfu_events(SfuPc::Publisher, epoch),
+            // Paced and budgeted like a call (the encoder does not follow its estimate yet).
+            &crate::peer::congestion::CongestionHandle::for_call(),
+        )
+        .await?;
         let (connected, _) = watch::channel(false);
         let stream_id = format!("huddle-{}", self.core.my_id());
         let mut tasks = Vec::new();
@@ -345,6 +349,7 @@ impl Shell {
             let pc = crate::peer::connection::connect(
                 &self.setup,
                 self.sfu_events(SfuPc::Subscriber, epoch),
+                &crate::peer::congestion::CongestionHandle::for_call(),
             )
             .await?;
             if let Some(sfu) = self.sfu.as_mut() {

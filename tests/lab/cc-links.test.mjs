@@ -1,0 +1,185 @@
+// Congestion control on constrained links (issue 13), in the lab of lab.mjs: two sites behind
+// NATs, each uplink shaped by the test (tc tbf with a 200 ms queue, nft numgen random drops).
+// Short calls at 640×480 (the barcode camera), lean enough for CI on a busy 2-core machine:
+//
+// - 500 kbit/s both ways, Huddle ↔ Huddle: ≥ 20 fps, glass-to-glass p95 ≤ 250 ms, and the
+//   sender offers its uplink no more than the link carries;
+// - 5 % random loss both ways: no freeze (a gap between decoded frames) over 500 ms;
+// - a 500 kbit/s cap put on mid-call and lifted: the sending rate climbs back to ≥ 80 % of
+//   its uncapped rate within 10 s;
+// - Huddle ↔ Chromium under 500 kbit/s: the same bars as the first test, both directions.
+import { test } from 'node:test';
+import { startLab, assertLabOk, labSkipReason } from './lab.mjs';
+import { sleep, huddleId, huddleExitProblems, receivedFrom, describeReceived, remoteByEmail, latencySummary } from '../engine/helpers.mjs';
+
+const LINK_KBIT = 500;
+const QUEUE_MS = 200;
+const MIN_FPS = 20;
+const MAX_P95_MS = 250;
+const FREEZE_MS = 500;
+/** The rate is judged from this many seconds into the call (ICE, DTLS, the first keyframe, the
+ * first estimate). */
+const SETTLE_S = 4;
+const SAMPLE_MS = 500;
+
+/** Samples both routers' counters every SAMPLE_MS until stop() (resolves to the samples). */
+function sampleCounters(lab, sites = ['a', 'b']) {
+  const samples = Object.fromEntries(sites.map((s) => [s, []]));
+  let on = true;
+  const done = (async () => {
+    while (on) {
+      for (const s of sites) samples[s].push(await lab.site(s).router.counters().catch(() => null));
+      await sleep(SAMPLE_MS);
+    }
+  })();
+  return {
+    async stop() {
+      on = false;
+      await done;
+      for (const s of sites) samples[s] = samples[s].filter(Boolean);
+      return samples;
+    },
+  };
+}
+
+/** Mean kbit/s a site offered its uplink (before any drop) between t0+from and t0+to seconds. */
+function offeredKbps(samples, t0, from, to) {
+  const w = samples.filter((s) => s.at >= t0 + from * 1000 && s.at <= t0 + to * 1000);
+  if (w.length < 2) return null;
+  const [a, b] = [w[0], w[w.length - 1]];
+  return ((b.up.offered.bytes - a.up.offered.bytes) * 8) / 1000 / ((b.at - a.at) / 1000);
+}
+
+/** Frames per second over the middle 80 % of the frames (the engine report's rule). */
+function steadyFps(times) {
+  if (!times || times.length < 10) return 0;
+  const skip = Math.floor(times.length / 10);
+  const w = times.slice(skip, times.length - skip);
+  const span = (w[w.length - 1] - w[0]) / 1000;
+  return span > 0 ? (w.length - 1) / span : 0;
+}
+
+/** Bars on what a Huddle received: fps, p95, and (optionally) the longest freeze. */
+function huddleVideoProblems(report, email, who, { fps = true, p95 = true, freeze = false } = {}) {
+  const v = receivedFrom(report, email, 'video')[0];
+  if (!v) return [`${who}: no video received`];
+  console.log(`${who}: ${describeReceived(v)}; freezes ${v.freezes} (longest ${Math.round(v.longest_freeze_ms)} ms); recovery ${JSON.stringify(v.recovery)}`);
+  const problems = [];
+  if (fps && !(v.fps >= MIN_FPS)) problems.push(`${who}: ${v.fps?.toFixed(1)} fps (want ≥ ${MIN_FPS})`);
+  if (p95 && !(v.latency_ms.p95 <= MAX_P95_MS)) problems.push(`${who}: glass-to-glass p95 ${v.latency_ms.p95} ms (want ≤ ${MAX_P95_MS})`);
+  if (freeze && !(v.longest_freeze_ms <= FREEZE_MS)) problems.push(`${who}: a freeze of ${Math.round(v.longest_freeze_ms)} ms (${v.freezes} over ${FREEZE_MS} ms)`);
+  if (v.decode_errors > 0) problems.push(`${who}: ${v.decode_errors} decode errors (frames are never decoded across a gap)`);
+  return problems;
+}
+
+function rateProblems(samples, t0, seconds, who) {
+  const kbps = offeredKbps(samples, t0, SETTLE_S, seconds);
+  console.log(`${who} offered its uplink ${kbps?.toFixed(0)} kbit/s (link ${LINK_KBIT})`);
+  return kbps !== null && kbps <= LINK_KBIT ? [] : [`${who} offered ${kbps?.toFixed(0)} kbit/s to a ${LINK_KBIT} kbit/s link`];
+}
+
+async function shapeBoth(lab, { cap, loss }) {
+  for (const s of ['a', 'b']) {
+    const r = lab.site(s).router;
+    if (cap) await r.cap({ kbit: cap, queueMs: QUEUE_MS, dir: 'up' });
+    if (loss) await r.loss(loss, { dir: 'up' });
+  }
+}
+
+/** A Huddle ↔ Huddle call of `seconds` on shaped links; `during(t0)` runs while it lasts. */
+async function huddleCall(t, { shape = {}, seconds, during = async () => {} }) {
+  const lab = await startLab(t, { nat: 'eim' });
+  await shapeBoth(lab, shape);
+  const sampler = sampleCounters(lab);
+  const a = lab.huddle('a', { email: 'alice@example.com', duration: seconds + 3 });
+  await huddleId(a);
+  const t0 = Date.now();
+  const b = lab.huddle('b', { email: 'bob@example.com', duration: seconds });
+  await during(lab, t0);
+  const [exitA, exitB] = await Promise.all([a.waitExit(seconds * 1000 + 40000), b.waitExit(seconds * 1000 + 40000)]);
+  const samples = await sampler.stop();
+  const [ra, rb] = [a.report(), b.report()];
+  const problems = [
+    ...huddleExitProblems(exitA, ra, { who: 'alice', peersConnected: 1 }),
+    ...huddleExitProblems(exitB, rb, { who: 'bob', peersConnected: 1 }),
+  ];
+  return { lab, t0, samples, ra, rb, problems };
+}
+
+const opts = (seconds) => ({ skip: labSkipReason() ?? false, timeout: (seconds + 90) * 1000 });
+
+test(`Huddle ↔ Huddle on a ${LINK_KBIT} kbit/s link: smooth, fast, and within the link`, opts(15), async (t) => {
+  const seconds = 15;
+  const { lab, t0, samples, ra, rb, problems } = await huddleCall(t, { shape: { cap: LINK_KBIT }, seconds });
+  problems.push(...huddleVideoProblems(rb, 'alice@example.com', 'bob ← alice'));
+  problems.push(...huddleVideoProblems(ra, 'bob@example.com', 'alice ← bob'));
+  problems.push(...rateProblems(samples.a, t0, seconds, 'alice'));
+  problems.push(...rateProblems(samples.b, t0, seconds, 'bob'));
+  await assertLabOk(lab, problems, `Huddle ↔ Huddle at ${LINK_KBIT} kbit/s`);
+});
+
+test('Huddle ↔ Huddle at 5 % random loss: no freeze over 500 ms', opts(15), async (t) => {
+  const seconds = 15;
+  const { lab, ra, rb, problems } = await huddleCall(t, { shape: { loss: 5 }, seconds });
+  problems.push(...huddleVideoProblems(rb, 'alice@example.com', 'bob ← alice', { fps: false, p95: false, freeze: true }));
+  problems.push(...huddleVideoProblems(ra, 'bob@example.com', 'alice ← bob', { fps: false, p95: false, freeze: true }));
+  await assertLabOk(lab, problems, 'Huddle ↔ Huddle at 5 % loss');
+});
+
+test(`after a ${LINK_KBIT} kbit/s cap is lifted the sending rate climbs back to 80 % within 10 s`, opts(26), async (t) => {
+  const [capAt, liftAt, seconds] = [9, 15, 26];
+  const { lab, t0, samples, problems } = await huddleCall(t, {
+    seconds,
+    during: async (lab, t0) => {
+      await sleep(t0 + capAt * 1000 - Date.now());
+      await shapeBoth(lab, { cap: LINK_KBIT });
+      await sleep(t0 + liftAt * 1000 - Date.now());
+      for (const s of ['a', 'b']) await lab.site(s).router.uncap('up');
+    },
+  });
+  for (const [site, who] of [['a', 'alice'], ['b', 'bob']]) {
+    const before = offeredKbps(samples[site], t0, SETTLE_S, capAt);
+    const during = offeredKbps(samples[site], t0, capAt + 1, liftAt);
+    // The first 1-s window after the lift from which the rate stays ≥ 80 % for 2 s.
+    let back = null;
+    for (let k = 0; k + 2 <= seconds - liftAt && back === null; k++) {
+      const w1 = offeredKbps(samples[site], t0, liftAt + k, liftAt + k + 1);
+      const w2 = offeredKbps(samples[site], t0, liftAt + k + 1, liftAt + k + 2);
+      if (w1 >= 0.8 * before && w2 >= 0.8 * before) back = k + 1;
+    }
+    console.log(`${who}: ${before?.toFixed(0)} kbit/s before the cap, ${during?.toFixed(0)} under it, back to 80 % ${back === null ? 'never' : `${back} s`} after the lift`);
+    if (!(before > LINK_KBIT * 1.25)) problems.push(`${who}: only ${before?.toFixed(0)} kbit/s before the cap (the test needs a rate above the cap)`);
+    if (back === null || back > 10) problems.push(`${who}: the rate was not back to 80 % of ${before?.toFixed(0)} kbit/s within 10 s of the lift`);
+  }
+  await assertLabOk(lab, problems, 'cap lifted');
+});
+
+test(`Huddle ↔ Chromium on a ${LINK_KBIT} kbit/s link: the same bars both ways`, opts(15), async (t) => {
+  const seconds = 15;
+  const lab = await startLab(t, { nat: 'eim' });
+  await shapeBoth(lab, { cap: LINK_KBIT });
+  const sampler = sampleCounters(lab);
+  const browser = await lab.browser('b');
+  const page = await lab.page(browser, { email: 'chromium@example.com', tone: 660 });
+  const t0 = Date.now();
+  const hud = lab.huddle('a', { email: 'huddle@example.com', duration: seconds });
+  const exit = await hud.waitExit(seconds * 1000 + 40000);
+  const stats = await page.stats();
+  const samples = await sampler.stop();
+  const report = hud.report();
+  const problems = [...huddleExitProblems(exit, report, { who: 'huddle', peersConnected: 1 })];
+  problems.push(...huddleVideoProblems(report, 'chromium@example.com', 'huddle ← chromium'));
+  const s = remoteByEmail(stats, 'huddle@example.com');
+  if (!s) {
+    problems.push('chromium ← huddle: no connection');
+  } else {
+    const fps = steadyFps(s.frameTimes);
+    const l = latencySummary(s.latencies);
+    console.log(`chromium ← huddle: ${fps.toFixed(1)} fps, g2g p50/p95/max ${l.p50}/${l.p95}/${l.max} ms, ${s.barcodes} barcodes`);
+    if (!(fps >= MIN_FPS)) problems.push(`chromium ← huddle: ${fps.toFixed(1)} fps (want ≥ ${MIN_FPS})`);
+    if (!(l.p95 <= MAX_P95_MS)) problems.push(`chromium ← huddle: glass-to-glass p95 ${l.p95} ms (want ≤ ${MAX_P95_MS})`);
+  }
+  problems.push(...rateProblems(samples.a, t0, seconds, 'huddle'));
+  problems.push(...rateProblems(samples.b, t0, seconds, 'chromium'));
+  await assertLabOk(lab, problems, `Huddle ↔ Chromium at ${LINK_KBIT} kbit/s`);
+});
