@@ -16,6 +16,11 @@ const stats = (s) => s.execute('return window.__huddle ? window.__huddle.renderS
 const appState = (s) => s.execute('return window.__huddle ? window.__huddle.state() : null;');
 
 async function select(s, css, value) {
+  // The device lists load after the lobby shows: wait for the option (slow under load).
+  await until(
+    () => s.execute('return [...(document.querySelector(arguments[0])?.options || [])].some((o) => o.value === arguments[1]);', [css, value]),
+    { timeoutMs: 20000, what: `${css} offering ${value}` },
+  ).catch(() => {});
   const ok = await s.execute(
     `const el = document.querySelector(arguments[0]);
      if (!el || ![...el.options].some((o) => o.value === arguments[1])) return false;
