@@ -183,7 +183,7 @@ describe("LobbyView", () => {
 
   it("fills the passcode from a link and joins another server only once confirmed", async () => {
     ipc.handlers.use_link_server = (args) =>
-      appInfo({ server: { url: (args as { server: string }).server, hosted: false, shareUrls: [], passcode: null } });
+      appInfo({ server: { url: (args as { server: string }).server, hosted: false, shareUrls: [], passcode: null, unencryptedRemote: false } });
     const v = make();
     v.fill({ email: null, room: "9", name: null, join: true, passcode: "k3y", linkServer: "http://evil.example:4100" });
     expect(q<HTMLInputElement>("#passcode").value).toBe("k3y");
@@ -218,10 +218,10 @@ describe("LobbyView", () => {
   });
 
   it("says when a remote server is not encrypted", () => {
-    make(appInfo({ server: { url: "http://huddle.example.com", hosted: false, shareUrls: [], unencryptedRemote: true } }));
+    make(appInfo({ server: { url: "http://huddle.example.com", hosted: false, shareUrls: [], passcode: null, unencryptedRemote: true } }));
     expect(q("#server-info").textContent).toBe("Server: http://huddle.example.com — not encrypted");
     document.body.replaceChildren();
-    make(appInfo({ server: { url: "https://huddle.example.com", hosted: false, shareUrls: [], unencryptedRemote: false } }));
+    make(appInfo({ server: { url: "https://huddle.example.com", hosted: false, shareUrls: [], passcode: null, unencryptedRemote: false } }));
     expect(q("#server-info").textContent).toBe("Server: https://huddle.example.com");
   });
 

@@ -609,6 +609,7 @@ export class LobbyView {
     } catch {
       return; // No server (yet): the list stays as it was.
     }
+    if (!Array.isArray(rooms)) return; // nothing usable came back: keep the list as it was
     if (rooms.length === 0) {
       this.roomsList.replaceChildren(h("li", { class: "hint" }, "None listed"));
       return;
