@@ -4,6 +4,10 @@
 #
 #   bash bench/lab/run.sh [run.mjs args, e.g. --seconds 20 --conditions none,300k --pairs HH]
 #
+# Also in this folder (same lab, same env, run with node as root): sfu.mjs (issue 16, mesh vs
+# SFU) and ice.mjs (issue 12: join → first frame and the relay's glass-to-glass cost, Huddle
+# and Chromium side by side, STUN vs TURN): `node bench/lab/ice.mjs --reps 3 --seconds 8`.
+#
 # Binaries: HUDDLE_BIN / HUDDLE_SERVER_BIN, default $CARGO_TARGET_DIR/debug/… (the engine's dev
 # profile is optimized), built when missing or when BUILD=1.
 # QUIET_WAIT=seconds (default 120, 0 = don't wait): wait up to that long for 5 s in which the

@@ -1422,6 +1422,8 @@ window.huddleTest = {
     mode: MODE,
     tone: TONE,
     codec: CODEC || 'default',
+    // When the acknowledged room:join was sent (Date.now()): the start of join → first frame.
+    joinSentAt,
     oversizedKeyframes,
     // The video codec we really send to each call remote (getStats, sampled once a second).
     sendCodecs: Object.fromEntries(
