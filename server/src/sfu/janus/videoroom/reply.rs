@@ -69,6 +69,8 @@ pub struct Publisher {
     pub id: String,
     #[serde(default)]
     pub display: Option<String>,
+    /// Janus's own flag for a placeholder publisher (VideoRoom "dummy publishers"): not a
+    /// participant, so never offered to anyone.
     #[serde(default)]
     pub dummy: bool,
     #[serde(default)]
