@@ -64,9 +64,17 @@ export class Session {
     return v[ELEMENT];
   }
 
+  /** Clicks `css`; if the page replaced the element between find and click, finds it again. */
   async click(css) {
-    const el = await this.find(css);
-    await this.cmd('POST', `/element/${el}/click`, {});
+    for (let attempt = 0; ; attempt++) {
+      const el = await this.find(css);
+      try {
+        await this.cmd('POST', `/element/${el}/click`, {});
+        return;
+      } catch (e) {
+        if (attempt >= 2 || !/stale element reference/.test(String(e.message))) throw e;
+      }
+    }
   }
 
   async type(css, text) {

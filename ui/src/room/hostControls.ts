@@ -3,7 +3,7 @@
 import { call, toHuddleError } from "../bridge/api";
 import type { DoorAction, RoomLockRequest } from "../bridge/contract";
 import { describeError } from "../bridge/errors";
-import { h, setHidden } from "../ui/dom";
+import { h, replaceChildrenKeyed, setHidden } from "../ui/dom";
 import type { RoomModel } from "./roomModel";
 
 export class HostControls {
@@ -90,8 +90,8 @@ export class HostControls {
     this.listedBox.checked = m.listed;
     this.unlockBtn.disabled = !m.locked;
     this.state.textContent = m.locked ? "Locked with a passcode" : "Anyone with the room number can join";
-    this.queue.replaceChildren(
-      ...m.waiting.map((w) => {
+    replaceChildrenKeyed(this.queue, JSON.stringify(m.waiting), () =>
+      m.waiting.map((w) => {
         const admit = h("button", { type: "button", class: "btn btn-primary", "data-admit": w.id }, "Admit");
         const deny = h("button", { type: "button", class: "btn", "data-deny": w.id }, "Deny");
         admit.addEventListener("click", () => void this.door("admit", w.id));

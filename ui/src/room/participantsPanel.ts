@@ -1,5 +1,5 @@
 // The participants side panel: #participants-list.
-import { h, hueFor, icon, initials } from "../ui/dom";
+import { h, hueFor, icon, initials, replaceChildrenKeyed } from "../ui/dom";
 import { icons } from "../ui/icons";
 import { HostControls } from "./hostControls";
 import type { RoomModel } from "./roomModel";
@@ -32,8 +32,9 @@ export class ParticipantsPanel {
     const m = this.model;
     this.host.render();
     this.title.textContent = `People (${m.participants.length})`;
-    this.list.replaceChildren(
-      ...m.participants.map((p) => {
+    const key = JSON.stringify([m.selfId, m.sharerId, m.hostId, m.isHost, m.participants.map((p) => [p.id, m.displayName(p.id), p.audio, p.video])]);
+    replaceChildrenKeyed(this.list, key, () =>
+      m.participants.map((p) => {
         const name = m.displayName(p.id);
         const self = p.id === m.selfId;
         const av = h("span", { class: "avatar avatar-small", "aria-hidden": "true" }, initials(name));

@@ -26,6 +26,17 @@ export function icon(svg: string, cls = "icon"): HTMLSpanElement {
   return s;
 }
 
+/**
+ * Rebuilds `el`'s children only when `key` (a summary of what they show) changed. Lists
+ * re-rendered on every model change would otherwise swap the button under a pointer between
+ * press and release, and the click would be lost.
+ */
+export function replaceChildrenKeyed(el: HTMLElement, key: string, build: () => (Node | null)[]): void {
+  if (el.dataset.renderKey === key) return;
+  el.dataset.renderKey = key;
+  el.replaceChildren(...build().filter((n): n is Node => n !== null));
+}
+
 export function setHidden(el: HTMLElement, hidden: boolean): void {
   if (hidden) el.setAttribute("hidden", "");
   else el.removeAttribute("hidden");
