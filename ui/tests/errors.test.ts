@@ -17,6 +17,14 @@ describe("describeError", () => {
     expect(d).toEqual({ field: null, text: "Can't reach the server at http://10.0.0.5:3000." });
   });
 
+  it("says when the server's certificate is not trusted", () => {
+    const d = describeError(
+      { code: "unreachable", message: "cannot reach https://h:3000: invalid peer certificate: UnknownIssuer" },
+      { serverUrl: "https://h:3000" },
+    );
+    expect(d).toEqual({ field: null, text: "The server at https://h:3000 has a certificate this computer doesn't trust, so Huddle didn't connect." });
+  });
+
   it("names who is already sharing", () => {
     const d = describeError(
       { code: "sharing_conflict", message: "x", sharerId: "s1" },

@@ -36,6 +36,12 @@ export function describeError(err: CommandError, ctx: ErrorContext = {}): Descri
     case "room_full":
       return { field: "room", text: "This room is full (50 people)." };
     case "unreachable":
+      // A TLS refusal reaches us as "unreachable" with the verifier's words in the message;
+      // "can't reach" would send the person looking at their network instead.
+      if (msg && /certificate|UnknownIssuer/i.test(msg)) {
+        const at = ctx.serverUrl ? ` at ${ctx.serverUrl}` : "";
+        return { field: null, text: `The server${at} has a certificate this computer doesn't trust, so Huddle didn't connect.` };
+      }
       return {
         field: null,
         text: ctx.serverUrl ? `Can't reach the server at ${ctx.serverUrl}.` : "Can't reach the server.",
