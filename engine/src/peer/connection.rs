@@ -271,7 +271,12 @@ pub async fn connect(
         .with_host_acceptance_min_wait(Some(ACCEPT_HOST_AFTER))
         .with_srflx_acceptance_min_wait(Some(ACCEPT_SRFLX_AFTER))
         .with_prflx_acceptance_min_wait(Some(ACCEPT_PRFLX_AFTER))
-        .with_relay_acceptance_min_wait(Some(ACCEPT_RELAY_AFTER))
+        // With only relay candidates there is nothing better to wait for.
+        .with_relay_acceptance_min_wait(Some(if setup.relay_only {
+            Duration::ZERO
+        } else {
+            ACCEPT_RELAY_AFTER
+        }))
         .build();
     let handler = Arc::new(Handler { tell: events });
     let pc = PeerConnectionBuilder::new()
