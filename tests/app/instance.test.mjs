@@ -1,8 +1,11 @@
 // One running app: a second `huddle-app huddle://join?…` hands its link to the running
 // window and exits. On Linux the two meet on the D-Bus session bus, so the test starts a
-// session bus of its own.
+// session bus of its own. Without a session bus every launch runs alone, and says so.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import { supervise } from '../lib/proc.mjs';
 import { APP_BIN, startDriver, startXvfb, until } from './helpers.mjs';
@@ -63,5 +66,41 @@ test('a second launch hands its link to the running window and exits', { timeout
   } catch (e) {
     e.message += `\n--- app and driver log (last 4000) ---\n${driver.log().slice(-4000)}`;
     throw e;
+  }
+});
+
+test('without a session bus each launch runs alone and says why', { timeout: 120000 }, async (t) => {
+  const x = await startXvfb();
+  t.after(() => x.stop());
+  const home = mkdtempSync(path.join(os.tmpdir(), 'huddle-app-nobus-'));
+  const env = {
+    ...process.env,
+    DISPLAY: x.display,
+    XDG_CONFIG_HOME: path.join(home, 'config'),
+    XDG_DATA_HOME: path.join(home, 'data'),
+    XDG_CACHE_HOME: path.join(home, 'cache'),
+    XDG_RUNTIME_DIR: path.join(home, 'run'),
+    HUDDLE_FAKE_DEVICES: '1',
+    HUDDLE_LOG: 'info,rtc_dtls=error',
+    WEBKIT_DISABLE_DMABUF_RENDERER: '1',
+    LIBGL_ALWAYS_SOFTWARE: '1',
+    // A bus that is not there.
+    DBUS_SESSION_BUS_ADDRESS: `unix:path=${path.join(home, 'no-bus')}`,
+  };
+  const launch = (name) => {
+    const p = supervise(
+      spawn(APP_BIN, ['--server', 'http://127.0.0.1:9', 'huddle://join?room=alone'], { stdio: ['ignore', 'pipe', 'pipe'], env }),
+      name,
+    );
+    t.after(() => p.stop(2000));
+    return p;
+  };
+  const first = launch('first huddle-app');
+  const second = launch('second huddle-app');
+  // Both come up to their lobby (neither hands over to the other), each saying why.
+  for (const p of [first, second]) {
+    await until(() => /lobby interactive/.test(p.log()) || !p.alive, { timeoutMs: 60000, what: 'the lobby' });
+    assert.ok(p.alive, p.log().slice(-3000));
+    assert.match(p.log(), /single-instance: .*launching normally/, p.log().slice(-3000));
   }
 });
