@@ -148,6 +148,12 @@ pub enum UiSessionEvent {
     Removed {
         room: String,
     },
+    /// The join reached the room's waiting room: the join command answers once the host
+    /// lets us in (or not). Sent by the call manager as the server answers, not
+    /// forwarded from the session's events (they reach the window only once inside).
+    Waiting {
+        room: String,
+    },
 }
 
 impl UiSessionEvent {

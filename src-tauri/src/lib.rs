@@ -137,6 +137,7 @@ pub fn run(args: LaunchArgs) -> anyhow::Result<()> {
             commands::lobby_ready,
             commands::set_preview,
             commands::join,
+            commands::cancel_join,
             commands::leave,
             commands::send_chat,
             commands::set_muted,
@@ -158,6 +159,7 @@ pub fn run(args: LaunchArgs) -> anyhow::Result<()> {
         // Closing the window leaves the room properly, so others see us go at once.
         if let tauri::RunEvent::ExitRequested { .. } = event {
             let state = handle.state::<AppState>();
+            let _ = state.calls.cancel_join();
             let _ = tauri::async_runtime::block_on(async {
                 tokio::time::timeout(std::time::Duration::from_secs(2), state.calls.leave()).await
             });

@@ -10,10 +10,11 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use huddle_engine::devices::{self, Playback, SpeakerChoice};
+use huddle_engine::protocol::JoinAck;
 use huddle_engine::share::{self, ShareChoice};
-use huddle_engine::{Identity, Session, SessionConfig, SessionEvent, StreamKind};
+use huddle_engine::{Identity, Session, SessionConfig, SessionError, SessionEvent, StreamKind};
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::error::{CommandError, blocking};
@@ -258,6 +259,9 @@ async fn send_stats(
 /// The one call, and what it needs from the rest of the app.
 pub struct CallManager {
     current: tokio::sync::Mutex<Option<Arc<Call>>>,
+    /// While a join waits in the room's waiting room: how to withdraw the knock. Apart
+    /// from `current`, which the waiting join holds.
+    knocking: Mutex<Option<oneshot::Sender<()>>>,
     hub: Arc<FrameHub>,
     notify: Arc<dyn Notify>,
     own_level: Arc<OwnLevel>,
@@ -275,6 +279,7 @@ impl CallManager {
         let on_level = level_listener(notify.clone(), own_level.clone());
         CallManager {
             current: tokio::sync::Mutex::new(None),
+            knocking: Mutex::new(None),
             hub,
             notify,
             own_level,
@@ -321,7 +326,9 @@ impl CallManager {
     }
 
     /// Joins through `server_url` with the devices the lobby shows: they move into the
-    /// call; when joining fails, the lobby gets them back.
+    /// call; when joining fails, the lobby gets them back. In a room with a waiting room
+    /// the window hears `waiting`, and the join answers once the host lets us in (or
+    /// not, or [`CallManager::cancel_join`] withdraws the knock).
     pub async fn join(
         &self,
         server_url: String,
@@ -337,8 +344,9 @@ impl CallManager {
             let opened = self.take_devices(&request).await?;
             let sink = Arc::new(RemoteFrames(self.hub.clone()));
             let mixer = opened.playback.mixer.clone();
-            let session = Session::join(config, opened.local, mixer, sink).await?;
-            let joined = session.admitted().await?;
+            let room = config.identity.room.clone();
+            let session = Session::connect(config, opened.local, mixer, sink).await?;
+            let joined = self.admission(&session, room).await?;
             Ok::<_, CommandError>((session, joined, opened.playback))
         }
         .await;
@@ -357,6 +365,48 @@ impl CallManager {
             self.own_level.clone(),
         ));
         Ok(answer)
+    }
+
+    /// Waits at the door, if there is one: the window shows its waiting screen until the
+    /// host decides, the server goes away, or the person withdraws.
+    async fn admission(&self, session: &Session, room: String) -> Result<JoinAck, CommandError> {
+        if let Some(joined) = session.joined() {
+            return Ok(joined);
+        }
+        let (cancel, cancelled) = oneshot::channel();
+        *lock(&self.knocking) = Some(cancel);
+        events::send(
+            self.notify.as_ref(),
+            events::SESSION,
+            &UiSessionEvent::Waiting { room: room.clone() },
+        );
+        let outcome = tokio::select! {
+            admitted = session.admitted() => admitted.map_err(|e| match e {
+                SessionError::Ended => CommandError::Unreachable(
+                    "the connection to the server was lost while waiting to be let in".into(),
+                ),
+                other => other.into(),
+            }),
+            _ = cancelled => Err(CommandError::Cancelled),
+        };
+        lock(&self.knocking).take();
+        if outcome.is_err() {
+            // Withdraw the knock now, so the host's list updates at once.
+            let left = tokio::time::timeout(Duration::from_secs(3), session.leave()).await;
+            if !matches!(left, Ok(Ok(_))) {
+                tracing::debug!("the waiting session did not leave cleanly");
+            }
+            tracing::info!(%room, outcome = ?outcome.as_ref().err(), "stopped waiting");
+        }
+        outcome
+    }
+
+    /// Withdraws the knock of a join waiting in a waiting room (its `join` fails with
+    /// `cancelled`); `not_joined` when no join waits.
+    pub fn cancel_join(&self) -> Result<(), CommandError> {
+        let cancel = lock(&self.knocking).take().ok_or(CommandError::NotJoined)?;
+        let _ = cancel.send(());
+        Ok(())
     }
 
     /// The lobby's camera and microphone (opening what is not open yet) and the speaker.
