@@ -149,8 +149,8 @@ pub enum UiSessionEvent {
         room: String,
     },
     /// The join reached the room's waiting room: the join command answers once the host
-    /// lets us in (or not). Sent by the call manager as the server answers, not
-    /// forwarded from the session's events (they reach the window only once inside).
+    /// lets us in (or not). Sent by the call manager while the join waits (again after
+    /// a reconnect, with `reconnecting` / `reconnected` between), not by the call.
     Waiting {
         room: String,
     },

@@ -3,7 +3,7 @@
 // shows its waiting screen (the room, its own camera); leaving it withdraws the knock (the
 // host hears it) and the lobby says so; a host that admits after a while lets it into the
 // call (the host's video drawn); a host that turns everyone away sends it back to the lobby
-// with the reason.
+// with the reason; a server gone while waiting is said, and leaving still works.
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -20,7 +20,7 @@ const stats = (s) => s.execute('return window.__huddle ? window.__huddle.renderS
 const text = (s, css) => s.execute('return document.querySelector(arguments[0])?.textContent ?? null;', [css]);
 const screen = async (s) => (await appState(s))?.screen;
 
-test('the app knocks at CLI-hosted rooms: passcode prompt, waiting screen, leave; admitted; denied', { timeout: 240000 }, async (t) => {
+test('the app knocks at CLI-hosted rooms: passcode prompt, waiting screen, leave; admitted; denied; server gone', { timeout: 240000 }, async (t) => {
   const x = await startXvfb();
   t.after(() => x.stop());
   const server = await startServer();
@@ -112,6 +112,20 @@ test('the app knocks at CLI-hosted rooms: passcode prompt, waiting screen, leave
     await until(async () => (await screen(s)) === 'lobby' && (await text(s, '#lobby-notice')) === "The host didn't let you in.", {
       what: 'the lobby saying the host did not let us in',
     });
+
+    // 4. The server goes away while we wait: the screen says so, and leaving still works.
+    const roomD = `wait${stamp}d`;
+    await host(roomD, []);
+    await join(roomD);
+    await until(async () => (await screen(s)) === 'waiting', { what: 'the waiting screen (room D)' });
+    await server.kill9();
+    await until(async () => /Reconnecting/.test(await text(s, '#waiting-status')), {
+      timeoutMs: 30000,
+      what: 'the waiting screen saying the connection is lost',
+    });
+    await s.click('#waiting-cancel');
+    await until(async () => (await screen(s)) === 'lobby', { timeoutMs: 15000, what: 'back in the lobby with the server gone' });
+    assert.equal(await text(s, '#lobby-notice'), `You left the waiting room of room ${roomD}.`);
   } catch (e) {
     e.message += `\n--- app and driver log (last 4000) ---\n${driver.log().slice(-4000)}`;
     for (const c of cli) e.message += `\n--- ${c.stdout().slice(-1500)}`;

@@ -118,6 +118,12 @@ describe("app", () => {
       expect(document.querySelector("#waiting-room-number")!.textContent).toBe("Room 77");
       expect(document.querySelector("#waiting-preview")).not.toBeNull();
       expect(document.querySelector("#lobby")).toBeNull();
+      // The connection drops and comes back while waiting: the screen says so.
+      await emitEvent("session", { type: "reconnecting" });
+      expect(document.querySelector("#waiting-status")!.textContent).toContain("Reconnecting");
+      await emitEvent("session", { type: "waiting", room: "77" });
+      expect(document.querySelector("#waiting-status")!.textContent).toContain("as soon as they let you in");
+      expect(window.__huddle!.state().screen).toBe("waiting");
       settle().resolve(joined({ room: "77" }));
       await flush();
       expect(window.__huddle!.state().screen).toBe("room");

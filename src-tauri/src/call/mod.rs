@@ -175,15 +175,15 @@ struct Call {
 
 impl Call {
     fn start(
-        mut session: Session,
+        session: Session,
+        heard: Heard,
         playback: Playback,
         notify: Arc<dyn Notify>,
         own_level: Arc<OwnLevel>,
     ) -> Arc<Call> {
         let self_id = session.joined().map(|j| j.id).unwrap_or_default();
-        let events = session.take_events();
         Arc::new_cyclic(|call: &Weak<Call>| {
-            let forward = tokio::spawn(forward_events(events, notify.clone()));
+            let forward = tokio::spawn(forward_events(heard, notify.clone()));
             let stats = tokio::spawn(send_stats(call.clone(), self_id, notify, own_level));
             Call {
                 session,
@@ -213,11 +213,30 @@ impl Drop for Call {
     }
 }
 
-async fn forward_events(
+/// The session's events, taken at the door: those heard there that belong to the call
+/// (they came with the admission), then the rest as they come.
+struct Heard {
     events: Option<mpsc::UnboundedReceiver<SessionEvent>>,
-    notify: Arc<dyn Notify>,
-) {
-    if let Some(mut events) = events {
+    early: Vec<SessionEvent>,
+}
+
+impl Heard {
+    /// The next event; never, once the session has no more (or none were taken).
+    async fn next(&mut self) -> Option<SessionEvent> {
+        match &mut self.events {
+            Some(events) => events.recv().await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
+async fn forward_events(heard: Heard, notify: Arc<dyn Notify>) {
+    for event in &heard.early {
+        if let Some(ui) = UiSessionEvent::from_engine(event) {
+            events::send(notify.as_ref(), events::SESSION, &ui);
+        }
+    }
+    if let Some(mut events) = heard.events {
         while let Some(event) = events.recv().await {
             if let Some(ui) = UiSessionEvent::from_engine(&event) {
                 events::send(notify.as_ref(), events::SESSION, &ui);
@@ -344,13 +363,16 @@ impl CallManager {
             let opened = self.take_devices(&request).await?;
             let sink = Arc::new(RemoteFrames(self.hub.clone()));
             let mixer = opened.playback.mixer.clone();
-            let room = config.identity.room.clone();
-            let session = Session::connect(config, opened.local, mixer, sink).await?;
-            let joined = self.admission(&session, room).await?;
-            Ok::<_, CommandError>((session, joined, opened.playback))
+            let mut session = Session::connect(config, opened.local, mixer, sink).await?;
+            let mut heard = Heard {
+                events: session.take_events(),
+                early: Vec::new(),
+            };
+            let joined = self.admission(&session, &mut heard).await?;
+            Ok::<_, CommandError>((session, heard, joined, opened.playback))
         }
         .await;
-        let (session, joined, playback) = match joined {
+        let (session, heard, joined, playback) = match joined {
             Ok(j) => j,
             Err(e) => {
                 let _ = self.show_preview(request.camera, request.microphone).await;
@@ -360,6 +382,7 @@ impl CallManager {
         let answer = UiJoined::of(&session, &joined);
         *current = Some(Call::start(
             session,
+            heard,
             playback,
             self.notify.clone(),
             self.own_level.clone(),
@@ -367,36 +390,49 @@ impl CallManager {
         Ok(answer)
     }
 
-    /// Waits at the door, if there is one: the window shows its waiting screen until the
-    /// host decides, the server goes away, or the person withdraws.
-    async fn admission(&self, session: &Session, room: String) -> Result<JoinAck, CommandError> {
+    /// Waits at the door, if there is one: the window shows its waiting screen (and
+    /// whether the server connection holds) until the host decides, the session ends,
+    /// or the person withdraws.
+    async fn admission(
+        &self,
+        session: &Session,
+        heard: &mut Heard,
+    ) -> Result<JoinAck, CommandError> {
         if let Some(joined) = session.joined() {
             return Ok(joined);
         }
-        let (cancel, cancelled) = oneshot::channel();
+        let (cancel, mut cancelled) = oneshot::channel();
         *lock(&self.knocking) = Some(cancel);
-        events::send(
-            self.notify.as_ref(),
-            events::SESSION,
-            &UiSessionEvent::Waiting { room: room.clone() },
-        );
-        let outcome = tokio::select! {
-            admitted = session.admitted() => admitted.map_err(|e| match e {
-                SessionError::Ended => CommandError::Unreachable(
-                    "the connection to the server was lost while waiting to be let in".into(),
-                ),
-                other => other.into(),
-            }),
-            _ = cancelled => Err(CommandError::Cancelled),
+        let say =
+            |event: UiSessionEvent| events::send(self.notify.as_ref(), events::SESSION, &event);
+        let outcome = loop {
+            tokio::select! {
+                // The door first: events that came with an admission belong to the call.
+                biased;
+                admitted = session.admitted() => break admitted.map_err(|e| match e {
+                    SessionError::Ended => CommandError::Unreachable(
+                        "the connection to the server was lost while waiting to be let in".into(),
+                    ),
+                    other => other.into(),
+                }),
+                _ = &mut cancelled => break Err(CommandError::Cancelled),
+                Some(event) = heard.next() => match event {
+                    // Knocked (again, after a reconnect).
+                    SessionEvent::Waiting { room } => say(UiSessionEvent::Waiting { room }),
+                    SessionEvent::Reconnecting => say(UiSessionEvent::Reconnecting),
+                    SessionEvent::ConnectionHeld => say(UiSessionEvent::Reconnected),
+                    other => heard.early.push(other),
+                },
+            }
         };
         lock(&self.knocking).take();
-        if outcome.is_err() {
+        if let Err(e) = &outcome {
             // Withdraw the knock now, so the host's list updates at once.
             let left = tokio::time::timeout(Duration::from_secs(3), session.leave()).await;
             if !matches!(left, Ok(Ok(_))) {
                 tracing::debug!("the waiting session did not leave cleanly");
             }
-            tracing::info!(%room, outcome = ?outcome.as_ref().err(), "stopped waiting");
+            tracing::info!(code = e.code(), "stopped waiting to be let in");
         }
         outcome
     }

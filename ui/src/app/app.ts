@@ -100,6 +100,12 @@ export class App {
   }
 
   onSession(ev: SessionEvent): void {
+    if (this.screen === "waiting") {
+      // Knocked again after a reconnect, or the connection lost meanwhile.
+      if (ev.type === "waiting" || ev.type === "reconnected") this.waiting?.setConnected(true);
+      else if (ev.type === "reconnecting") this.waiting?.setConnected(false);
+      return;
+    }
     if (ev.type === "waiting") {
       // Only for the join under way (a late event after it settled changes nothing).
       if (this.screen === "lobby" && this.lobby.joining) this.showWaiting(ev.room);

@@ -15,6 +15,7 @@ export class WaitingView {
   readonly el: HTMLElement;
   readonly cancelBtn: HTMLButtonElement;
   readonly room: string;
+  private status: HTMLElement;
   private preview: VideoView | null;
 
   constructor(deps: WaitingDeps) {
@@ -36,15 +37,20 @@ export class WaitingView {
         h("div", { class: "preview" }, canvas, off),
         h("h1", { id: "waiting-title" }, "Waiting for the host to let you in"),
         h("p", { id: "waiting-room-number", class: "waiting-room-number" }, "Room ", h("strong", {}, deps.room)),
-        h(
-          "p",
-          { id: "waiting-status", class: "hint", role: "status" },
-          "The host knows you're here. You'll join the call as soon as they let you in.",
-        ),
+        (this.status = h("p", { id: "waiting-status", class: "hint", role: "status" })),
         this.cancelBtn,
       ),
     );
+    this.setConnected(true);
     this.preview = deps.hub.attach(canvas, "local", "cover", (active) => setHidden(off, active));
+  }
+
+  /** Whether the server connection holds (the knock is renewed once it is back). */
+  setConnected(connected: boolean): void {
+    this.status.textContent = connected
+      ? "The host knows you're here. You'll join the call as soon as they let you in."
+      : "The connection to the server was lost. Reconnecting…";
+    this.status.classList.toggle("warn", !connected);
   }
 
   destroy(): void {
