@@ -252,6 +252,10 @@ export class LobbyView {
     for (const input of [this.email, this.room, this.name, this.passcode]) {
       input.addEventListener("input", () => this.setFieldError(input.id as ErrorField, null));
     }
+    // The hosted server's link carries the room being typed.
+    this.room.addEventListener("input", () => {
+      if (this.deps.info.server.passcode) this.renderInfo();
+    });
     (Object.keys(this.selects) as Kind[]).forEach((k) => {
       this.selects[k].addEventListener("change", () => this.onDeviceChange(k));
     });
