@@ -647,6 +647,86 @@ mod tests {
         assert_eq!(code(request("a@x.io", "")), "invalid_room");
     }
 
+    fn manager(notify: Arc<Recorder>) -> CallManager {
+        CallManager::new(
+            Arc::new(FrameHub::new()),
+            notify,
+            Arc::new(OwnLevel::default()),
+            Arc::default(),
+        )
+    }
+
+    /// Waits until `notify` heard a `session` event of `kind`; returns its payload.
+    async fn heard(notify: &Recorder, kind: &str) -> serde_json::Value {
+        for _ in 0..200 {
+            let found = lock(&notify.0)
+                .iter()
+                .find(|(e, p)| e == events::SESSION && p["type"] == kind)
+                .map(|(_, p)| p.clone());
+            if let Some(p) = found {
+                return p;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no {kind} event: {:?}", lock(&notify.0));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_join_waits_at_the_door_until_withdrawn_or_let_in() {
+        let url = start_server().await;
+        let (host_heard, guest_heard) =
+            (Arc::new(Recorder::default()), Arc::new(Recorder::default()));
+        let host = manager(host_heard.clone());
+        let guest = Arc::new(manager(guest_heard.clone()));
+        host.join(url.clone(), request("host@x.io", "door"))
+            .await
+            .unwrap();
+        let waiting_room = RoomLockRequest {
+            passcode: None,
+            waiting_room: Some(true),
+            listed: None,
+        };
+        assert!(host.lock_room(waiting_room).await.unwrap().waiting_room);
+        assert_eq!(guest.cancel_join().unwrap_err().code(), "not_joined");
+
+        // Knock, then withdraw: the join fails with `cancelled`, the host hears it go.
+        let knocking = {
+            let (guest, url) = (guest.clone(), url.clone());
+            tokio::spawn(async move { guest.join(url, request("guest@x.io", "door")).await })
+        };
+        assert_eq!(heard(&guest_heard, "waiting").await["room"], "door");
+        let knock = heard(&host_heard, "knock").await;
+        assert_eq!(knock["email"], "guest@x.io");
+        guest.cancel_join().unwrap();
+        let withdrawn = knocking.await.unwrap().unwrap_err();
+        assert_eq!(withdrawn.code(), "cancelled");
+        assert_eq!(
+            heard(&host_heard, "knock-withdrawn").await["id"],
+            knock["id"]
+        );
+        assert!(!guest.in_call().await);
+
+        // Knock again; the host lets us in: the join answers, inside the room.
+        lock(&host_heard.0).clear();
+        let knocking = {
+            let (guest, url) = (guest.clone(), url.clone());
+            tokio::spawn(async move { guest.join(url, request("guest@x.io", "door")).await })
+        };
+        let knock = heard(&host_heard, "knock").await;
+        let id = knock["id"].as_str().unwrap().to_string();
+        host.door(DoorAction::Admit, id.clone()).await.unwrap();
+        let joined = knocking.await.unwrap().unwrap();
+        assert_eq!(
+            (joined.room.as_str(), joined.self_id.as_str()),
+            ("door", id.as_str())
+        );
+        assert!(guest.in_call().await);
+        guest.leave().await.unwrap();
+        host.leave().await.unwrap();
+        guest.close_preview();
+        host.close_preview();
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn join_and_leave_without_waiting_on_commands_in_flight() {
         let url = start_server().await;
