@@ -14,6 +14,8 @@ packages=(
   libwebkit2gtk-4.1-dev librsvg2-dev webkit2gtk-driver
   # tests: a sound server with a null sink, and Chromium as the browser peer
   pulseaudio pulseaudio-utils chromium xvfb xauth
+  # the app's single-instance test: a private D-Bus session bus (dbus-daemon --session)
+  dbus-daemon dbus-session-bus-common
   # network lab (tests/lab, bench/lab): namespaces, veth and tc (iproute2), NAT and drops
   # (nftables), a STUN/TURN server (coturn), the SFU (janus: its VideoRoom plugin)
   iproute2 nftables coturn janus

@@ -84,6 +84,12 @@ pub async fn join(
     Ok(joined)
 }
 
+/// Withdraws a join that waits in a waiting room.
+#[tauri::command]
+pub fn cancel_join(state: State<'_, AppState>) -> Result<(), CommandError> {
+    state.calls.cancel_join()
+}
+
 #[tauri::command]
 pub async fn leave(state: State<'_, AppState>) -> Result<(), CommandError> {
     state.calls.leave().await

@@ -31,6 +31,9 @@ pub enum CommandError {
     NotJoined,
     #[error("already in a room: leave it first")]
     AlreadyJoined,
+    /// The person left the waiting room before the host let them in.
+    #[error("you left the waiting room")]
+    Cancelled,
     #[error("{0}")]
     Internal(String),
 }
@@ -44,6 +47,7 @@ impl CommandError {
             CommandError::InvalidInput(_) => "invalid_input",
             CommandError::NotJoined => "not_joined",
             CommandError::AlreadyJoined => "already_joined",
+            CommandError::Cancelled => "cancelled",
             CommandError::Internal(_) => "internal",
         }
     }
@@ -56,7 +60,7 @@ impl CommandError {
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "CommandError"))]
 pub struct Rejection {
     /// The server's codes (invalid_email, invalid_room, room_full, rate_limited, …),
-    /// or unreachable, device, invalid_input, not_joined, already_joined, internal.
+    /// or unreachable, device, invalid_input, not_joined, already_joined, cancelled, internal.
     code: String,
     message: String,
     /// With sharing_conflict: who is sharing.

@@ -148,6 +148,12 @@ pub enum UiSessionEvent {
     Removed {
         room: String,
     },
+    /// The join reached the room's waiting room: the join command answers once the host
+    /// lets us in (or not). Sent by the call manager while the join waits (again after
+    /// a reconnect, with `reconnecting` / `reconnected` between), not by the call.
+    Waiting {
+        room: String,
+    },
 }
 
 impl UiSessionEvent {

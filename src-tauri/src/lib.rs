@@ -10,8 +10,8 @@
 //!   window as binary frames;
 //! - [`events`], [`error`]: what the window hears, and how refusals look;
 //! - [`hosting`]: the signaling server run in-process when none is configured;
-//! - [`launch`], [`settings`], [`state`]: command line, `huddle://` links, saved
-//!   settings, what the app holds.
+//! - [`launch`], [`instance`], [`settings`], [`state`]: command line, `huddle://`
+//!   links, one running app receiving them, saved settings, what the app holds.
 //!
 //! The window's side of the contract (`ui/src/bridge/generated.ts`) is generated from
 //! these types; a test fails when it is stale (`bindings.rs`).
@@ -24,6 +24,7 @@ pub mod error;
 pub mod events;
 pub mod frames;
 pub mod hosting;
+pub mod instance;
 pub mod launch;
 pub mod lobby;
 pub mod local_media;
@@ -92,17 +93,13 @@ fn setup(
         settings_path,
     });
 
-    // A link opened while we run (macOS, Windows; on Linux a link starts a new process).
+    // A link opened while we run (macOS; elsewhere a link starts a new process, which
+    // hands it over: `instance`).
     let handle = app.handle().clone();
     app.deep_link().on_open_url(move |event| {
         for url in event.urls() {
             match JoinLink::parse(url.as_str()) {
-                Ok(link) => {
-                    let state = handle.state::<AppState>();
-                    let options = launch::options_from_link(&link);
-                    *lock(&state.launch) = options.clone();
-                    let _ = handle.emit(events::LAUNCH, options);
-                }
+                Ok(link) => apply_launch(&handle, launch::options_from_link(&link)),
                 Err(e) => tracing::warn!(error = %e, "ignored a link"),
             }
         }
@@ -110,11 +107,27 @@ fn setup(
     Ok(())
 }
 
+/// Fills the lobby from a link or a second launch, as at start.
+pub(crate) fn apply_launch<R: tauri::Runtime>(
+    handle: &tauri::AppHandle<R>,
+    options: launch::LaunchOptions,
+) {
+    let Some(state) = handle.try_state::<AppState>() else {
+        return;
+    };
+    *lock(&state.launch) = options.clone();
+    let _ = handle.emit(events::LAUNCH, options);
+}
+
 pub fn run(args: LaunchArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     // Parse the link before any window opens: a bad one is an error on the command line.
     args.resolve()?;
+    let context = tauri::generate_context!();
+    let identifier = context.config().identifier.clone();
     let app = tauri::Builder::default()
+        // First: a second launch hands its arguments over before building anything.
+        .plugin(instance::plugin(&identifier))
         .plugin(tauri_plugin_deep_link::init())
         .setup(move |app| setup(app, &args, started).map_err(Into::into))
         .invoke_handler(tauri::generate_handler![
@@ -124,6 +137,7 @@ pub fn run(args: LaunchArgs) -> anyhow::Result<()> {
             commands::lobby_ready,
             commands::set_preview,
             commands::join,
+            commands::cancel_join,
             commands::leave,
             commands::send_chat,
             commands::set_muted,
@@ -140,11 +154,12 @@ pub fn run(args: LaunchArgs) -> anyhow::Result<()> {
             commands::get_settings,
             commands::save_settings,
         ])
-        .build(tauri::generate_context!())?;
+        .build(context)?;
     app.run(|handle, event| {
         // Closing the window leaves the room properly, so others see us go at once.
         if let tauri::RunEvent::ExitRequested { .. } = event {
             let state = handle.state::<AppState>();
+            let _ = state.calls.cancel_join();
             let _ = tauri::async_runtime::block_on(async {
                 tokio::time::timeout(std::time::Duration::from_secs(2), state.calls.leave()).await
             });

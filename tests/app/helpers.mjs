@@ -50,22 +50,26 @@ export async function startDriver({ display, env = {} }) {
   const home = mkdtempSync(path.join(os.tmpdir(), 'huddle-app-test-'));
   const port = await freePort();
   const nativePort = await freePort();
+  const appEnv = {
+    ...process.env,
+    DISPLAY: display,
+    XDG_CONFIG_HOME: path.join(home, 'config'),
+    XDG_DATA_HOME: path.join(home, 'data'),
+    XDG_CACHE_HOME: path.join(home, 'cache'),
+    HUDDLE_FAKE_DEVICES: '1',
+    HUDDLE_LOG: process.env.HUDDLE_LOG || 'info,rtc_dtls=error',
+    // No GPU here: software GL for WebGL, no DMA-BUF renderer.
+    WEBKIT_DISABLE_DMABUF_RENDERER: '1',
+    LIBGL_ALWAYS_SOFTWARE: '1',
+    // One running app per instance name (its D-Bus name): apps of other tests, or left
+    // over, never take this test's launches.
+    HUDDLE_INSTANCE: `test${port}`,
+    ...env,
+  };
   const p = logged(
     spawn(TAURI_DRIVER, ['--port', String(port), '--native-port', String(nativePort)], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        DISPLAY: display,
-        XDG_CONFIG_HOME: path.join(home, 'config'),
-        XDG_DATA_HOME: path.join(home, 'data'),
-        XDG_CACHE_HOME: path.join(home, 'cache'),
-        HUDDLE_FAKE_DEVICES: '1',
-        HUDDLE_LOG: process.env.HUDDLE_LOG || 'info,rtc_dtls=error',
-        // No GPU here: software GL for WebGL, no DMA-BUF renderer.
-        WEBKIT_DISABLE_DMABUF_RENDERER: '1',
-        LIBGL_ALWAYS_SOFTWARE: '1',
-        ...env,
-      },
+      env: appEnv,
     }),
     'tauri-driver',
   );
@@ -73,7 +77,7 @@ export async function startDriver({ display, env = {} }) {
   for (let i = 0; i < 200; i++) {
     try {
       const r = await fetch(`${url}/status`);
-      if (r.ok || r.status < 500) return { url, home, ...p };
+      if (r.ok || r.status < 500) return { url, home, env: appEnv, ...p };
     } catch {
       // Not up yet.
     }

@@ -87,4 +87,87 @@ describe("app", () => {
     expect(document.querySelector("#lobby-notice")!.textContent).toBe("The server is gone.");
     app.stop();
   });
+
+  describe("the waiting room", () => {
+    /** A join that waits until the test settles it, as one in a waiting room does. */
+    function pendingJoin() {
+      let settle: { resolve: (v: unknown) => void; reject: (e: unknown) => void } | null = null;
+      ipc.handlers.join = () =>
+        new Promise((resolve, rejectJoin) => {
+          settle = { resolve, reject: rejectJoin };
+        });
+      return () => settle!;
+    }
+
+    /** Boots, then joins room 77 from the lobby (boot itself would wait for the join). */
+    async function knock() {
+      ipc.handlers.app_info = () => appInfo({ launch: { email: "ada@example.com", room: "77", name: null, join: false } });
+      const app = await boot(root);
+      document.querySelector<HTMLButtonElement>("#join")!.click();
+      await flush();
+      return app;
+    }
+
+    it("shows the waiting screen, then the room once the host lets us in", async () => {
+      const settle = pendingJoin();
+      const app = await knock();
+      expect(window.__huddle!.state().screen).toBe("lobby");
+      await emitEvent("session", { type: "waiting", room: "77" });
+      expect(window.__huddle!.state().screen).toBe("waiting");
+      expect(document.querySelector("#waiting-title")!.textContent).toBe("Waiting for the host to let you in");
+      expect(document.querySelector("#waiting-room-number")!.textContent).toBe("Room 77");
+      expect(document.querySelector("#waiting-preview")).not.toBeNull();
+      expect(document.querySelector("#lobby")).toBeNull();
+      // The connection drops and comes back while waiting: the screen says so.
+      await emitEvent("session", { type: "reconnecting" });
+      expect(document.querySelector("#waiting-status")!.textContent).toContain("Reconnecting");
+      await emitEvent("session", { type: "waiting", room: "77" });
+      expect(document.querySelector("#waiting-status")!.textContent).toContain("as soon as they let you in");
+      expect(window.__huddle!.state().screen).toBe("waiting");
+      settle().resolve(joined({ room: "77" }));
+      await flush();
+      expect(window.__huddle!.state().screen).toBe("room");
+      expect(document.querySelector("#waiting")).toBeNull();
+      app.stop();
+    });
+
+    it("withdraws the knock with the Leave button and says so in the lobby", async () => {
+      const settle = pendingJoin();
+      ipc.handlers.cancel_join = () => {
+        settle().reject({ code: "cancelled", message: "you left the waiting room" });
+        return null;
+      };
+      const app = await knock();
+      await emitEvent("session", { type: "waiting", room: "77" });
+      document.querySelector<HTMLButtonElement>("#waiting-cancel")!.click();
+      await flush();
+      expect(ipc.callsOf("cancel_join")).toHaveLength(1);
+      expect(window.__huddle!.state().screen).toBe("lobby");
+      expect(document.querySelector("#lobby-notice")!.textContent).toBe("You left the waiting room of room 77.");
+      expect(document.querySelector<HTMLElement>("#room-error")!.hidden).toBe(true);
+      expect(document.querySelector<HTMLButtonElement>("#join")!.disabled).toBe(false);
+      app.stop();
+    });
+
+    it("returns to the lobby with the reason when the host turns us away", async () => {
+      const settle = pendingJoin();
+      const app = await knock();
+      await emitEvent("session", { type: "waiting", room: "77" });
+      settle().reject({ code: "denied", message: "the host of room 77 did not let you in" });
+      await flush();
+      expect(window.__huddle!.state().screen).toBe("lobby");
+      expect(document.querySelector("#lobby-notice")!.textContent).toBe("The host didn't let you in.");
+      expect(document.querySelector<HTMLInputElement>("#room")!.value).toBe("77");
+      app.stop();
+    });
+
+    it("ignores a late waiting event once the join has settled", async () => {
+      const app = await knock();
+      await flush();
+      expect(window.__huddle!.state().screen).toBe("room");
+      await emitEvent("session", { type: "waiting", room: "77" });
+      expect(window.__huddle!.state().screen).toBe("room");
+      app.stop();
+    });
+  });
 });

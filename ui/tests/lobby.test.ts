@@ -210,6 +210,13 @@ describe("LobbyView", () => {
     expect(q("#server-info").textContent).toContain("Hosting for your network at http://192.168.1.2:3000");
     expect(q("#hosted-passcode").textContent).toBe("k3y-abc");
     expect(q("#hosted-link").textContent).toContain("passcode=k3y-abc&server=http%3A%2F%2F192.168.1.2%3A3000");
+    // The link follows the room typed.
+    const room = q<HTMLInputElement>("#room");
+    room.value = "team-7";
+    room.dispatchEvent(new Event("input"));
+    expect(q("#hosted-link").textContent).toBe(
+      "huddle://join?room=team-7&passcode=k3y-abc&server=http%3A%2F%2F192.168.1.2%3A3000",
+    );
   });
 
   it("says a loopback-only hosted server is reachable from here only", () => {

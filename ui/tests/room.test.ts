@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Joined, PeerStats } from "../src/bridge/contract";
 import { FrameHub } from "../src/render/hub";
 import { RoomView } from "../src/room/roomView";
@@ -286,6 +286,21 @@ describe("RoomView", () => {
     await flush();
     expect(ipc.callsOf("door")).toEqual([{ action: "admit", id: "kim" }]);
     expect(document.querySelector('[data-waiting-id="kim"]')).toBeNull();
+    expect(document.querySelector('[data-knock="kim"]')).toBeNull();
+    // A knock stays until answered (here from the list) or withdrawn.
+    vi.useFakeTimers();
+    r.handleSession({ type: "knock", id: "lee", email: "lee@example.com", name: null });
+    r.handleSession({ type: "knock", id: "max", email: "max@example.com", name: null });
+    vi.advanceTimersByTime(10000);
+    vi.useRealTimers();
+    expect(document.querySelector('[data-knock="lee"]')).not.toBeNull();
+    document.querySelector<HTMLButtonElement>('#waiting-list [data-deny="lee"]')!.click();
+    await flush();
+    expect(ipc.callsOf("door").at(-1)).toEqual({ action: "deny", id: "lee" });
+    expect(document.querySelector('[data-knock="lee"]')).toBeNull();
+    r.handleSession({ type: "knock-withdrawn", id: "max" });
+    expect(document.querySelector('[data-knock="max"]')).toBeNull();
+    expect(document.querySelector('[data-waiting-id="max"]')).toBeNull();
     // Set a passcode.
     document.querySelector<HTMLInputElement>("#host-passcode")!.value = "open-sesame";
     document.querySelector<HTMLButtonElement>("#host-lock")!.click();

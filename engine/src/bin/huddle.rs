@@ -95,6 +95,10 @@ struct JoinArgs {
     /// As the room's host: turn away everyone who knocks at the waiting room.
     #[arg(long, conflicts_with = "admit_all")]
     deny_all: bool,
+    /// As the room's host: let in each one who knocks this many seconds after the knock
+    /// (for tests of what a waiting guest sees).
+    #[arg(long, conflicts_with_all = ["admit_all", "deny_all"])]
+    admit_after: Option<f64>,
     /// As the room's host: remove each participant this many seconds after they joined.
     #[arg(long)]
     remove_after: Option<f64>,
@@ -457,8 +461,8 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
     tokio::pin!(sleep);
     let mut never_connected = false;
     let mut removed: Option<SessionError> = None;
-    // Participants to remove (`--remove-after`), when their time comes.
-    let (removals_tx, mut removals) = tokio::sync::mpsc::unbounded_channel::<String>();
+    // Those to admit or remove (`--admit-after`, `--remove-after`), when their time comes.
+    let (later_tx, mut later) = tokio::sync::mpsc::unbounded_channel::<Later>();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot watch SIGTERM")?;
     // Sharing: when to start, and when to stop once started.
@@ -491,12 +495,16 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
                     Err(err) => out!("could not stop sharing: {err}"),
                 }
             }
-            Some(id) = removals.recv() => {
-                match session.remove(&id).await {
+            Some(action) = later.recv() => match action {
+                Later::Admit(id) => match session.admit(&id).await {
+                    Ok(()) => out!("admitted {id}"),
+                    Err(err) => out!("could not admit {id}: {err}"),
+                },
+                Later::Remove(id) => match session.remove(&id).await {
                     Ok(()) => out!("removed {id}"),
                     Err(err) => out!("could not remove {id}: {err}"),
-                }
-            }
+                },
+            },
             event = events.recv() => match event {
                 // Someone was met and no call came up in time.
                 Some(SessionEvent::NoMediaConnection { .. }) => {
@@ -509,7 +517,7 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
                         removed = Some(SessionError::Removed { room });
                         break;
                     }
-                    host.on_event(&session, &event, &removals_tx).await;
+                    host.on_event(&session, &event, &later_tx).await;
                 }
                 None => break,
             },
@@ -570,7 +578,14 @@ fn explain_refusal(err: SessionError) -> anyhow::Error {
 struct HostPolicy {
     admit_all: bool,
     deny_all: bool,
+    admit_after: Option<Duration>,
     remove_after: Option<Duration>,
+}
+
+/// What the host does later, when its time comes (`--admit-after`, `--remove-after`).
+enum Later {
+    Admit(String),
+    Remove(String),
 }
 
 impl HostPolicy {
@@ -578,6 +593,7 @@ impl HostPolicy {
         HostPolicy {
             admit_all: args.admit_all,
             deny_all: args.deny_all,
+            admit_after: args.admit_after.map(Duration::from_secs_f64),
             remove_after: args.remove_after.map(Duration::from_secs_f64),
         }
     }
@@ -596,7 +612,7 @@ impl HostPolicy {
         &self,
         session: &Session,
         event: &SessionEvent,
-        removals: &tokio::sync::mpsc::UnboundedSender<String>,
+        later: &tokio::sync::mpsc::UnboundedSender<Later>,
     ) {
         match event {
             SessionEvent::Knock { id, .. } if self.admit_all => match session.admit(id).await {
@@ -607,12 +623,20 @@ impl HostPolicy {
                 Ok(()) => out!("denied {id}"),
                 Err(err) => out!("could not deny {id}: {err}"),
             },
+            SessionEvent::Knock { id, .. } if self.admit_after.is_some() => {
+                let after = self.admit_after.unwrap_or_default();
+                let (id, later) = (id.clone(), later.clone());
+                tokio::spawn(async move {
+                    tokio::time::sleep(after).await;
+                    let _ = later.send(Later::Admit(id));
+                });
+            }
             SessionEvent::ParticipantJoined { id, .. } => {
                 if let Some(after) = self.remove_after {
-                    let (id, removals) = (id.clone(), removals.clone());
+                    let (id, later) = (id.clone(), later.clone());
                     tokio::spawn(async move {
                         tokio::time::sleep(after).await;
-                        let _ = removals.send(id);
+                        let _ = later.send(Later::Remove(id));
                     });
                 }
             }

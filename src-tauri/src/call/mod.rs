@@ -10,10 +10,11 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use huddle_engine::devices::{self, Playback, SpeakerChoice};
+use huddle_engine::protocol::JoinAck;
 use huddle_engine::share::{self, ShareChoice};
-use huddle_engine::{Identity, Session, SessionConfig, SessionEvent, StreamKind};
+use huddle_engine::{Identity, Session, SessionConfig, SessionError, SessionEvent, StreamKind};
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::error::{CommandError, blocking};
@@ -174,15 +175,15 @@ struct Call {
 
 impl Call {
     fn start(
-        mut session: Session,
+        session: Session,
+        heard: Heard,
         playback: Playback,
         notify: Arc<dyn Notify>,
         own_level: Arc<OwnLevel>,
     ) -> Arc<Call> {
         let self_id = session.joined().map(|j| j.id).unwrap_or_default();
-        let events = session.take_events();
         Arc::new_cyclic(|call: &Weak<Call>| {
-            let forward = tokio::spawn(forward_events(events, notify.clone()));
+            let forward = tokio::spawn(forward_events(heard, notify.clone()));
             let stats = tokio::spawn(send_stats(call.clone(), self_id, notify, own_level));
             Call {
                 session,
@@ -212,11 +213,30 @@ impl Drop for Call {
     }
 }
 
-async fn forward_events(
+/// The session's events, taken at the door: those heard there that belong to the call
+/// (they came with the admission), then the rest as they come.
+struct Heard {
     events: Option<mpsc::UnboundedReceiver<SessionEvent>>,
-    notify: Arc<dyn Notify>,
-) {
-    if let Some(mut events) = events {
+    early: Vec<SessionEvent>,
+}
+
+impl Heard {
+    /// The next event; never, once the session has no more (or none were taken).
+    async fn next(&mut self) -> Option<SessionEvent> {
+        match &mut self.events {
+            Some(events) => events.recv().await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
+async fn forward_events(heard: Heard, notify: Arc<dyn Notify>) {
+    for event in &heard.early {
+        if let Some(ui) = UiSessionEvent::from_engine(event) {
+            events::send(notify.as_ref(), events::SESSION, &ui);
+        }
+    }
+    if let Some(mut events) = heard.events {
         while let Some(event) = events.recv().await {
             if let Some(ui) = UiSessionEvent::from_engine(&event) {
                 events::send(notify.as_ref(), events::SESSION, &ui);
@@ -258,6 +278,9 @@ async fn send_stats(
 /// The one call, and what it needs from the rest of the app.
 pub struct CallManager {
     current: tokio::sync::Mutex<Option<Arc<Call>>>,
+    /// While a join waits in the room's waiting room: how to withdraw the knock. Apart
+    /// from `current`, which the waiting join holds.
+    knocking: Mutex<Option<oneshot::Sender<()>>>,
     hub: Arc<FrameHub>,
     notify: Arc<dyn Notify>,
     own_level: Arc<OwnLevel>,
@@ -275,6 +298,7 @@ impl CallManager {
         let on_level = level_listener(notify.clone(), own_level.clone());
         CallManager {
             current: tokio::sync::Mutex::new(None),
+            knocking: Mutex::new(None),
             hub,
             notify,
             own_level,
@@ -321,7 +345,9 @@ impl CallManager {
     }
 
     /// Joins through `server_url` with the devices the lobby shows: they move into the
-    /// call; when joining fails, the lobby gets them back.
+    /// call; when joining fails, the lobby gets them back. In a room with a waiting room
+    /// the window hears `waiting`, and the join answers once the host lets us in (or
+    /// not, or [`CallManager::cancel_join`] withdraws the knock).
     pub async fn join(
         &self,
         server_url: String,
@@ -337,12 +363,16 @@ impl CallManager {
             let opened = self.take_devices(&request).await?;
             let sink = Arc::new(RemoteFrames(self.hub.clone()));
             let mixer = opened.playback.mixer.clone();
-            let session = Session::join(config, opened.local, mixer, sink).await?;
-            let joined = session.admitted().await?;
-            Ok::<_, CommandError>((session, joined, opened.playback))
+            let mut session = Session::connect(config, opened.local, mixer, sink).await?;
+            let mut heard = Heard {
+                events: session.take_events(),
+                early: Vec::new(),
+            };
+            let joined = self.admission(&session, &mut heard).await?;
+            Ok::<_, CommandError>((session, heard, joined, opened.playback))
         }
         .await;
-        let (session, joined, playback) = match joined {
+        let (session, heard, joined, playback) = match joined {
             Ok(j) => j,
             Err(e) => {
                 let _ = self.show_preview(request.camera, request.microphone).await;
@@ -352,11 +382,67 @@ impl CallManager {
         let answer = UiJoined::of(&session, &joined);
         *current = Some(Call::start(
             session,
+            heard,
             playback,
             self.notify.clone(),
             self.own_level.clone(),
         ));
         Ok(answer)
+    }
+
+    /// Waits at the door, if there is one: the window shows its waiting screen (and
+    /// whether the server connection holds) until the host decides, the session ends,
+    /// or the person withdraws.
+    async fn admission(
+        &self,
+        session: &Session,
+        heard: &mut Heard,
+    ) -> Result<JoinAck, CommandError> {
+        if let Some(joined) = session.joined() {
+            return Ok(joined);
+        }
+        let (cancel, mut cancelled) = oneshot::channel();
+        *lock(&self.knocking) = Some(cancel);
+        let say =
+            |event: UiSessionEvent| events::send(self.notify.as_ref(), events::SESSION, &event);
+        let outcome = loop {
+            tokio::select! {
+                // The door first: events that came with an admission belong to the call.
+                biased;
+                admitted = session.admitted() => break admitted.map_err(|e| match e {
+                    SessionError::Ended => CommandError::Unreachable(
+                        "the connection to the server was lost while waiting to be let in".into(),
+                    ),
+                    other => other.into(),
+                }),
+                _ = &mut cancelled => break Err(CommandError::Cancelled),
+                Some(event) = heard.next() => match event {
+                    // Knocked (again, after a reconnect).
+                    SessionEvent::Waiting { room } => say(UiSessionEvent::Waiting { room }),
+                    SessionEvent::Reconnecting => say(UiSessionEvent::Reconnecting),
+                    SessionEvent::ConnectionHeld => say(UiSessionEvent::Reconnected),
+                    other => heard.early.push(other),
+                },
+            }
+        };
+        lock(&self.knocking).take();
+        if let Err(e) = &outcome {
+            // Withdraw the knock now, so the host's list updates at once.
+            let left = tokio::time::timeout(Duration::from_secs(3), session.leave()).await;
+            if !matches!(left, Ok(Ok(_))) {
+                tracing::debug!("the waiting session did not leave cleanly");
+            }
+            tracing::info!(code = e.code(), "stopped waiting to be let in");
+        }
+        outcome
+    }
+
+    /// Withdraws the knock of a join waiting in a waiting room (its `join` fails with
+    /// `cancelled`); `not_joined` when no join waits.
+    pub fn cancel_join(&self) -> Result<(), CommandError> {
+        let cancel = lock(&self.knocking).take().ok_or(CommandError::NotJoined)?;
+        let _ = cancel.send(());
+        Ok(())
     }
 
     /// The lobby's camera and microphone (opening what is not open yet) and the speaker.
@@ -559,6 +645,86 @@ mod tests {
         };
         assert_eq!(code(request(" ", "1")), "invalid_email");
         assert_eq!(code(request("a@x.io", "")), "invalid_room");
+    }
+
+    fn manager(notify: Arc<Recorder>) -> CallManager {
+        CallManager::new(
+            Arc::new(FrameHub::new()),
+            notify,
+            Arc::new(OwnLevel::default()),
+            Arc::default(),
+        )
+    }
+
+    /// Waits until `notify` heard a `session` event of `kind`; returns its payload.
+    async fn heard(notify: &Recorder, kind: &str) -> serde_json::Value {
+        for _ in 0..200 {
+            let found = lock(&notify.0)
+                .iter()
+                .find(|(e, p)| e == events::SESSION && p["type"] == kind)
+                .map(|(_, p)| p.clone());
+            if let Some(p) = found {
+                return p;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no {kind} event: {:?}", lock(&notify.0));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_join_waits_at_the_door_until_withdrawn_or_let_in() {
+        let url = start_server().await;
+        let (host_heard, guest_heard) =
+            (Arc::new(Recorder::default()), Arc::new(Recorder::default()));
+        let host = manager(host_heard.clone());
+        let guest = Arc::new(manager(guest_heard.clone()));
+        host.join(url.clone(), request("host@x.io", "door"))
+            .await
+            .unwrap();
+        let waiting_room = RoomLockRequest {
+            passcode: None,
+            waiting_room: Some(true),
+            listed: None,
+        };
+        assert!(host.lock_room(waiting_room).await.unwrap().waiting_room);
+        assert_eq!(guest.cancel_join().unwrap_err().code(), "not_joined");
+
+        // Knock, then withdraw: the join fails with `cancelled`, the host hears it go.
+        let knocking = {
+            let (guest, url) = (guest.clone(), url.clone());
+            tokio::spawn(async move { guest.join(url, request("guest@x.io", "door")).await })
+        };
+        assert_eq!(heard(&guest_heard, "waiting").await["room"], "door");
+        let knock = heard(&host_heard, "knock").await;
+        assert_eq!(knock["email"], "guest@x.io");
+        guest.cancel_join().unwrap();
+        let withdrawn = knocking.await.unwrap().unwrap_err();
+        assert_eq!(withdrawn.code(), "cancelled");
+        assert_eq!(
+            heard(&host_heard, "knock-withdrawn").await["id"],
+            knock["id"]
+        );
+        assert!(!guest.in_call().await);
+
+        // Knock again; the host lets us in: the join answers, inside the room.
+        lock(&host_heard.0).clear();
+        let knocking = {
+            let (guest, url) = (guest.clone(), url.clone());
+            tokio::spawn(async move { guest.join(url, request("guest@x.io", "door")).await })
+        };
+        let knock = heard(&host_heard, "knock").await;
+        let id = knock["id"].as_str().unwrap().to_string();
+        host.door(DoorAction::Admit, id.clone()).await.unwrap();
+        let joined = knocking.await.unwrap().unwrap();
+        assert_eq!(
+            (joined.room.as_str(), joined.self_id.as_str()),
+            ("door", id.as_str())
+        );
+        assert!(guest.in_call().await);
+        guest.leave().await.unwrap();
+        host.leave().await.unwrap();
+        guest.close_preview();
+        host.close_preview();
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

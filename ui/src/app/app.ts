@@ -2,6 +2,7 @@
 import { call, on } from "../bridge/api";
 import type { AppInfo, Joined, JoinRequest, LaunchOptions, Participant, SessionEvent, StatsEvent } from "../bridge/contract";
 import { LobbyView } from "../lobby/lobbyView";
+import { WaitingView } from "../lobby/waitingView";
 import { FrameHub } from "../render/hub";
 import { Channel } from "@tauri-apps/api/core";
 import { FrameSocket } from "../render/socket";
@@ -10,8 +11,10 @@ import { ViewSizeReporter } from "../render/viewSizes";
 import { RoomView } from "../room/roomView";
 import { Toaster } from "../ui/toasts";
 
+export type Screen = "lobby" | "waiting" | "room";
+
 export interface HuddleState {
-  screen: "lobby" | "room";
+  screen: Screen;
   selfId: string | null;
   room: string | null;
   participants: Participant[];
@@ -39,7 +42,9 @@ export class App {
   readonly toaster: Toaster;
   lobby: LobbyView;
   room: RoomView | null = null;
-  screen: "lobby" | "room" = "lobby";
+  /** While a join waits in the room's waiting room. */
+  waiting: WaitingView | null = null;
+  screen: Screen = "lobby";
   private socket: FrameSocket | null = null;
 
   constructor(
@@ -56,6 +61,7 @@ export class App {
       info,
       hub: this.hub,
       onJoined: (j, r) => this.enterRoom(j, r),
+      onJoinFailed: () => this.leaveWaiting(),
       onInfo: (i) => {
         this.info = i;
       },
@@ -94,7 +100,46 @@ export class App {
   }
 
   onSession(ev: SessionEvent): void {
+    if (this.screen === "waiting") {
+      // Knocked again after a reconnect, or the connection lost meanwhile.
+      if (ev.type === "waiting" || ev.type === "reconnected") this.waiting?.setConnected(true);
+      else if (ev.type === "reconnecting") this.waiting?.setConnected(false);
+      return;
+    }
+    if (ev.type === "waiting") {
+      // Only for the join under way (a late event after it settled changes nothing).
+      if (this.screen === "lobby" && this.lobby.joining) this.showWaiting(ev.room);
+      return;
+    }
     this.room?.handleSession(ev);
+  }
+
+  /** The waiting screen, until the join settles (admitted, turned away, withdrawn). */
+  showWaiting(room: string): void {
+    this.lobby.hide();
+    this.waiting = new WaitingView({
+      hub: this.hub,
+      room,
+      onCancel: () => void call("cancel_join", {}).catch(() => undefined),
+    });
+    this.screen = "waiting";
+    this.root.replaceChildren(this.waiting.el);
+    document.title = `Waiting for room ${room} — Huddle`;
+    this.waiting.cancelBtn.focus();
+  }
+
+  private closeWaiting(): void {
+    this.waiting?.destroy();
+    this.waiting = null;
+  }
+
+  /** The join failed: back to the lobby if it was waiting (the lobby then says why);
+   * whether it was. */
+  leaveWaiting(): boolean {
+    if (this.screen !== "waiting") return false;
+    this.closeWaiting();
+    this.showLobby(null);
+    return true;
   }
 
   onStats(s: StatsEvent): void {
@@ -102,7 +147,9 @@ export class App {
   }
 
   async onLaunch(l: LaunchOptions): Promise<void> {
-    if (this.screen === "lobby") {
+    if (this.screen === "waiting") {
+      this.toaster.show("Leave the waiting room to join another room.", "info");
+    } else if (this.screen === "lobby") {
       this.lobby.fill(l);
       if (l.join && this.lobby.canAutoJoin() && !this.lobby.joining) await this.lobby.join();
     } else if (l.room && l.room !== this.room?.model.room) {
@@ -122,6 +169,7 @@ export class App {
   }
 
   enterRoom(joined: Joined, request: JoinRequest): void {
+    this.closeWaiting();
     this.lobby.hide();
     this.room = new RoomView(joined, {
       info: this.info,

@@ -29,6 +29,8 @@ export function describeError(err: CommandError, ctx: ErrorContext = {}): Descri
       return { field: "room", text: "The host removed you from this room." };
     case "denied":
       return { field: "room", text: "The host didn't let you in." };
+    case "cancelled":
+      return { field: null, text: "You left the waiting room." };
     case "not_host":
       return { field: null, text: "Only the room's host can do that." };
     case "not_waiting":

@@ -145,7 +145,7 @@ export type ShareSources = { screens: Array<ScreenSource>, windows: Array<Window
 export type CommandError = {
 /**
  * The server's codes (invalid_email, invalid_room, room_full, rate_limited, …),
- * or unreachable, device, invalid_input, not_joined, already_joined, internal.
+ * or unreachable, device, invalid_input, not_joined, already_joined, cancelled, internal.
  */
 code: string, message: string,
 /**
@@ -185,7 +185,7 @@ stream: string, width: number, height: number, };
 /**
  * The `session` event: what happens in the room.
  */
-export type SessionEvent = { "type": "participant-joined", id: string, email: string, name: string | null, } | { "type": "participant-left", id: string, email: string, } | { "type": "media-state", id: string, audio: boolean, video: boolean, } | { "type": "chat", message: ChatMessage, } | { "type": "sharer-started", id: string, } | { "type": "sharer-stopped", id: string, } | { "type": "peer-connected", id: string, } | { "type": "peer-failed", id: string, reason: string, } | { "type": "reconnecting" } | { "type": "rejoined", selfId: string, participants: Array<Participant>, sharerId: string | null, history: Array<ChatMessage>, } | { "type": "reconnected" } | { "type": "server-error", code: string, message: string, } | { "type": "ended", reason: string, } | { "type": "host-changed", hostId: string, } | { "type": "room-settings", locked: boolean, waitingRoom: boolean, listed: boolean, } | { "type": "knock", id: string, email: string, name: string | null, } | { "type": "knock-withdrawn", id: string, } | { "type": "removed", room: string, };
+export type SessionEvent = { "type": "participant-joined", id: string, email: string, name: string | null, } | { "type": "participant-left", id: string, email: string, } | { "type": "media-state", id: string, audio: boolean, video: boolean, } | { "type": "chat", message: ChatMessage, } | { "type": "sharer-started", id: string, } | { "type": "sharer-stopped", id: string, } | { "type": "peer-connected", id: string, } | { "type": "peer-failed", id: string, reason: string, } | { "type": "reconnecting" } | { "type": "rejoined", selfId: string, participants: Array<Participant>, sharerId: string | null, history: Array<ChatMessage>, } | { "type": "reconnected" } | { "type": "server-error", code: string, message: string, } | { "type": "ended", reason: string, } | { "type": "host-changed", hostId: string, } | { "type": "room-settings", locked: boolean, waitingRoom: boolean, listed: boolean, } | { "type": "knock", id: string, email: string, name: string | null, } | { "type": "knock-withdrawn", id: string, } | { "type": "removed", room: string, } | { "type": "waiting", room: string, };
 
 /**
  * How good a connection is for talking.
@@ -247,6 +247,8 @@ export interface Commands {
   /** Opens the chosen camera and microphone for the lobby preview (frames on stream "local", levels as `mic-level`). null closes that device. */
   set_preview: [{ camera: string | null; microphone: string | null }, null];
   join: [{ request: JoinRequest }, Joined];
+  /** Withdraws a join waiting in a waiting room: that join fails with cancelled. */
+  cancel_join: [Record<string, never>, null];
   leave: [Record<string, never>, null];
   send_chat: [{ text: string }, ChatMessage];
   set_muted: [{ muted: boolean }, null];

@@ -12,6 +12,9 @@ export interface LobbyDeps {
   info: AppInfo;
   hub: FrameHub;
   onJoined: (joined: Joined, request: JoinRequest) => void;
+  /** The join failed; true when it had been waiting in the room's waiting room (the
+   * lobby is shown again, and says why at its top). */
+  onJoinFailed?: () => boolean;
   /** The app info changed (server settings were saved). */
   onInfo?: (info: AppInfo) => void;
 }
@@ -249,6 +252,10 @@ export class LobbyView {
     for (const input of [this.email, this.room, this.name, this.passcode]) {
       input.addEventListener("input", () => this.setFieldError(input.id as ErrorField, null));
     }
+    // The hosted server's link carries the room being typed.
+    this.room.addEventListener("input", () => {
+      if (this.deps.info.server.passcode) this.renderInfo();
+    });
     (Object.keys(this.selects) as Kind[]).forEach((k) => {
       this.selects[k].addEventListener("change", () => this.onDeviceChange(k));
     });
@@ -591,7 +598,14 @@ export class LobbyView {
       this.deps.onJoined(joined, request);
       return true;
     } catch (e) {
-      this.showError(toHuddleError(e));
+      const err = toHuddleError(e);
+      const wasWaiting = this.deps.onJoinFailed?.() ?? false;
+      if (err.code === "cancelled") {
+        this.showNotice(`You left the waiting room of room ${f.room}.`);
+      } else {
+        this.showError(err);
+        if (wasWaiting) this.showNotice(describeError(err, { serverUrl: this.deps.info.server.url }).text);
+      }
       return false;
     } finally {
       this.joining = false;

@@ -44,6 +44,8 @@ export class RoomView {
   private panel: Panel = null;
   private devices: Record<"camera" | "microphone" | "speaker", DeviceId>;
   private leaving = false;
+  /** The knock toasts, by who knocked: they stay until answered or withdrawn. */
+  private knocks = new Map<string, HTMLElement>();
   private keyHandler = (e: KeyboardEvent) => this.onKeydown(e);
 
   constructor(joined: Joined, private deps: RoomDeps) {
@@ -132,7 +134,10 @@ export class RoomView {
       this.picker.el,
     );
 
-    this.model.subscribe(() => this.render());
+    this.model.subscribe(() => {
+      this.render();
+      this.pruneKnocks();
+    });
     this.model.chat.subscribe(() => this.renderUnread());
     document.addEventListener("keydown", this.keyHandler);
     this.render();
@@ -307,19 +312,35 @@ export class RoomView {
       return;
     }
     // The host hears a knock as a toast with the answer in it.
-    if (ev.type === "knock" && this.model.isHost) {
+    if (ev.type === "knock" && this.model.isHost && !this.knocks.has(ev.id)) {
       const who = ev.name?.trim() || ev.email;
-      const t = this.deps.toaster.show(`${who} is waiting to join`, "info");
+      const t = this.deps.toaster.show(`${who} is waiting to join`, "info", { sticky: true });
+      t.dataset.knock = ev.id;
+      const answer = (action: "admit" | "deny") => void this.people.host.door(action, ev.id).then(() => this.dropKnock(ev.id));
       const admit = h("button", { type: "button", class: "btn btn-primary", "data-toast-admit": ev.id }, "Admit");
       const deny = h("button", { type: "button", class: "btn", "data-toast-deny": ev.id }, "Deny");
-      admit.addEventListener("click", () => void this.people.host.door("admit", ev.id).then(() => t.remove()));
-      deny.addEventListener("click", () => void this.people.host.door("deny", ev.id).then(() => t.remove()));
+      admit.addEventListener("click", () => answer("admit"));
+      deny.addEventListener("click", () => answer("deny"));
       t.append(" ", admit, " ", deny);
+      this.knocks.set(ev.id, t);
     }
     for (const fx of this.model.handle(ev)) {
       if (fx.kind === "toast") this.deps.toaster.show(fx.text, fx.tone);
       else if (fx.kind === "forget-stream") this.deps.hub.forget(fx.stream);
       else if (fx.kind === "ended") this.deps.onExit(fx.reason || "The call ended.");
+    }
+  }
+
+  /** The knock toast of `id` goes (answered here or from the list, or withdrawn). */
+  private dropKnock(id: string): void {
+    this.knocks.get(id)?.remove();
+    this.knocks.delete(id);
+  }
+
+  /** Knock toasts only for those still waiting, and only while we are the host. */
+  private pruneKnocks(): void {
+    for (const id of [...this.knocks.keys()]) {
+      if (!this.model.isHost || !this.model.waiting.some((w) => w.id === id)) this.dropKnock(id);
     }
   }
 
@@ -358,6 +379,7 @@ export class RoomView {
   }
 
   destroy(): void {
+    for (const id of [...this.knocks.keys()]) this.dropKnock(id);
     document.removeEventListener("keydown", this.keyHandler);
     this.picker.close();
     this.stage.destroy();

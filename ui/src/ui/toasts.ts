@@ -12,10 +12,12 @@ export class Toaster {
     el.setAttribute("role", "status");
   }
 
-  show(text: string, tone: ToastTone = "info"): HTMLElement {
+  /** A toast for a few seconds, or until removed when `sticky` (one that asks something). */
+  show(text: string, tone: ToastTone = "info", { sticky = false } = {}): HTMLElement {
     const t = h("div", { class: `toast toast-${tone}`, "data-tone": tone }, text);
     this.el.append(t);
     while (this.el.children.length > 4) this.el.firstElementChild?.remove();
+    if (sticky) return t;
     setTimeout(() => {
       t.classList.add("leaving");
       setTimeout(() => t.remove(), 300);
