@@ -174,8 +174,6 @@ test('when the host changes, the new host gets a lobby:knock for each one still 
 
 test('nobody in the room to admit: a joiner who passes the passcode enters and becomes host; the waiting ones knock on it', async (t) => {
   const { room, host, member } = await waitingRoom(srv, t, { passcode: 'door code' });
-  const w = await knock(srv, room, t, { passcode: 'door code' });
-  await nextEvent(host, 'lobby:knock');
   assertOkOnly(await request(member, 'room:leave', {}));
   assertOkOnly(await request(host, 'room:leave', {}));
   // the room is empty within its meeting: still locked, but the next one walks in
@@ -187,9 +185,38 @@ test('nobody in the room to admit: a joiner who passes the passcode enters and b
   assert.equal(ack.hostId, n.id);
   assert.equal(ack.locked, true);
   assert.equal(ack.waitingRoom, true);
+  const w = await knock(srv, room, t, { passcode: 'door code' });
   assert.deepEqual(await nextEvent(n, 'lobby:knock'), { id: w.id, email: w.email, name: null });
   assertOkOnly(await request(n, 'lobby:admit', { id: w.id }));
   assert.equal((await nextEvent(w, 'lobby:admitted')).hostId, n.id);
+});
+
+test('the room empties while people wait: the longest waiting is let in as host, the others knock on it', async (t) => {
+  const { room, host, member } = await waitingRoom(srv, t, { passcode: 'door code' });
+  const first = await knock(srv, room, t, { passcode: 'door code', name: 'First' });
+  const second = await knock(srv, room, t, { passcode: 'door code', name: 'Second' });
+  await nextEvent(host, 'lobby:knock');
+  await nextEvent(host, 'lobby:knock');
+  assertOkOnly(await request(member, 'room:leave', {}));
+  await noEvent(first, 'lobby:admitted');
+  // the last member goes (here by disconnecting, as when an app quits)
+  host.disconnect();
+  const admitted = await nextEvent(first, 'lobby:admitted');
+  assert.equal(admitted.id, first.id);
+  assert.equal(admitted.room, room);
+  assert.equal(admitted.hostId, first.id, 'nobody left to admit: it is host');
+  assert.deepEqual(admitted.participants, []);
+  assert.equal(admitted.locked, true);
+  assert.equal(admitted.waitingRoom, true);
+  assert.deepEqual(await nextEvent(first, 'room:join'), { email: first.email, room, name: 'First' });
+  assert.deepEqual(await nextEvent(first, 'lobby:knock'), { id: second.id, email: second.email, name: 'Second' });
+  await noEvent(second, ['lobby:admitted', 'user:joined']);
+  // it acts as host: lets the second one in
+  assertOkOnly(await request(first, 'lobby:admit', { id: second.id }));
+  const next = await nextEvent(second, 'lobby:admitted');
+  assert.equal(next.hostId, first.id);
+  assert.deepEqual(next.participants.map((p) => p.id), [first.id]);
+  assert.deepEqual(await nextEvent(first, 'user:joined'), { email: second.email, id: second.id, name: 'Second', count: 2 });
 });
 
 test('a removed email can come back only through the waiting room, admitted by the host', async (t) => {

@@ -12,6 +12,7 @@ import {
   connect,
   request,
   nextEvent,
+  noEvent,
   joinAll,
   joined,
   uniqRoom,
@@ -153,15 +154,25 @@ test('those still waiting when a meeting ends are let go with lobby:denied', asy
   const [h] = await joinAll(srv.url, room, 1, { t });
   const m = await joined(srv.url, room, { t });
   assert.equal((await request(h, 'room:lock', { waitingRoom: true })).waitingRoom, true);
+  // Someone the host removed knocks again: only a host may let it back, so an emptied
+  // room does not let it in (anyone else waiting would be, as host).
+  const email = uniqEmail();
   const w = await connect(srv.url, { t });
-  assert.equal((await request(w, 'room:join', { email: uniqEmail(), room })).waiting, true);
+  assert.equal((await request(w, 'room:join', { email, room })).waiting, true);
+  await nextEvent(h, 'lobby:knock');
+  assertOkOnly(await request(h, 'lobby:admit', { id: w.id }));
+  await nextEvent(w, 'lobby:admitted');
+  assertOkOnly(await request(h, 'room:remove', { id: w.id }));
+  await nextEvent(w, 'room:removed');
+  assert.equal((await request(w, 'room:join', { email, room })).waiting, true);
   await nextEvent(h, 'lobby:knock');
   // the host goes, then the last member: the room is empty, w still waits
   assertOkOnly(await request(h, 'room:leave', {}));
   await nextEvent(m, 'lobby:knock');
   assertOkOnly(await request(m, 'room:leave', {}));
+  await noEvent(w, 'lobby:admitted');
   assert.deepEqual(await nextEvent(w, 'lobby:denied', 5000), { room });
   // and may join the new meeting like anyone
-  const ack = await request(w, 'room:join', { email: uniqEmail(), room });
+  const ack = await request(w, 'room:join', { email, room });
   assert.equal(ack.hostId, w.id);
 });

@@ -154,6 +154,16 @@ pub struct Left {
     /// The host left and someone else is host now.
     pub new_host: Option<NewHost>,
     pub save: Option<MeetingRecord>,
+    /// The room emptied while someone waited at its door: the longest waiting (not
+    /// removed) is let in and becomes host, as a joiner of an empty room would.
+    pub promoted: Option<Promoted>,
+}
+
+/// A waiter let in because nobody was left to admit it.
+#[derive(Debug, Clone)]
+pub struct Promoted {
+    pub member: Member,
+    pub joined: Joined,
 }
 
 #[derive(Debug, Clone)]

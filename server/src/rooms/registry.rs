@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use super::meeting::Meeting;
 use super::{
     ConnId, Counts, Departure, Door, JoinOutcome, Joined, Left, MeetingId, Member, Millis, NewHost,
-    Pass, Place, RoomError, RoomSummary, Seat, Waiting,
+    Pass, Place, Promoted, RoomError, RoomSummary, Seat, Waiting,
 };
 use crate::protocol::{ListedRoom, RelayKind};
 
@@ -233,19 +233,49 @@ impl Registry {
                 waiting: r.lobby.clone(),
             });
         }
+        let remaining = r.ids();
         let mut save = None;
+        let mut promoted = None;
         if r.members.is_empty() {
-            r.meeting.emptied_at = Some(now);
-            save = Some(r.meeting.record(&place.room));
+            promoted = Self::promote(r, &place.room);
+            if promoted.is_none() {
+                r.meeting.emptied_at = Some(now);
+                save = Some(r.meeting.record(&place.room));
+            }
+        }
+        if let Some(p) = &promoted {
+            self.places.insert(
+                p.member.id,
+                Place {
+                    room: place.room.clone(),
+                    waiting: false,
+                },
+            );
         }
         Some(Departure::Left(Box::new(Left {
-            remaining: r.ids(),
+            remaining,
             room: place.room,
             member,
             was_sharer,
             new_host,
             save,
+            promoted,
         })))
+    }
+
+    /// Lets the longest-waiting joiner into the empty room `r` as its host; the rest
+    /// knock on its door. A removed joiner stays: only a host's admission lets it back.
+    fn promote(r: &mut Room, name: &str) -> Option<Promoted> {
+        let at = r
+            .lobby
+            .iter()
+            .position(|m| !r.meeting.is_removed(m.id, &m.email))?;
+        let member = r.lobby.remove(at);
+        r.members.push(member.clone());
+        r.host = Some(member.id);
+        let mut joined = r.view(name, member.id, Vec::new());
+        joined.knocks = r.lobby.clone();
+        Some(Promoted { member, joined })
     }
 
     pub fn leave(&mut self, id: ConnId, now: Millis) -> Option<Departure> {

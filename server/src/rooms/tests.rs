@@ -445,6 +445,56 @@ fn a_new_host_inherits_the_knocks_and_an_empty_room_lets_the_next_joiner_in_as_h
 }
 
 #[test]
+fn a_room_left_empty_lets_its_longest_waiting_joiner_in_as_host_but_not_a_removed_one() {
+    let mut r = Registry::new(IDLE);
+    let [host, banned, w1, w2] = ids();
+    join(&mut r, with_email(host, "h@x.y"), "1").unwrap();
+    join(&mut r, with_email(banned, "b@x.y"), "1").unwrap();
+    lock_with(&mut r, host, waiting_room(true));
+    r.remove(host, banned, 0).unwrap();
+    waiting(join(&mut r, with_email(banned, "b@x.y"), "1"));
+    waiting(join(&mut r, with_email(w1, "w1@x.y"), "1"));
+    waiting(join(&mut r, with_email(w2, "w2@x.y"), "1"));
+
+    let gone = left(r.leave(host, 50));
+    assert!(gone.remaining.is_empty());
+    assert!(
+        gone.save.is_none(),
+        "the room did not empty: its meeting goes on"
+    );
+    let p = gone
+        .promoted
+        .expect("nobody left to admit: the first waiter comes in");
+    assert_eq!(p.member.id, w1, "the removed one, first in line, stays out");
+    assert_eq!((p.joined.host, p.joined.count), (w1, 1));
+    assert!(
+        p.joined.settings.waiting_room,
+        "the lock stays with the meeting"
+    );
+    assert_eq!(
+        p.joined.knocks.iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![banned, w2],
+        "the others knock on the new host's door"
+    );
+    assert_eq!(r.place_of(w1).map(|p| p.waiting), Some(false));
+    assert_eq!(r.hosted_room(w1).unwrap(), "1");
+    assert_eq!(r.counts().waiting, 2);
+
+    // The new host leaves too: the next one in line (still not the removed one).
+    let p = left(r.leave(w1, 60)).promoted.unwrap();
+    assert_eq!(p.member.id, w2);
+    assert_eq!(
+        p.joined.knocks.iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![banned]
+    );
+    // Only the removed one waits: the room empties, and it keeps waiting.
+    let last = left(r.leave(w2, 70));
+    assert!(last.promoted.is_none());
+    assert!(last.save.is_some(), "empty now");
+    assert_eq!(r.place_of(banned).map(|p| p.waiting), Some(true));
+}
+
+#[test]
 fn whoever_becomes_host_of_an_empty_room_gets_the_knocks_of_those_still_waiting() {
     let mut r = Registry::new(IDLE);
     let [host, gone, later] = ids();
@@ -537,9 +587,14 @@ fn a_meeting_ends_after_the_room_stayed_empty_for_the_idle_time() {
     let back = entered(r.join(member(b), "1", pass, CAP, 1000));
     assert_eq!(back.meeting, first.meeting);
     assert!(back.save.unwrap().emptied_at.is_none());
+    // Someone the host removed knocks again: nobody lets it in once the room empties.
     let pass = Pass::Passcode(version(&r, w, "1"));
     waiting(r.join(member(w), "1", pass, CAP, 1000));
-    left(r.leave(b, 2000));
+    r.admit(b, w, CAP).unwrap();
+    r.remove(b, w, 1000).unwrap();
+    let pass = Pass::Passcode(version(&r, w, "1"));
+    waiting(r.join(member(w), "1", pass, CAP, 1000));
+    assert!(left(r.leave(b, 2000)).promoted.is_none());
     assert!(r.end_idle_meetings(2999).is_empty());
     let ended = r.end_idle_meetings(3000);
     assert_eq!(ended.len(), 1);

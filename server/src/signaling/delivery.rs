@@ -16,7 +16,7 @@ use socketioxide::{SendError, SocketIo};
 use super::state::Rooms;
 use super::{Hub, raw};
 use crate::cluster::keys;
-use crate::rooms::ConnId;
+use crate::rooms::{ConnId, Joined};
 
 /// A connected socket, whatever adapter serves it.
 pub trait ClientSocket: Send + Sync + 'static {
@@ -63,6 +63,10 @@ impl<A: Adapter> Remote for SocketIo<A> {
 #[derive(Default)]
 pub struct Outbox {
     items: Vec<(Vec<ConnId>, &'static str, Box<RawValue>)>,
+    /// Waiters let in by the transition: each gets `lobby:admitted` once the rest is out
+    /// (its ack reads the chat history, so it is built after the room's turn).
+    /// Events only from here: dropping an outbox without `take_admitted` loses an ack.
+    admitted: Vec<Joined>,
 }
 
 impl Outbox {
@@ -78,6 +82,15 @@ impl Outbox {
 
     pub fn post_one<T: Serialize + ?Sized>(&mut self, to: ConnId, event: &'static str, data: &T) {
         self.post(&[to], event, data);
+    }
+
+    pub fn let_in(&mut self, joined: Joined) {
+        self.admitted.push(joined);
+    }
+
+    /// The waiters to let in, for [`Hub::send_admissions`] once the room's turn is over.
+    pub fn take_admitted(&mut self) -> Vec<Joined> {
+        std::mem::take(&mut self.admitted)
     }
 }
 

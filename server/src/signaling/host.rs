@@ -103,8 +103,7 @@ impl Hub {
                 return Err(refusal(err));
             }
         };
-        let ack = self.join_ack(target, joined).await;
-        self.send_now(target, event::LOBBY_ADMITTED, &ack).await;
+        self.send_admissions(vec![joined]).await;
         Ok(Reply::Ok)
     }
 
@@ -161,8 +160,10 @@ impl Hub {
         let record = removal.left.save.take();
         self.announce_departure(&mut out, &Departure::Left(Box::new(removal.left)));
         let saved = record.map(|r| self.store.save_meeting(r));
+        let admitted = out.take_admitted();
         self.deliver(out).await;
         sequenced.release().await;
+        self.send_admissions(admitted).await;
         tracing::debug!(socket = %target, %room, by = %id, "removed");
         // Acked once on disk, so the removal holds after a crash.
         if let Some(saved) = saved

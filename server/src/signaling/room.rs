@@ -58,8 +58,10 @@ impl Hub {
                     Some(Ok(Err(waiting.room)))
                 }
             };
+            let admitted = out.take_admitted();
             self.deliver(out).await;
             sequenced.release().await;
+            self.send_admissions(admitted).await;
             match done {
                 None => continue,
                 Some(Err(refused)) => return Err(refused),
@@ -256,9 +258,20 @@ impl Hub {
         if let Some(departed) = &departed {
             self.announce_departure(&mut out, departed);
         }
+        let admitted = out.take_admitted();
         self.deliver(out).await;
         sequenced.release().await;
+        self.send_admissions(admitted).await;
         Ok(departed.is_some())
+    }
+
+    /// `lobby:admitted` to each waiter a transition let in, with what a join ack carries.
+    pub(super) async fn send_admissions(&self, admitted: Vec<Joined>) {
+        for joined in admitted {
+            let id = joined.id;
+            let ack = self.join_ack(id, joined).await;
+            self.send_now(id, event::LOBBY_ADMITTED, &ack).await;
+        }
     }
 
     pub(super) async fn disconnected(&self, id: ConnId) {
@@ -311,6 +324,16 @@ impl Hub {
                     self.save(record.clone());
                 }
                 tracing::debug!(socket = %left.member.id, room = %left.room, "left");
+                if let Some(p) = &left.promoted {
+                    let echo = JoinEcho {
+                        email: p.member.email.clone(),
+                        room: left.room.clone(),
+                        name: p.member.name.clone(),
+                    };
+                    self.announce_entry(out, &p.joined, &echo);
+                    out.let_in(p.joined.clone());
+                    tracing::debug!(socket = %p.member.id, room = %left.room, "let in: nobody left to admit");
+                }
             }
         }
     }
