@@ -159,7 +159,7 @@ mod tests {
         }
         let settled = held(&m);
         assert!(
-            settled <= (8 + 3 + 1) * CHUNK_SAMPLES && settled >= 8 * CHUNK_SAMPLES,
+            (8 * CHUNK_SAMPLES..=(8 + 3 + 1) * CHUNK_SAMPLES).contains(&settled),
             "{settled} samples held"
         );
     }
