@@ -122,6 +122,7 @@ pub fn open_microphone(choice: &MicChoice) -> Result<Option<Box<dyn AudioSource>
     Ok(match choice {
         MicChoice::None => None,
         MicChoice::Sine => Some(Box::new(SineMicrophone::default())),
+        MicChoice::Voice => Some(Box::new(SineMicrophone::voice())),
         MicChoice::Default => Some(Box::new(CpalMicrophone::open(None)?)),
         MicChoice::Device(id) => Some(Box::new(CpalMicrophone::open(Some(id))?)),
     })

@@ -97,6 +97,12 @@ pub struct ReceivedStream {
     pub jitter_ms: Option<f64>,
     /// What loss recovery did (VP8 video).
     pub recovery: Option<RecoveryCounts>,
+    /// Audio: 20 ms frames lost and made up by concealment, and lost but rebuilt from
+    /// the next packet's in-band FEC.
+    pub audio_concealed: u64,
+    pub audio_fec_recovered: u64,
+    /// Audio: the adaptive playout target at last look, ms.
+    pub playout_target_ms: Option<f64>,
 }
 
 /// What the receive side's loss recovery did on a stream.
@@ -168,6 +174,9 @@ impl ReceivedStream {
             rtt_ms: None,
             jitter_ms: None,
             recovery: None,
+            audio_concealed: 0,
+            audio_fec_recovered: 0,
+            playout_target_ms: None,
         }
     }
 
@@ -303,6 +312,9 @@ impl ReceivedStream {
             freezes: video.then_some(freeze_count),
             longest_freeze_ms: video.then_some(longest_freeze),
             recovery: self.recovery,
+            concealed_frames: (!video).then_some(self.audio_concealed),
+            fec_recovered_frames: (!video).then_some(self.audio_fec_recovered),
+            playout_target_ms: self.playout_target_ms,
             audio_frequency_hz: (self.audio_samples > 0).then(|| {
                 self.zero_crossings as f64
                     / 2.0
@@ -367,6 +379,12 @@ pub struct ReceivedStreamReport {
     pub longest_freeze_ms: Option<f64>,
     /// Video: what loss recovery did.
     pub recovery: Option<RecoveryCounts>,
+    /// Audio: lost 20 ms frames that were concealed (made up), and lost frames rebuilt
+    /// from in-band FEC.
+    pub concealed_frames: Option<u64>,
+    pub fec_recovered_frames: Option<u64>,
+    /// Audio: the adaptive playout (jitter buffer) target at the end, ms.
+    pub playout_target_ms: Option<f64>,
 }
 
 /// What we measure about a stream we send (encoded once, for every peer).

@@ -106,7 +106,8 @@ struct JoinArgs {
     /// `default`, a camera id, or `none`.
     #[arg(long, default_value = "default")]
     camera: String,
-    /// `sine` (440 Hz), `default`, a microphone id, or `none`.
+    /// `sine` (440 Hz), `voice` (the tone in syllables), `default`, a microphone id,
+    /// or `none`.
     #[arg(long, default_value = "default")]
     mic: String,
     /// `default`, a speaker id, or `none`.

@@ -19,7 +19,7 @@
 //! VP8 payload descriptors.
 //!
 //! Adapting the media: [`degradation`] (bitrate → resolution and frame rate, with
-//! hysteresis), [`audio`] (Opus settings from loss and bitrate) and [`encodings`] (per-peer
+//! hysteresis), [`audio`] (Opus settings from loss and bitrate, the adaptive playout delay) and [`encodings`] (per-peer
 //! choice between a full and a low encoding, so one weak peer does not drag a mesh down).
 //!
 //! The glue into webrtc-rs (interceptors) lives in `peer::congestion`; the encoder
@@ -28,8 +28,6 @@
 pub mod acked;
 pub mod aimd;
 pub mod allocation;
-// Designed and unit-tested, not wired yet: Opus settings from loss (item 3 of issue 13).
-#[allow(dead_code)]
 pub mod audio;
 pub mod degradation;
 pub mod delay;

@@ -212,6 +212,20 @@ pub fn from_twcc(fb: &TransportLayerCc) -> TransportFeedback {
     }
 }
 
+/// `poll_read`/`poll_write` of an interceptor here: each passes messages on through two
+/// queues, `reads` (on the way in) and `writes` (on the way out).
+macro_rules! poll_queues {
+    () => {
+        fn poll_read(&mut self) -> Option<TaggedPacket> {
+            self.reads.pop_front()
+        }
+
+        fn poll_write(&mut self) -> Option<TaggedPacket> {
+            self.writes.pop_front()
+        }
+    };
+}
+
 fn passthrough_queues() -> (VecDeque<TaggedPacket>, VecDeque<TaggedPacket>) {
     (VecDeque::new(), VecDeque::new())
 }
@@ -249,6 +263,8 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for TransportCcInterceptor {
     type Error = Error;
     type Time = Instant;
 
+    poll_queues!();
+
     fn handle_read(&mut self, msg: TaggedPacket) -> Result<(), Error> {
         if let Packet::Rtcp(packets) = &msg.message.packet {
             for packet in packets {
@@ -280,10 +296,6 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for TransportCcInterceptor {
         Ok(())
     }
 
-    fn poll_read(&mut self) -> Option<TaggedPacket> {
-        self.reads.pop_front()
-    }
-
     fn handle_write(&mut self, mut msg: TaggedPacket) -> Result<(), Error> {
         if let Packet::Rtp(rtp) = &mut msg.message.packet
             && let Some(&id) = self.ext_ids.get(&rtp.header.ssrc)
@@ -300,10 +312,6 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for TransportCcInterceptor {
         }
         self.writes.push_back(msg);
         Ok(())
-    }
-
-    fn poll_write(&mut self) -> Option<TaggedPacket> {
-        self.writes.pop_front()
     }
 }
 
@@ -386,13 +394,11 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for PacerInterceptor {
     type Error = Error;
     type Time = Instant;
 
+    poll_queues!();
+
     fn handle_read(&mut self, msg: TaggedPacket) -> Result<(), Error> {
         self.reads.push_back(msg);
         Ok(())
-    }
-
-    fn poll_read(&mut self) -> Option<TaggedPacket> {
-        self.reads.pop_front()
     }
 
     fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Error> {
@@ -414,10 +420,6 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for PacerInterceptor {
         self.pacer.push(now, class, size, msg, expires);
         self.release(now);
         Ok(())
-    }
-
-    fn poll_write(&mut self) -> Option<TaggedPacket> {
-        self.writes.pop_front()
     }
 
     fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
@@ -543,6 +545,8 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for NackResponderInterceptor {
     type Error = Error;
     type Time = Instant;
 
+    poll_queues!();
+
     fn handle_read(&mut self, msg: TaggedPacket) -> Result<(), Error> {
         if let Packet::Rtcp(packets) = &msg.message.packet {
             let nacks: Vec<TransportLayerNack> = packets
@@ -555,10 +559,6 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for NackResponderInterceptor {
         }
         self.reads.push_back(msg);
         Ok(())
-    }
-
-    fn poll_read(&mut self) -> Option<TaggedPacket> {
-        self.reads.pop_front()
     }
 
     fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Error> {
@@ -574,10 +574,6 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for NackResponderInterceptor {
         }
         self.writes.push_back(msg);
         Ok(())
-    }
-
-    fn poll_write(&mut self) -> Option<TaggedPacket> {
-        self.writes.pop_front()
     }
 }
 

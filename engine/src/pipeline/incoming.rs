@@ -13,9 +13,10 @@ use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use super::decoding::{DecodeFn, DecodeWorker};
 use super::guard::{Verdict, VideoGuard};
 use super::recovery::{FrameSource, Recovered};
-use crate::codec::opus::OpusDecoder;
+use crate::codec::opus::{OpusDecoder, opus_has_fec};
 use crate::codec::{self, VideoDecoder, vp8};
-use crate::media::frame::{CHUNK_SAMPLES, VideoFrame};
+use crate::congestion::audio::PlayoutDelay;
+use crate::media::frame::{CHUNK_SAMPLES, SAMPLE_RATE, VideoFrame};
 use crate::media::pixels::Resizer;
 use crate::media::stream::StreamId;
 use crate::media::testsignal;
@@ -251,7 +252,13 @@ fn decode_fn(
     })
 }
 
-/// Receives a remote Opus track until it ends, into the mixer.
+/// Losses longer than this many packets are not made up: the stream paused or jumped.
+const MAX_CONCEALED_RUN: u16 = 10;
+
+/// Receives a remote Opus track until it ends, into the mixer. A lost packet is rebuilt
+/// from the in-band FEC of the one after it when that one carries some, and concealed
+/// otherwise; the mixer holds as much as the measured jitter asks for
+/// ([`PlayoutDelay`]).
 pub async fn receive_audio(
     track: Arc<dyn TrackRemote>,
     id: StreamId,
@@ -265,7 +272,10 @@ pub async fn receive_audio(
             return;
         }
     };
+    let mut playout = PlayoutDelay::new(SAMPLE_RATE);
     let mut last_seq: Option<u16> = None;
+    // The length of a lost packet is taken to be that of the last one decoded.
+    let mut frame_samples = 2 * CHUNK_SAMPLES;
     while let Some(event) = track.poll().await {
         let packet = match event {
             TrackRemoteEvent::OnRtpPacket(p) => p,
@@ -275,24 +285,58 @@ pub async fn receive_audio(
         let now = Instant::now();
         let seq = packet.header.sequence_number;
         with_stats(&stats, &id, |s| s.on_packet(now, seq, packet.payload.len()));
-        // Conceal what was lost so the playout keeps its rhythm.
-        if let Some(last) = last_seq {
-            let gap = seq.wrapping_sub(last);
-            if (2..10).contains(&gap) {
-                for _ in 1..gap {
-                    if let Ok(pcm) = decoder.conceal(2 * CHUNK_SAMPLES) {
-                        mixer.push(&id, &pcm);
+        let lost = match last_seq.map(|last| seq.wrapping_sub(last)) {
+            Some(0) => continue,                    // duplicate
+            Some(gap) if gap >= 0x8000 => continue, // late: its time has passed
+            Some(gap) if gap <= MAX_CONCEALED_RUN => gap - 1,
+            _ => 0,
+        };
+        last_seq = Some(seq);
+        playout.on_packet(now, packet.header.timestamp);
+        let target = playout.target();
+        mixer.set_target(&id, target.as_micros() as usize * CHUNK_SAMPLES / 10_000);
+        // Make up what was lost so the playout keeps its rhythm: all but the last
+        // missing packet by concealment, the last one from this packet's FEC.
+        let (mut concealed, mut rebuilt) = (0, 0);
+        for k in 0..lost {
+            let pcm = if k + 1 == lost {
+                decoder.decode_fec(&packet.payload, frame_samples)
+            } else {
+                decoder.conceal(frame_samples)
+            };
+            match pcm {
+                Ok(pcm) => {
+                    mixer.push(&id, &pcm);
+                    if k + 1 == lost {
+                        rebuilt += 1;
+                    } else {
+                        concealed += 1;
                     }
                 }
-            } else if gap == 0 || gap >= 0x8000 {
-                continue; // duplicate or late
+                Err(err) => tracing::debug!(%err, "lost audio not made up"),
             }
         }
-        last_seq = Some(seq);
+        if lost > 0 {
+            // libopus falls back to concealment when the next packet has no FEC data
+            // (the sender saw no loss yet); that frame counts as concealed.
+            let has_fec = opus_has_fec(&packet.payload);
+            with_stats(&stats, &id, |s| {
+                if has_fec {
+                    s.audio_fec_recovered += rebuilt;
+                    s.audio_concealed += concealed;
+                } else {
+                    s.audio_concealed += concealed + rebuilt;
+                }
+            });
+        }
         match decoder.decode(&packet.payload) {
             Ok(pcm) => {
+                frame_samples = pcm.len().max(CHUNK_SAMPLES / 4);
                 let level = rms_level(&pcm);
-                with_stats(&stats, &id, |s| s.on_audio(now, &pcm, level));
+                with_stats(&stats, &id, |s| {
+                    s.on_audio(now, &pcm, level);
+                    s.playout_target_ms = Some(target.as_secs_f64() * 1000.0);
+                });
                 mixer.push(&id, &pcm);
             }
             Err(err) => {

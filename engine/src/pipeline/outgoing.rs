@@ -4,6 +4,7 @@
 //! work) and publishes encoded frames on a broadcast channel; every peer connection
 //! subscribes and writes the same bytes into its own track.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,8 +14,9 @@ use tokio::sync::broadcast;
 
 use crate::capture::echo::CaptureProcessor;
 use crate::capture::source::{AudioSource, VideoSource};
-use crate::codec::opus::{FRAME_SAMPLES, OpusEncoder};
+use crate::codec::opus::{DTX_PACKET_BYTES, FRAME_SAMPLES, OpusEncoder};
 use crate::codec::{EncoderSettings, PTS_CLOCK_HZ, VideoCodec, VideoEncoder, vp8};
+use crate::congestion::audio::{OpusSettings, opus_settings};
 use crate::stats::SentStream;
 
 use super::degrade::Degrader;
@@ -31,7 +33,11 @@ pub struct EncodedVideo {
 #[derive(Debug)]
 pub struct EncodedAudio {
     pub data: Bytes,
-    pub duration: Duration,
+    /// Its first sample's index since the sender started (the RTP clock: DTX leaves
+    /// gaps the timestamps must show).
+    pub sample_index: u64,
+    /// The first packet after a silence DTX did not send (RTP marker: a talkspurt).
+    pub after_silence: bool,
 }
 
 /// What the rest of the engine may ask of a running video sender.
@@ -271,9 +277,36 @@ pub struct AudioControl {
     muted: AtomicBool,
     stop: AtomicBool,
     replacement: Mutex<Option<Box<dyn AudioSource>>>,
+    /// Each receiver's link as its connection measures it: (loss fraction, estimate).
+    links: Mutex<HashMap<String, (f64, f64)>>,
 }
 
 impl AudioControl {
+    /// What the connection to `peer` sees: the loss of our packets, and its estimate.
+    pub fn set_link(&self, peer: &str, loss: f64, estimate_bps: f64) {
+        if let Ok(mut links) = self.links.lock() {
+            links.insert(peer.to_string(), (loss, estimate_bps));
+        }
+    }
+
+    pub fn forget_link(&self, peer: &str) {
+        if let Ok(mut links) = self.links.lock() {
+            links.remove(peer);
+        }
+    }
+
+    /// One encoding serves every receiver: it is set for the worst link.
+    pub fn settings(&self) -> OpusSettings {
+        let (loss, estimate) = self.links.lock().map_or((0.0, f64::INFINITY), |links| {
+            links
+                .values()
+                .fold((0.0, f64::INFINITY), |(l, e), &(loss, est)| {
+                    (f64::max(l, loss), f64::min(e, est))
+                })
+        });
+        opus_settings(loss, estimate)
+    }
+
     pub fn set_muted(&self, muted: bool) {
         self.muted.store(muted, Relaxed);
     }
@@ -348,6 +381,9 @@ fn audio_loop(
         }
     };
     let mut pcm: Vec<i16> = Vec::with_capacity(FRAME_SAMPLES);
+    let mut applied: Option<OpusSettings> = None;
+    let mut sample_index: u64 = 0;
+    let mut silent = false;
     while !control.stop.load(Relaxed) {
         if let Some(next) = control.replacement.lock().ok().and_then(|mut s| s.take()) {
             tracing::info!(source = %next.describe(), "microphone switched");
@@ -372,21 +408,44 @@ fn audio_loop(
             continue;
         }
         let frame: Vec<i16> = pcm.drain(..FRAME_SAMPLES).collect();
+        let index = sample_index;
+        sample_index += FRAME_SAMPLES as u64;
         if packets.receiver_count() == 0 {
             continue;
         }
+        let settings = control.settings();
+        if applied != Some(settings) {
+            match apply(&mut encoder, settings) {
+                Ok(()) => {
+                    tracing::info!(?settings, "opus settings");
+                    applied = Some(settings);
+                }
+                Err(err) => tracing::warn!(%err, "opus settings refused"),
+            }
+        }
         let started = Instant::now();
         match encoder.encode(&frame) {
+            // DTX: silence, nothing worth sending.
+            Ok(data) if data.len() <= DTX_PACKET_BYTES => silent = true,
             Ok(data) => {
                 if let Ok(mut s) = stats.lock() {
                     s.on_encoded(Instant::now(), data.len(), started.elapsed(), false);
                 }
                 let _ = packets.send(Arc::new(EncodedAudio {
                     data,
-                    duration: Duration::from_millis(20),
+                    sample_index: index,
+                    after_silence: std::mem::take(&mut silent),
                 }));
             }
             Err(err) => tracing::warn!(%err, "opus encode failed"),
         }
     }
+}
+
+fn apply(encoder: &mut OpusEncoder, s: OpusSettings) -> crate::codec::opus::Result<()> {
+    encoder.set_bitrate(s.bitrate_bps)?;
+    encoder.set_packet_loss_perc(if s.fec { s.packet_loss_perc } else { 0 })?;
+    // Under loss, FEC matters more than the music-grade coding libopus might pick.
+    encoder.set_voice(s.fec)?;
+    encoder.set_dtx(s.dtx)
 }

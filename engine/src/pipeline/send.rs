@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rtc::media::Sample;
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
@@ -15,7 +14,7 @@ use tokio::task::JoinHandle;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 
 use super::bitrate::BitrateController;
-use super::outgoing::{EncodedAudio, EncodedVideo, VideoControl};
+use super::outgoing::{AudioControl, EncodedAudio, EncodedVideo, VideoControl};
 use crate::codec::VideoCodec;
 use crate::congestion::allocation;
 use crate::peer::congestion::CongestionHandle;
@@ -94,6 +93,10 @@ pub fn spawn_video_writer(
     })
 }
 
+/// Writes the shared Opus packets into this connection's track. Packetized here (one
+/// packet per RTP packet) so that the RTP timestamp is the packet's place on the
+/// sender's sample clock: across a DTX silence it jumps while sequence numbers stay
+/// contiguous, which is how the receiver tells silence from loss.
 pub fn spawn_audio_writer(
     local: &LocalTrack,
     mut packets: broadcast::Receiver<Arc<EncodedAudio>>,
@@ -105,18 +108,31 @@ pub fn spawn_audio_writer(
             return;
         };
         packets = packets.resubscribe();
+        let mut sequence: u16 = (rand_ssrc() & 0x7FFF) as u16;
+        let base = rand_ssrc();
+        let mut first = true;
         loop {
             let packet = match packets.recv().await {
                 Ok(p) => p,
                 Err(broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(broadcast::error::RecvError::Closed) => return,
             };
-            let sample = Sample {
-                data: packet.data.clone(),
-                duration: packet.duration,
-                ..Sample::new(Instant::now())
+            let rtp = rtc::rtp::packet::Packet {
+                header: rtc::rtp::header::Header {
+                    version: 2,
+                    marker: packet.after_silence || first,
+                    payload_type: pt,
+                    sequence_number: sequence,
+                    // The RTP clock of Opus is 48 kHz, our sample clock too.
+                    timestamp: base.wrapping_add(packet.sample_index as u32),
+                    ssrc,
+                    ..Default::default()
+                },
+                payload: packet.data.clone(),
             };
-            if let Err(err) = track.sample_writer(ssrc, pt).write_sample(&sample).await {
+            first = false;
+            sequence = sequence.wrapping_add(1);
+            if let Err(err) = track.write_rtp(rtp).await {
                 tracing::debug!(%err, "audio write failed");
             }
         }
@@ -153,6 +169,43 @@ pub fn spawn_feedback_reader(
         }
         bitrate.forget(&peer);
     })
+}
+
+/// Tells the audio encoder what one connection sees (the loss of our packets per its
+/// transport-wide feedback, and its estimate) every 500 ms, so Opus's FEC follows the
+/// loss; forgets the connection when it goes or the task is aborted.
+pub fn spawn_audio_follower(
+    handle: CongestionHandle,
+    control: Arc<AudioControl>,
+    peer: String,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let _forget = ForgetLink {
+            control: control.clone(),
+            peer: peer.clone(),
+        };
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tick.tick().await;
+            let Some((estimate, stats, _, _)) = handle.snapshot() else {
+                return;
+            };
+            control.set_link(&peer, stats.loss_fraction.unwrap_or(0.0), estimate);
+        }
+    })
+}
+
+/// Removes a peer's link from the audio encoder's view when its follower ends, however
+/// it ends (an aborted task is dropped, not returned from).
+struct ForgetLink {
+    control: Arc<AudioControl>,
+    peer: String,
+}
+
+impl Drop for ForgetLink {
+    fn drop(&mut self) {
+        self.control.forget_link(&self.peer);
+    }
 }
 
 /// Makes the encoder follow one connection's send-side estimate: every 100 ms, what audio

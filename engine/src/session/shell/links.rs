@@ -152,6 +152,11 @@ impl Shell {
                 sender.packets.subscribe(),
                 connected.clone(),
             ));
+            tasks.push(send::spawn_audio_follower(
+                self.congestion(key)?,
+                sender.control.clone(),
+                key.remote.clone(),
+            ));
         }
         let codec = self.video.as_ref().map_or(&vp8::VP8, |v| v.config.codec);
         let video = tracks::add_local_track(
