@@ -417,7 +417,7 @@ fn audio_loop(
         if applied != Some(settings) {
             match apply(&mut encoder, settings) {
                 Ok(()) => {
-                    tracing::info!(?settings, "opus settings");
+                    tracing::debug!(?settings, "opus settings");
                     applied = Some(settings);
                 }
                 Err(err) => tracing::warn!(%err, "opus settings refused"),
