@@ -4,10 +4,14 @@
 //     leaves early and the others' subscriptions drop it; one shares its screen (a third stream
 //     of its publication) and the others read its barcode.
 //  2. A Chromium page (tests/engine page, sfu=1) in an SFU room with CLIs: Huddle decodes it and
-//     it reads Huddle.
+//     it reads Huddle; the first CLI's first publication is refused by Janus (its RTP ports are
+//     all taken for a moment, so its ICE agent cannot gather) and the CLI publishes again.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { startLab, assertLabOk, labSkipReason } from './lab.mjs';
+import { JANUS_RTP_PORTS } from './janus.mjs';
+import { SERVER_IP } from './netlab.mjs';
 import { huddleReceivedProblems, huddleScreenProblems, huddleId, receivedFrom, describeReceived, pollUntil } from '../engine/helpers.mjs';
 
 const N = Number(process.env.HUDDLE_SFU_CLIS || 6);
@@ -61,16 +65,37 @@ test(`SFU with threshold 1: ${N} huddle CLIs through Janus, one leaves, one shar
   await assertLabOk(lab, problems, `${N} Huddles through the SFU`);
 });
 
-// Known regression since the congestion-control and room-access merges (issue 16 is still open):
-// the page reads one of the two Huddles through Janus but not the other, while Huddles read
-// each other (the test above). Skipped, with the reason printed, until it is found.
-const PAGE_BESIDE_HUDDLES =
-  'known failure: the page does not read one Huddle through Janus since the congestion merge (issue 16 open)';
+const UDP_TOOL = fileURLToPath(new URL('./udp-tool.mjs', import.meta.url));
 
-test('SFU: a Chromium page publishes and subscribes beside Huddle CLIs', { skip: labSkipReason() ?? PAGE_BESIDE_HUDDLES, timeout: 180000 }, async (t) => {
+/** Binds every port of Janus's RTP range on the server host; resolves once bound. */
+async function squatJanusPorts(lab) {
+  const [lo, hi] = JANUS_RTP_PORTS.split('-').map(Number);
+  const ports = Array.from({ length: hi - lo + 1 }, (_, i) => lo + i);
+  const p = lab.lab.spawn('srv', process.execPath, [UDP_TOOL, 'reflect', SERVER_IP, ...ports.map(String)]);
+  let out = '';
+  await new Promise((resolve, reject) => {
+    p.stdout.on('data', (c) => {
+      out += c;
+      if (out.includes('ready')) resolve();
+    });
+    p.on('exit', (code) => reject(new Error(`port squatter exited (${code}): ${out}`)));
+  });
+  return { release: () => p.kill('SIGTERM') };
+}
+
+test('SFU: a Chromium page publishes and subscribes beside Huddle CLIs', { skip: labSkipReason() ?? false, timeout: 180000 }, async (t) => {
   const lab = await startLab(t, { nat: 'eim', janus: { threshold: 1 } });
+  // Janus refuses a publication whose ICE agent cannot gather ("Error setting ICE locally");
+  // it happened by chance in CI, and the CLI never published again.
+  const squatter = await squatJanusPorts(lab);
   const a = lab.huddle('a', { email: 'cli-a@example.com', ice: 'stun', duration: 20 });
   await huddleId(a);
+  await pollUntil(
+    () => a.stderr(),
+    (err) => err.includes('SFU publish refused'),
+    { timeoutMs: 10000, what: "Janus refusing cli-a's first publication" },
+  ).finally(() => squatter.release());
+  console.log(`cli-a: ${a.stderr().split('\n').find((l) => l.includes('SFU publish refused'))?.replace(/^.*WARN /, '')}`);
   const browser = await lab.browser('b');
   const page = await lab.page(browser, { email: 'page@example.com', ice: 'stun', query: { sfu: 1 } });
   const b = lab.huddle('b', { email: 'cli-b@example.com', ice: 'stun', duration: 14 });
@@ -92,6 +117,7 @@ test('SFU: a Chromium page publishes and subscribes beside Huddle CLIs', { skip:
     [a, a.report()],
     [b, b.report()],
   ]) {
+    if (r.errors.length) problems.push(`${h.email}: errors ${JSON.stringify(r.errors)}`);
     problems.push(...huddleReceivedProblems(r, 'page@example.com', { who: `${h.email} ← page`, minFrames: 40, minBarcodes: 40, minAudioPackets: 100 }));
   }
   const s = await page.stats();

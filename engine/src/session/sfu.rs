@@ -7,6 +7,7 @@
 //! restarts its depacketizer and decoder (they wait for the new feed's keyframe).
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use huddle_protocol::{PublishStream, StreamSource, SubscribedStream};
 
@@ -103,9 +104,72 @@ pub fn publication(
     .collect()
 }
 
+/// Retries of a first publication the SFU refused. Janus can refuse one for a passing
+/// reason (its ICE agent failed to gather: "Error setting ICE locally"); without a retry
+/// the member stays unseen by everyone for the whole meeting.
+#[derive(Debug, Default)]
+pub struct PublishRetry {
+    failures: u32,
+    next_at: Option<Instant>,
+}
+
+impl PublishRetry {
+    /// Attempts after the first before giving up (1 + 2 + 4 + 8 s of waiting).
+    pub const MAX_RETRIES: u32 = 4;
+
+    /// A first publication failed at `now`: when to try again, or `None` to give up.
+    pub fn failed(&mut self, now: Instant) -> Option<Instant> {
+        self.failures += 1;
+        self.next_at = (self.failures <= Self::MAX_RETRIES)
+            .then(|| now + Duration::from_secs(1 << (self.failures - 1)));
+        self.next_at
+    }
+
+    /// Whether a retry is due at `now` (then it is no longer pending).
+    pub fn take_due(&mut self, now: Instant) -> bool {
+        let due = self.next_at.is_some_and(|at| at <= now);
+        if due {
+            self.next_at = None;
+        }
+        due
+    }
+
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_publication_is_retried_with_backoff_then_given_up() {
+        let t0 = Instant::now();
+        let mut r = PublishRetry::default();
+        assert!(!r.take_due(t0));
+        let at = r.failed(t0).expect("a retry");
+        assert_eq!(at, t0 + Duration::from_secs(1));
+        assert!(!r.take_due(t0 + Duration::from_millis(999)));
+        assert!(r.take_due(at));
+        assert!(!r.take_due(at), "taken once");
+        let waits: Vec<_> = (0..3)
+            .map(|_| r.failed(t0).map(|a| a - t0).expect("a retry"))
+            .collect();
+        assert_eq!(
+            waits,
+            [2, 4, 8].map(Duration::from_secs).to_vec(),
+            "doubling"
+        );
+        assert_eq!(
+            r.failed(t0),
+            None,
+            "given up after {} retries",
+            PublishRetry::MAX_RETRIES
+        );
+        assert!(!r.take_due(t0 + Duration::from_secs(60)));
+        assert_eq!(r.failures(), 5);
+    }
 
     fn stream(
         mid: &str,

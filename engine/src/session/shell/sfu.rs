@@ -27,7 +27,7 @@ use crate::peer::tracks::{self, Direction, LocalTrack};
 use crate::peer::{PeerError, PeerEvent, from_rtc_description, to_rtc_description};
 use crate::pipeline::{incoming, send};
 use crate::session::core::Input;
-use crate::session::sfu::{Route, Routing, publication};
+use crate::session::sfu::{PublishRetry, Route, Routing, publication};
 use crate::stats::ReceivedStream;
 
 /// How long after the first SFU packet of a member's camera our mesh call with it ends:
@@ -51,6 +51,21 @@ struct Publisher {
     microphone: Option<LocalTrack>,
     /// The screen while we share: its track and the tasks that feed it.
     screen: Option<(LocalTrack, Vec<JoinHandle<()>>)>,
+    /// Whether the SFU accepted a publication on this connection.
+    published: bool,
+}
+
+impl Publisher {
+    fn close(self) {
+        self.tasks.iter().for_each(JoinHandle::abort);
+        if let Some((_, tasks)) = self.screen {
+            tasks.iter().for_each(JoinHandle::abort);
+        }
+        let pc = self.pc;
+        tokio::spawn(async move {
+            let _ = pc.close().await;
+        });
+    }
 }
 
 struct Subscriber {
@@ -73,6 +88,8 @@ pub(super) struct SfuIo {
     carrying: Arc<std::sync::Mutex<HashMap<String, Instant>>>,
     /// Members whose mesh call was ended (or never was).
     carried: std::collections::HashSet<String>,
+    /// Retries of a refused first publication.
+    retry: PublishRetry,
 }
 
 impl SfuIo {
@@ -85,21 +102,13 @@ impl SfuIo {
             routing: Routing::default(),
             carrying: Default::default(),
             carried: Default::default(),
+            retry: PublishRetry::default(),
         }
     }
 
     fn close(&mut self) {
         if let Some(p) = self.publisher.take() {
-            for t in p.tasks {
-                t.abort();
-            }
-            if let Some((_, tasks)) = p.screen {
-                tasks.iter().for_each(JoinHandle::abort);
-            }
-            let pc = p.pc;
-            tokio::spawn(async move {
-                let _ = pc.close().await;
-            });
+            p.close();
         }
         if let Some(s) = self.subscriber.take() {
             for t in s.receivers.values() {
@@ -127,8 +136,32 @@ impl Shell {
         tracing::info!(epoch, "the room uses the SFU");
         self.sfu = Some(SfuIo::new(epoch));
         self.drive(Input::SfuMode).await;
-        if let Err(err) = self.sfu_publish().await {
+        self.sfu_publish_first().await;
+    }
+
+    /// The first publication of this epoch; a refused one is retried on a fresh
+    /// connection (the SFU dropped the refused one's ICE agent), then reported.
+    async fn sfu_publish_first(&mut self) {
+        let Err(err) = self.sfu_publish().await else {
+            return;
+        };
+        let Some(sfu) = self.sfu.as_mut() else { return };
+        if sfu.publisher.as_ref().is_some_and(|p| p.published) {
+            // Refused after the SFU had accepted us: not a first publication.
             self.core.note_error(format!("SFU publish: {err}"));
+            return;
+        }
+        if let Some(p) = sfu.publisher.take() {
+            p.close();
+        }
+        match sfu.retry.failed(Instant::now()) {
+            Some(at) => tracing::warn!(
+                %err,
+                attempt = sfu.retry.failures(),
+                in_ms = at.saturating_duration_since(Instant::now()).as_millis() as u64,
+                "SFU publish refused; trying again on a fresh connection"
+            ),
+            None => self.core.note_error(format!("SFU publish: {err}")),
         }
     }
 
@@ -203,6 +236,9 @@ impl Shell {
             .map_err(|e| PeerError::WebRtc(format!("sfu:publish: {e}")))?;
         pc.set_remote_description(to_rtc_description(&ack.answer)?)
             .await?;
+        if let Some(p) = self.sfu.as_mut().and_then(|s| s.publisher.as_mut()) {
+            p.published = true;
+        }
         Ok(())
     }
 
@@ -271,6 +307,7 @@ impl Shell {
             camera,
             microphone,
             screen: None,
+            published: false,
         })
     }
 
@@ -558,8 +595,11 @@ impl Shell {
 
     /// Every tick: end the mesh calls of members the SFU carries (make before break).
     pub(super) async fn sfu_tick(&mut self) {
-        let Some(sfu) = self.sfu.as_mut() else { return };
         let now = Instant::now();
+        if self.sfu.as_mut().is_some_and(|s| s.retry.take_due(now)) {
+            self.sfu_publish_first().await;
+        }
+        let Some(sfu) = self.sfu.as_mut() else { return };
         let wind_down = now.duration_since(sfu.started) >= MESH_WIND_DOWN;
         let mut done = Vec::new();
         if let Ok(carrying) = sfu.carrying.lock() {
