@@ -167,3 +167,43 @@ test('SFU threshold 5: a mesh of four grows to six, moves to the SFU, media keep
   if (!(worst < 3000)) problems.push(`media stopped for ${worst} ms across the switch`);
   await assertLabOk(lab, problems, 'a room growing from 4 to 6 through the threshold');
 });
+
+test('SFU view: a CLI that shows one camera gets no packets of the other until it shows it', { skip: labSkipReason() ?? false, timeout: 180000 }, async (t) => {
+  const lab = await startLab(t, { nat: 'eim', janus: { threshold: 1 } });
+  const cam = 'test:160x120';
+  const p1 = lab.huddle('a', { email: 'p1@example.com', ice: 'stun', duration: 18, camera: cam });
+  await huddleId(p1);
+  const p2 = lab.huddle('b', { email: 'p2@example.com', ice: 'stun', duration: 18, camera: cam });
+  await huddleId(p2);
+  // The viewer shows p1's camera only, then every camera from 7 s on.
+  const SHOW_ALL_AT = 7;
+  const v = lab.huddle('a', {
+    email: 'viewer@example.com',
+    ice: 'stun',
+    duration: 14,
+    camera: cam,
+    extraArgs: ['--sfu-view', 'p1@example.com', '--sfu-view-until', String(SHOW_ALL_AT)],
+  });
+  await huddleId(v);
+  const exits = await Promise.all([p1, p2, v].map((h) => h.waitExit(60000)));
+  const problems = exits.flatMap((e, i) => (e.code === 0 ? [] : [`${['p1', 'p2', 'viewer'][i]}: exit ${e.code}`]));
+  const r = v.report();
+  if (!r) throw new Error(`no viewer report\n${await lab.dump()}`);
+  if (r.errors.length) problems.push(`viewer: errors ${JSON.stringify(r.errors)}`);
+  const shown = receivedFrom(r, 'p1@example.com', 'video')[0];
+  const paused = receivedFrom(r, 'p2@example.com', 'video')[0];
+  problems.push(...huddleReceivedProblems(r, 'p1@example.com', { who: 'viewer ← p1 (shown)', minFrames: 200, minBarcodes: 200, minAudioPackets: 400 }));
+  // p2's camera: nothing before the viewer shows it, then frames; its audio all along.
+  problems.push(...huddleReceivedProblems(r, 'p2@example.com', { who: 'viewer ← p2 (shown from 7 s)', minFrames: 60, minBarcodes: 60, minAudioPackets: 400 }));
+  const firstPacket = paused?.time_to_first_packet_ms ?? 0;
+  if (!(firstPacket >= (SHOW_ALL_AT - 1) * 1000)) problems.push(`p2's camera was not paused: its first packet came ${Math.round(firstPacket)} ms after the viewer joined the SFU`);
+  if (!(paused && shown && paused.packets < shown.packets * 0.75)) problems.push(`p2's camera sent ${paused?.packets} packets vs p1's ${shown?.packets}: not paused`);
+  const bytes = (s) => Math.round(((s?.kbps ?? 0) * 1000) / 8 * (14 - (s?.time_to_first_packet_ms ?? 0) / 1000));
+  for (const [name, s] of [
+    ['p1 (shown)', shown],
+    ['p2 (paused until 7 s)', paused],
+  ]) {
+    console.log(`viewer ← ${name}: first packet ${Math.round(s?.time_to_first_packet_ms ?? -1)} ms, packets ${s?.packets}, ${Math.round(s?.kbps ?? 0)} kbps while flowing (~${bytes(s)} bytes), frames ${s?.frames_decoded}`);
+  }
+  await assertLabOk(lab, problems, 'an SFU subscriber that shows one camera');
+});

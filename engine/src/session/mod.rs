@@ -28,6 +28,7 @@ use tokio::task::JoinHandle;
 
 pub use core::Admission;
 pub use event::SessionEvent;
+pub use sfu::CameraView;
 
 use crate::capture::echo::CaptureProcessor;
 use crate::capture::source::{AudioSource, VideoSource};
@@ -320,6 +321,12 @@ impl Session {
 
     pub fn set_camera_on(&self, on: bool) {
         let _ = self.commands.send(Command::SetCameraOn(on));
+    }
+
+    /// Which cameras are on screen: in an SFU room the others are paused at the SFU
+    /// (audio and screens always flow). Kept across SFU epochs; no effect on mesh calls.
+    pub fn set_camera_view(&self, view: CameraView) {
+        let _ = self.commands.send(Command::SetCameraView(view));
     }
 
     /// Switches the camera without renegotiating any call.

@@ -6,7 +6,7 @@
 //! latest list, and a mid whose (member, source) changes is unbound and bound again, which
 //! restarts its depacketizer and decoder (they wait for the new feed's keyframe).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use huddle_protocol::{PublishStream, StreamSource, SubscribedStream};
@@ -77,6 +77,56 @@ impl Routing {
     pub fn clear(&mut self) {
         self.bound.clear();
     }
+
+    /// The members whose camera an m-line carries.
+    pub fn cameras(&self) -> BTreeSet<String> {
+        self.bound
+            .values()
+            .filter(|b| b.kind == StreamKind::Video)
+            .map(|b| b.from.clone())
+            .collect()
+    }
+}
+
+/// Which cameras the application shows (the others are paused at the SFU: `sfu:view`).
+/// Audio and screens always flow.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum CameraView {
+    /// Every camera (the default: the CLI has no screen to run out of).
+    #[default]
+    All,
+    /// Only these members' cameras, named by member id or by email.
+    Only(BTreeSet<String>),
+}
+
+/// What `sfu:view` last said, so it is sent only when the shown cameras change.
+#[derive(Debug, Default)]
+pub struct ViewSync {
+    sent: Option<BTreeSet<String>>,
+}
+
+impl ViewSync {
+    /// The `sfu:view` list to send now, if any. `cameras`: (id, email) of every member
+    /// whose camera we are subscribed to. Nothing is sent while every camera is shown and
+    /// nothing was ever paused (the SFU's default is every camera).
+    pub fn next(&mut self, view: &CameraView, cameras: &[(String, String)]) -> Option<Vec<String>> {
+        let shown: BTreeSet<String> = cameras
+            .iter()
+            .filter(|(id, email)| match view {
+                CameraView::All => true,
+                CameraView::Only(names) => names.contains(id) || names.contains(email),
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        if self.sent.is_none() && *view == CameraView::All {
+            return None;
+        }
+        if self.sent.as_ref() == Some(&shown) {
+            return None;
+        }
+        self.sent = Some(shown.clone());
+        Some(shown.into_iter().collect())
+    }
 }
 
 fn kind_of(kind: &str, source: Option<StreamSource>) -> Option<StreamKind> {
@@ -142,6 +192,39 @@ impl PublishRetry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_view_is_sent_when_the_shown_cameras_change() {
+        let cams = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
+        let only = |v: &[&str]| CameraView::Only(v.iter().map(|s| s.to_string()).collect());
+        let mut sync = ViewSync::default();
+        let two = cams(&[("a", "a@x"), ("b", "b@x")]);
+        assert_eq!(sync.next(&CameraView::All, &two), None, "the SFU's default");
+        assert_eq!(
+            sync.next(&only(&["a@x"]), &two),
+            Some(vec!["a".to_string()])
+        );
+        assert_eq!(sync.next(&only(&["a@x"]), &two), None, "unchanged");
+        // c publishes: not shown, nothing changes for the SFU.
+        let three = cams(&[("a", "a@x"), ("b", "b@x"), ("c", "c@x")]);
+        assert_eq!(sync.next(&only(&["a@x"]), &three), None);
+        // Back to every camera: the SFU must be told.
+        assert_eq!(
+            sync.next(&CameraView::All, &three),
+            Some(vec!["a".into(), "b".into(), "c".into()])
+        );
+        // A newcomer under "all" is added to the list (the SFU pauses unnamed cameras).
+        let four = cams(&[("a", "a@x"), ("b", "b@x"), ("c", "c@x"), ("d", "d@x")]);
+        assert_eq!(sync.next(&CameraView::All, &four).map(|v| v.len()), Some(4));
+        assert_eq!(
+            sync.next(&only(&["b", "zz"]), &four),
+            Some(vec!["b".to_string()])
+        );
+    }
 
     #[test]
     fn a_refused_publication_is_retried_with_backoff_then_given_up() {

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use huddle_protocol::{SfuAnswer, SfuIce, SfuLink, SfuOffer, SfuPc, SfuPublish};
+use huddle_protocol::{SfuAnswer, SfuIce, SfuLink, SfuOffer, SfuPc, SfuPublish, SfuView};
 use rtc::rtp_transceiver::RTCRtpTransceiverDirection;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use tokio::sync::{mpsc, watch};
@@ -27,7 +27,7 @@ use crate::peer::tracks::{self, Direction, LocalTrack};
 use crate::peer::{PeerError, PeerEvent, from_rtc_description, to_rtc_description};
 use crate::pipeline::{incoming, send};
 use crate::session::core::Input;
-use crate::session::sfu::{PublishRetry, Route, Routing, publication};
+use crate::session::sfu::{CameraView, PublishRetry, Route, Routing, ViewSync, publication};
 use crate::stats::ReceivedStream;
 
 /// How long after the first SFU packet of a member's camera our mesh call with it ends:
@@ -90,6 +90,8 @@ pub(super) struct SfuIo {
     carried: std::collections::HashSet<String>,
     /// Retries of a refused first publication.
     retry: PublishRetry,
+    /// The cameras `sfu:view` last named.
+    view: ViewSync,
 }
 
 impl SfuIo {
@@ -103,6 +105,7 @@ impl SfuIo {
             carrying: Default::default(),
             carried: Default::default(),
             retry: PublishRetry::default(),
+            view: ViewSync::default(),
         }
     }
 
@@ -414,6 +417,8 @@ impl Shell {
                 Route::Bind { mid, .. } => self.sfu_bind(&mid).await,
             }
         }
+        // Before the answer: a camera that is not shown never starts flowing.
+        self.sfu_sync_view().await;
         let request = SfuAnswer {
             version: offer.version,
             answer: from_rtc_description(&answer),
@@ -505,6 +510,35 @@ impl Shell {
             }
         });
         sub.receivers.insert(mid.to_owned(), task);
+    }
+
+    /// The application shows these cameras now.
+    pub(super) async fn sfu_set_view(&mut self, view: CameraView) {
+        self.camera_view = view;
+        self.sfu_sync_view().await;
+    }
+
+    /// Tells the SFU which cameras to send when that changed (`sfu:view`).
+    async fn sfu_sync_view(&mut self) {
+        let Some(sfu) = self.sfu.as_mut() else { return };
+        let cameras: Vec<(String, String)> = sfu
+            .routing
+            .cameras()
+            .into_iter()
+            .map(|id| {
+                let email = self.core.email_of_member(&id);
+                (id, email)
+            })
+            .collect();
+        let Some(video) = sfu.view.next(&self.camera_view, &cameras) else {
+            return;
+        };
+        tracing::info!(?video, "SFU view");
+        if let Err(err) = self.signaling.request(&SfuView { video }).await {
+            // Said again on the next change; the SFU keeps the previous view meanwhile.
+            sfu_view_failed(self.sfu.as_mut());
+            tracing::warn!(%err, "sfu:view");
+        }
     }
 
     /// `sfu:ice` from the server (only when the SFU trickles).
@@ -599,6 +633,7 @@ impl Shell {
         if self.sfu.as_mut().is_some_and(|s| s.retry.take_due(now)) {
             self.sfu_publish_first().await;
         }
+        self.sfu_sync_view().await;
         let Some(sfu) = self.sfu.as_mut() else { return };
         let wind_down = now.duration_since(sfu.started) >= MESH_WIND_DOWN;
         let mut done = Vec::new();
@@ -620,6 +655,13 @@ impl Shell {
         for member in done {
             self.drive(Input::SfuCarries(member)).await;
         }
+    }
+}
+
+/// A refused `sfu:view`: forget what was sent, so the next tick says it again.
+fn sfu_view_failed(sfu: Option<&mut SfuIo>) {
+    if let Some(sfu) = sfu {
+        sfu.view = ViewSync::default();
     }
 }
 
