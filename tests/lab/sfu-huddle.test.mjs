@@ -207,3 +207,31 @@ test('SFU view: a CLI that shows one camera gets no packets of the other until i
   }
   await assertLabOk(lab, problems, 'an SFU subscriber that shows one camera');
 });
+
+test('SFU publisher on a 400 kbit/s uplink: its encoder follows the estimate, the subscriber sees smooth video', { skip: labSkipReason() ?? false, timeout: 180000 }, async (t) => {
+  const LINK_KBIT = 400;
+  const lab = await startLab(t, { nat: 'eim', janus: { threshold: 1 } });
+  await lab.site('a').router.cap({ kbit: LINK_KBIT, queueMs: 200, dir: 'up' });
+  // A 640x480 camera starts at 700 kbit/s: far more than the link.
+  const pub = lab.huddle('a', { email: 'pub@example.com', ice: 'stun', duration: 16 });
+  await huddleId(pub);
+  const sub = lab.huddle('b', { email: 'sub@example.com', ice: 'stun', duration: 14, camera: 'test:160x120' });
+  await huddleId(sub);
+  const exits = await Promise.all([pub.waitExit(60000), sub.waitExit(60000)]);
+  const problems = exits.flatMap((e, i) => (e.code === 0 ? [] : [`${['pub', 'sub'][i]}: exit ${e.code}`]));
+  const [rp, rs] = [pub.report(), sub.report()];
+  for (const [who, r] of [
+    ['pub', rp],
+    ['sub', rs],
+  ]) {
+    if (r?.errors.length) problems.push(`${who}: errors ${JSON.stringify(r.errors)}`);
+  }
+  const sent = rp?.sent.find((s) => s.kind === 'video');
+  const v = rs && receivedFrom(rs, 'pub@example.com', 'video')[0];
+  console.log(`pub sent video ${Math.round(sent?.kbps ?? 0)} kbps (target at the end ${sent?.target_kbps} kbps) on a ${LINK_KBIT} kbit/s uplink; sub ← pub: ${describeReceived(v)}; freezes ${v?.freezes} (longest ${Math.round(v?.longest_freeze_ms ?? 0)} ms)`);
+  if (!(sent && sent.kbps <= LINK_KBIT)) problems.push(`pub sent ${sent?.kbps} kbps of video into a ${LINK_KBIT} kbit/s uplink`);
+  if (!(sent && sent.target_kbps < LINK_KBIT)) problems.push(`pub's encoder target ${sent?.target_kbps} kbps did not follow the estimate below ${LINK_KBIT}`);
+  if (!(v && v.fps >= 15)) problems.push(`sub ← pub: ${v?.fps} fps`);
+  if (!(v && v.latency_ms.p95 <= 400)) problems.push(`sub ← pub: glass-to-glass p95 ${v?.latency_ms.p95} ms`);
+  await assertLabOk(lab, problems, 'an SFU publisher behind a narrow uplink');
+});

@@ -246,11 +246,12 @@ impl Shell {
     }
 
     async fn sfu_open_publisher(&mut self, epoch: u64) -> Result<Publisher, PeerError> {
+        // Paced and budgeted like a call; the camera's encoder follows the estimate.
+        let congestion = crate::peer::congestion::CongestionHandle::for_call();
         let pc = crate::peer::connection::connect(
             &self.setup,
             self.sfu_events(SfuPc::Publisher, epoch),
-            // Paced and budgeted like a call (the encoder does not follow its estimate yet).
-            &crate::peer::congestion::CongestionHandle::for_call(),
+            &congestion,
         )
         .await?;
         let (connected, _) = watch::channel(false);
@@ -296,6 +297,16 @@ impl Shell {
                 ));
                 tasks.push(send::spawn_feedback_reader(
                     &local,
+                    sender.control.clone(),
+                    self.bitrate.clone(),
+                    "sfu".into(),
+                ));
+                // One upload whatever the room size: the camera takes what the estimate
+                // leaves after audio and retransmissions, as on a mesh call. (A shared
+                // screen on this connection keeps its own controller, steered by the
+                // SFU's feedback.)
+                tasks.push(send::spawn_estimate_follower(
+                    congestion.clone(),
                     sender.control.clone(),
                     self.bitrate.clone(),
                     "sfu".into(),
