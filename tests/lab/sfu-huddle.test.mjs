@@ -235,3 +235,35 @@ test('SFU publisher on a 400 kbit/s uplink: its encoder follows the estimate, th
   if (!(v && v.latency_ms.p95 <= 400)) problems.push(`sub ← pub: glass-to-glass p95 ${v?.latency_ms.p95} ms`);
   await assertLabOk(lab, problems, 'an SFU publisher behind a narrow uplink');
 });
+
+test('SFU after a Janus restart: the server rebuilds the room (new epoch), media flows again', { skip: labSkipReason() ?? false, timeout: 180000 }, async (t) => {
+  const lab = await startLab(t, { nat: 'eim', janus: { threshold: 1 } });
+  const cam = 'test:160x120';
+  const p1 = lab.huddle('a', { email: 'p1@example.com', ice: 'stun', duration: 22, camera: cam });
+  await huddleId(p1);
+  const p2 = lab.huddle('b', { email: 'p2@example.com', ice: 'stun', duration: 21, camera: cam });
+  await huddleId(p2);
+  await new Promise((r) => setTimeout(r, 6000));
+  const killedAt = Date.now();
+  await lab.restartJanus({ downMs: 1000 });
+  console.log(`janus restarted (down ${Date.now() - killedAt} ms)`);
+  const exits = await Promise.all([p1.waitExit(60000), p2.waitExit(60000)]);
+  const problems = exits.flatMap((e, i) => (e.code === 0 ? [] : [`p${i + 1}: exit ${e.code}`]));
+  for (const [h, other] of [
+    [p1, 'p2@example.com'],
+    [p2, 'p1@example.com'],
+  ]) {
+    const r = h.report();
+    if (!r) {
+      problems.push(`${h.email}: no report`);
+      continue;
+    }
+    const v = receivedFrom(r, other, 'video')[0];
+    console.log(`${h.email} ← ${other}: ${describeReceived(v)}; longest gap ${Math.round(v?.longest_frame_gap_ms ?? -1)} ms; errors ${JSON.stringify(r.errors)}`);
+    // About 6 s of frames before the restart: 300 frames (of ~600) prove they came back.
+    problems.push(...huddleReceivedProblems(r, other, { who: `${h.email} ← ${other}`, minFrames: 300, minBarcodes: 300, minAudioPackets: 500 }));
+    if (!(v?.longest_frame_gap_ms < 10000)) problems.push(`${h.email} ← ${other}: a gap of ${v?.longest_frame_gap_ms} ms`);
+  }
+  if (!lab.server.logs().includes('rebuilding it')) problems.push('the server did not rebuild the room');
+  await assertLabOk(lab, problems, 'an SFU room across a Janus restart');
+});

@@ -593,6 +593,9 @@ impl Shell {
             PeerEvent::State(state) => {
                 tracing::debug!(pc = ?notice.pc, ?state, "SFU connection");
                 let up = state == RTCPeerConnectionState::Connected;
+                if up {
+                    self.drive(Input::SfuConnected).await;
+                }
                 let Some(sfu) = self.sfu.as_mut() else { return };
                 if notice.pc == SfuPc::Publisher {
                     if let Some(p) = &sfu.publisher {
