@@ -205,6 +205,12 @@ test('SFU view: a CLI that shows one camera gets no packets of the other until i
   ]) {
     console.log(`viewer ← ${name}: first packet ${Math.round(s?.time_to_first_packet_ms ?? -1)} ms, packets ${s?.packets}, ${Math.round(s?.kbps ?? 0)} kbps while flowing (~${bytes(s)} bytes), frames ${s?.frames_decoded}`);
   }
+  // The SFU leg in the session's connections (what the app's stats read).
+  const legs = r.connections.filter((c) => c.purpose.startsWith('sfu-'));
+  console.log(`viewer's SFU leg: ${legs.map((c) => `${c.purpose} ${c.local_candidate_type} → ${c.remote_candidate_type}, up ${Math.round(c.connect_ms)} ms after the switch`).join('; ')}`);
+  if (legs.map((c) => c.purpose).join() !== 'sfu-publisher,sfu-subscriber' || legs.some((c) => !c.local_candidate_type || !(c.connect_ms >= 0))) {
+    problems.push(`the viewer's connections do not show its SFU leg: ${JSON.stringify(r.connections)}`);
+  }
   await assertLabOk(lab, problems, 'an SFU subscriber that shows one camera');
 });
 

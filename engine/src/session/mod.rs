@@ -146,7 +146,8 @@ pub struct SessionReport {
 pub struct ConnectionReport {
     pub remote_id: String,
     pub remote_email: String,
-    /// `call` (camera and microphone) or `share` (a screen).
+    /// `call` (camera and microphone), `share` (a screen), or in an SFU room the SFU leg:
+    /// `sfu-publisher` and `sfu-subscriber` (remote email `SFU`, no remote id).
     pub purpose: &'static str,
     pub local_candidate_type: Option<String>,
     pub remote_candidate_type: Option<String>,

@@ -240,6 +240,7 @@ impl Shell {
                 _ = refresh => self.refresh_ice_servers().await,
                 _ = stats_tick.tick() => {
                     self.poll_connection_stats().await;
+                    self.sfu_poll_stats().await;
                     self.publish_connections();
                 }
                 _ = timer.tick() => {
@@ -795,6 +796,7 @@ impl Shell {
                     ice_restarts: r.ice_restarts,
                 }
             })
+            .chain(self.sfu_connection_reports())
             .collect()
     }
 

@@ -76,6 +76,13 @@ struct Subscriber {
     receivers: HashMap<String, JoinHandle<()>>,
 }
 
+/// What the stats say of one SFU connection (the app's "via SFU" leg).
+#[derive(Default)]
+struct Leg {
+    connect_ms: Option<f64>,
+    pair_types: Option<(String, String)>,
+}
+
 /// Everything the SFU path owns.
 pub(super) struct SfuIo {
     epoch: u64,
@@ -88,6 +95,8 @@ pub(super) struct SfuIo {
     carrying: Arc<std::sync::Mutex<HashMap<String, Instant>>>,
     /// Members whose mesh call was ended (or never was).
     carried: std::collections::HashSet<String>,
+    /// Per connection: when it first came up, and its selected candidate pair's types.
+    legs: HashMap<SfuPc, Leg>,
     /// Retries of a refused first publication.
     retry: PublishRetry,
     /// The cameras `sfu:view` last named.
@@ -104,6 +113,7 @@ impl SfuIo {
             routing: Routing::default(),
             carrying: Default::default(),
             carried: Default::default(),
+            legs: HashMap::new(),
             retry: PublishRetry::default(),
             view: ViewSync::default(),
         }
@@ -552,6 +562,62 @@ impl Shell {
         }
     }
 
+    /// Every second: the candidate pair each SFU connection uses.
+    pub(super) async fn sfu_poll_stats(&mut self) {
+        let Some(sfu) = self.sfu.as_ref() else { return };
+        let pcs: Vec<(SfuPc, Arc<dyn PeerConnection>)> = [
+            sfu.publisher
+                .as_ref()
+                .map(|p| (SfuPc::Publisher, p.pc.clone())),
+            sfu.subscriber
+                .as_ref()
+                .map(|s| (SfuPc::Subscriber, s.pc.clone())),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        for (which, pc) in pcs {
+            let report = pc
+                .get_stats(Instant::now(), webrtc::peer_connection::StatsSelector::None)
+                .await;
+            let types = super::links::selected_pair_types(&report);
+            if let (Some(types), Some(sfu)) = (types, self.sfu.as_mut()) {
+                sfu.legs.entry(which).or_default().pair_types = Some(types);
+            }
+        }
+    }
+
+    /// The SFU leg in the session's connections: the publisher and the subscriber.
+    pub(super) fn sfu_connection_reports(&self) -> Vec<crate::session::ConnectionReport> {
+        let Some(sfu) = self.sfu.as_ref() else {
+            return Vec::new();
+        };
+        [
+            (SfuPc::Publisher, sfu.publisher.is_some(), "sfu-publisher"),
+            (
+                SfuPc::Subscriber,
+                sfu.subscriber.is_some(),
+                "sfu-subscriber",
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, open, _)| *open)
+        .map(|(which, _, purpose)| {
+            let leg = sfu.legs.get(&which);
+            let types = leg.and_then(|l| l.pair_types.clone());
+            crate::session::ConnectionReport {
+                remote_id: String::new(),
+                remote_email: "SFU".into(),
+                purpose,
+                local_candidate_type: types.as_ref().map(|t| t.0.clone()),
+                remote_candidate_type: types.map(|t| t.1),
+                connect_ms: leg.and_then(|l| l.connect_ms),
+                ice_restarts: 0,
+            }
+        })
+        .collect()
+    }
+
     /// `sfu:ice` from the server (only when the SFU trickles).
     pub(super) async fn sfu_on_ice(&mut self, ice: SfuIce) {
         let pc = match ice.pc {
@@ -597,6 +663,11 @@ impl Shell {
                     self.drive(Input::SfuConnected).await;
                 }
                 let Some(sfu) = self.sfu.as_mut() else { return };
+                if up {
+                    let since = sfu.started.elapsed().as_secs_f64() * 1000.0;
+                    let leg = sfu.legs.entry(notice.pc).or_default();
+                    leg.connect_ms.get_or_insert(since);
+                }
                 if notice.pc == SfuPc::Publisher {
                     if let Some(p) = &sfu.publisher {
                         p.connected.send_replace(up);
