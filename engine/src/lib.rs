@@ -51,8 +51,8 @@ pub use peer::{IceServer, PeerSetup};
 pub use pipeline::incoming::{DiscardFrames, FrameSink};
 pub use pipeline::outgoing::VideoSendConfig;
 pub use session::{
-    Admission, ConnectionReport, Identity, LocalMedia, Session, SessionConfig, SessionError,
-    SessionEvent, SessionReport, list_rooms,
+    Admission, CameraView, ConnectionReport, Identity, LocalMedia, Session, SessionConfig,
+    SessionError, SessionEvent, SessionReport, list_rooms,
 };
 pub use signaling::SignalingError;
 pub use signaling::security::{Transport as ServerTransport, transport_of as server_transport};

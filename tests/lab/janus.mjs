@@ -25,11 +25,10 @@ export const DRIVER_BIN = process.env.HUDDLE_JANUS_DRIVER_BIN || path.join(TARGE
 
 /**
  * Renders the configuration and starts janus in `role`'s namespace on `ip`; resolves once its
- * WebSocket API answers `info`. Returns { ip, url, apiSecret, adminKey, info, proc, logs(), stop() }.
+ * WebSocket API answers `info` (apiSecret, adminKey: given to start it again as it was).
+ * Returns { ip, url, apiSecret, adminKey, info, proc, logs(), stop() }.
  */
-export async function startJanus(lab, role, ip, { sessionTimeout = 60 } = {}) {
-  const apiSecret = randomBytes(12).toString('hex');
-  const adminKey = randomBytes(12).toString('hex');
+export async function startJanus(lab, role, ip, { sessionTimeout = 60, apiSecret = randomBytes(12).toString('hex'), adminKey = randomBytes(12).toString('hex') } = {}) {
   const dir = lab.folder(`janus-${role}`);
   // prettier-ignore
   const command = await run('bash', [

@@ -151,6 +151,14 @@ export async function startLab(t, { nat = 'eim', sites = ['a', 'b'], serverArgs 
     get janus() {
       return janus;
     },
+    /** Stops Janus (SIGTERM), waits `downMs`, starts it again with the same settings. */
+    async restartJanus({ downMs = 1000 } = {}) {
+      const { apiSecret, adminKey } = janus;
+      await janus.stop();
+      await new Promise((r) => setTimeout(r, downMs));
+      janus = await startJanus(lab, 'srv', SERVER_IP, { apiSecret, adminKey });
+      return janus;
+    },
     site,
     iceServers,
 

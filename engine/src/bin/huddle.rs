@@ -12,8 +12,8 @@ use huddle_engine::devices::{self, CameraChoice, MicChoice, OpenedMedia, Speaker
 use huddle_engine::protocol::RoomLock;
 use huddle_engine::share::{ShareChoice, list_screens, list_windows, open_share};
 use huddle_engine::{
-    Admission, DiscardFrames, IceServer, Identity, PeerSetup, Session, SessionConfig, SessionError,
-    SessionEvent, SessionReport, StreamKind,
+    Admission, CameraView, DiscardFrames, IceServer, Identity, PeerSetup, Session, SessionConfig,
+    SessionError, SessionEvent, SessionReport, StreamKind,
 };
 
 /// Prints a line to stdout. A closed stdout (`huddle join … | head -1`) is not a reason
@@ -144,6 +144,14 @@ struct JoinArgs {
     /// Start sharing this many seconds after joining.
     #[arg(long, default_value_t = 0.0)]
     share_at: f64,
+    /// In a room on the SFU: the cameras "on screen", by email, comma-separated (`none`:
+    /// no camera); the SFU pauses the others. Default: every camera (a CLI has no screen
+    /// to run out of). Audio and shared screens always flow.
+    #[arg(long)]
+    sfu_view: Option<String>,
+    /// Show every camera again this many seconds after joining (with `--sfu-view`).
+    #[arg(long)]
+    sfu_view_until: Option<f64>,
     /// Stop sharing after this many seconds of sharing.
     #[arg(long)]
     share_for: Option<f64>,
@@ -434,6 +442,15 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
         if others.is_empty() { "" } else { ": " },
         others.join(", ")
     );
+    if let Some(view) = &args.sfu_view {
+        let names = view
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty() && *n != "none")
+            .map(str::to_owned)
+            .collect();
+        session.set_camera_view(CameraView::Only(names));
+    }
     let host = HostPolicy::from_args(&args);
     if let Some(lock) = host.lock(&args) {
         let settings = session.lock(lock).await.context("cannot lock the room")?;
@@ -476,6 +493,11 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
     tokio::pin!(share_start);
     let share_stop = tokio::time::sleep(far);
     tokio::pin!(share_stop);
+    let view_all = tokio::time::sleep(match (&args.sfu_view, args.sfu_view_until) {
+        (Some(_), Some(secs)) => Duration::from_secs_f64(secs.max(0.0)),
+        _ => far,
+    });
+    tokio::pin!(view_all);
     loop {
         tokio::select! {
             _ = &mut sleep => break,
@@ -495,6 +517,11 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
                     Ok(()) => out!("stopped sharing"),
                     Err(err) => out!("could not stop sharing: {err}"),
                 }
+            }
+            _ = &mut view_all => {
+                view_all.as_mut().reset(tokio::time::Instant::now() + far);
+                session.set_camera_view(CameraView::All);
+                out!("showing every camera");
             }
             Some(action) = later.recv() => match action {
                 Later::Admit(id) => match session.admit(&id).await {

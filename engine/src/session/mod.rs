@@ -28,6 +28,7 @@ use tokio::task::JoinHandle;
 
 pub use core::Admission;
 pub use event::SessionEvent;
+pub use sfu::CameraView;
 
 use crate::capture::echo::CaptureProcessor;
 use crate::capture::source::{AudioSource, VideoSource};
@@ -145,7 +146,8 @@ pub struct SessionReport {
 pub struct ConnectionReport {
     pub remote_id: String,
     pub remote_email: String,
-    /// `call` (camera and microphone) or `share` (a screen).
+    /// `call` (camera and microphone), `share` (a screen), or in an SFU room the SFU leg:
+    /// `sfu-publisher` and `sfu-subscriber` (remote email `SFU`, no remote id).
     pub purpose: &'static str,
     pub local_candidate_type: Option<String>,
     pub remote_candidate_type: Option<String>,
@@ -320,6 +322,12 @@ impl Session {
 
     pub fn set_camera_on(&self, on: bool) {
         let _ = self.commands.send(Command::SetCameraOn(on));
+    }
+
+    /// Which cameras are on screen: in an SFU room the others are paused at the SFU
+    /// (audio and screens always flow). Kept across SFU epochs; no effect on mesh calls.
+    pub fn set_camera_view(&self, view: CameraView) {
+        let _ = self.commands.send(Command::SetCameraView(view));
     }
 
     /// Switches the camera without renegotiating any call.

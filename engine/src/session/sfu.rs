@@ -6,7 +6,8 @@
 //! latest list, and a mid whose (member, source) changes is unbound and bound again, which
 //! restarts its depacketizer and decoder (they wait for the new feed's keyframe).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
 
 use huddle_protocol::{PublishStream, StreamSource, SubscribedStream};
 
@@ -76,6 +77,56 @@ impl Routing {
     pub fn clear(&mut self) {
         self.bound.clear();
     }
+
+    /// The members whose camera an m-line carries.
+    pub fn cameras(&self) -> BTreeSet<String> {
+        self.bound
+            .values()
+            .filter(|b| b.kind == StreamKind::Video)
+            .map(|b| b.from.clone())
+            .collect()
+    }
+}
+
+/// Which cameras the application shows (the others are paused at the SFU: `sfu:view`).
+/// Audio and screens always flow.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum CameraView {
+    /// Every camera (the default: the CLI has no screen to run out of).
+    #[default]
+    All,
+    /// Only these members' cameras, named by member id or by email.
+    Only(BTreeSet<String>),
+}
+
+/// What `sfu:view` last said, so it is sent only when the shown cameras change.
+#[derive(Debug, Default)]
+pub struct ViewSync {
+    sent: Option<BTreeSet<String>>,
+}
+
+impl ViewSync {
+    /// The `sfu:view` list to send now, if any. `cameras`: (id, email) of every member
+    /// whose camera we are subscribed to. Nothing is sent while every camera is shown and
+    /// nothing was ever paused (the SFU's default is every camera).
+    pub fn next(&mut self, view: &CameraView, cameras: &[(String, String)]) -> Option<Vec<String>> {
+        let shown: BTreeSet<String> = cameras
+            .iter()
+            .filter(|(id, email)| match view {
+                CameraView::All => true,
+                CameraView::Only(names) => names.contains(id) || names.contains(email),
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        if self.sent.is_none() && *view == CameraView::All {
+            return None;
+        }
+        if self.sent.as_ref() == Some(&shown) {
+            return None;
+        }
+        self.sent = Some(shown.clone());
+        Some(shown.into_iter().collect())
+    }
 }
 
 fn kind_of(kind: &str, source: Option<StreamSource>) -> Option<StreamKind> {
@@ -103,9 +154,105 @@ pub fn publication(
     .collect()
 }
 
+/// Retries of a first publication the SFU refused. Janus can refuse one for a passing
+/// reason (its ICE agent failed to gather: "Error setting ICE locally"); without a retry
+/// the member stays unseen by everyone for the whole meeting.
+#[derive(Debug, Default)]
+pub struct PublishRetry {
+    failures: u32,
+    next_at: Option<Instant>,
+}
+
+impl PublishRetry {
+    /// Attempts after the first before giving up (1 + 2 + 4 + 8 s of waiting).
+    pub const MAX_RETRIES: u32 = 4;
+
+    /// A first publication failed at `now`: when to try again, or `None` to give up.
+    pub fn failed(&mut self, now: Instant) -> Option<Instant> {
+        self.failures += 1;
+        self.next_at = (self.failures <= Self::MAX_RETRIES)
+            .then(|| now + Duration::from_secs(1 << (self.failures - 1)));
+        self.next_at
+    }
+
+    /// Whether a retry is due at `now` (then it is no longer pending).
+    pub fn take_due(&mut self, now: Instant) -> bool {
+        let due = self.next_at.is_some_and(|at| at <= now);
+        if due {
+            self.next_at = None;
+        }
+        due
+    }
+
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_view_is_sent_when_the_shown_cameras_change() {
+        let cams = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
+        let only = |v: &[&str]| CameraView::Only(v.iter().map(|s| s.to_string()).collect());
+        let mut sync = ViewSync::default();
+        let two = cams(&[("a", "a@x"), ("b", "b@x")]);
+        assert_eq!(sync.next(&CameraView::All, &two), None, "the SFU's default");
+        assert_eq!(
+            sync.next(&only(&["a@x"]), &two),
+            Some(vec!["a".to_string()])
+        );
+        assert_eq!(sync.next(&only(&["a@x"]), &two), None, "unchanged");
+        // c publishes: not shown, nothing changes for the SFU.
+        let three = cams(&[("a", "a@x"), ("b", "b@x"), ("c", "c@x")]);
+        assert_eq!(sync.next(&only(&["a@x"]), &three), None);
+        // Back to every camera: the SFU must be told.
+        assert_eq!(
+            sync.next(&CameraView::All, &three),
+            Some(vec!["a".into(), "b".into(), "c".into()])
+        );
+        // A newcomer under "all" is added to the list (the SFU pauses unnamed cameras).
+        let four = cams(&[("a", "a@x"), ("b", "b@x"), ("c", "c@x"), ("d", "d@x")]);
+        assert_eq!(sync.next(&CameraView::All, &four).map(|v| v.len()), Some(4));
+        assert_eq!(
+            sync.next(&only(&["b", "zz"]), &four),
+            Some(vec!["b".to_string()])
+        );
+    }
+
+    #[test]
+    fn a_refused_publication_is_retried_with_backoff_then_given_up() {
+        let t0 = Instant::now();
+        let mut r = PublishRetry::default();
+        assert!(!r.take_due(t0));
+        let at = r.failed(t0).expect("a retry");
+        assert_eq!(at, t0 + Duration::from_secs(1));
+        assert!(!r.take_due(t0 + Duration::from_millis(999)));
+        assert!(r.take_due(at));
+        assert!(!r.take_due(at), "taken once");
+        let waits: Vec<_> = (0..3)
+            .map(|_| r.failed(t0).map(|a| a - t0).expect("a retry"))
+            .collect();
+        assert_eq!(
+            waits,
+            [2, 4, 8].map(Duration::from_secs).to_vec(),
+            "doubling"
+        );
+        assert_eq!(
+            r.failed(t0),
+            None,
+            "given up after {} retries",
+            PublishRetry::MAX_RETRIES
+        );
+        assert!(!r.take_due(t0 + Duration::from_secs(60)));
+        assert_eq!(r.failures(), 5);
+    }
 
     fn stream(
         mid: &str,

@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
 use huddle_protocol::{
-    ErrorCode, MediaMode, Refusal, SessionDescription, SfuAnswer, SfuIce, SfuPublish, SfuView,
+    ErrorCode, MediaMode, Refusal, SessionDescription, SfuAnswer, SfuIce, SfuMode, SfuPublish,
+    SfuView, event,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -145,10 +146,19 @@ impl SfuService {
             me.clear_stale_rooms(&client).await;
             let mut status = client.status();
             let _ = me.janus.set(client);
+            // The connection's epoch when last up: a new one means Janus lost our sessions.
+            let mut last_epoch = None;
             loop {
-                let up = matches!(*status.borrow_and_update(), LinkStatus::Up { .. });
+                let now = status.borrow_and_update().clone();
+                let up = matches!(now, LinkStatus::Up { .. });
                 lock(&me.modes).set_available(up);
                 tracing::info!(up, "Janus link");
+                if let LinkStatus::Up { epoch } = now {
+                    if last_epoch.is_some_and(|e| e != epoch) {
+                        me.rebuild_rooms();
+                    }
+                    last_epoch = Some(epoch);
+                }
                 if status.changed().await.is_err() {
                     lock(&me.modes).set_available(false);
                     return;
@@ -289,6 +299,37 @@ impl SfuService {
         tokio::spawn(task.run(rx));
         lock(&self.rooms).insert(room.to_owned(), tx);
         tracing::info!(%room, "room moved to the SFU");
+    }
+
+    /// Janus came back without our sessions (it restarted, or the link broke long enough):
+    /// every SFU room gets a new epoch and a new VideoRoom, and its members hear
+    /// `sfu:mode` with that epoch (they publish and subscribe again on fresh connections).
+    fn rebuild_rooms(&self) {
+        let rooms = lock(&self.modes).sfu_rooms();
+        for room in rooms {
+            let Some((epoch, members)) = lock(&self.modes).rebuilt(&room) else {
+                continue;
+            };
+            tracing::info!(%room, epoch, members = members.len(), "Janus lost the room: rebuilding it");
+            self.tell(&room, Command::Close);
+            lock(&self.rooms).remove(&room);
+            self.open_room(&room, epoch, members.clone());
+            let Some(outbox) = self.outbox.get().and_then(Weak::upgrade) else {
+                continue;
+            };
+            let mode = SfuMode {
+                mode: MediaMode::Sfu,
+                epoch,
+            };
+            match serde_json::to_value(mode) {
+                Ok(payload) => {
+                    for id in members {
+                        outbox.deliver(id, event::SFU_MODE, payload.clone());
+                    }
+                }
+                Err(err) => tracing::error!(%err, "could not serialize sfu:mode"),
+            }
+        }
     }
 
     fn tell(&self, room: &str, command: Command) -> bool {

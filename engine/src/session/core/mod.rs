@@ -132,6 +132,8 @@ pub enum Input {
     SfuMode,
     /// The SFU delivers this member's media: end our mesh call with it (make before break).
     SfuCarries(String),
+    /// An SFU connection came up: media has a path (no "never connected" timeout).
+    SfuConnected,
 }
 
 /// What the I/O shell is asked to do, in order.
@@ -403,6 +405,7 @@ impl Core {
                 self.check_disconnected(now);
             }
             Input::SfuMode => self.sfu = true,
+            Input::SfuConnected => self.connected_any = true,
             Input::SfuCarries(id) => {
                 let key = LinkKey::call(&id);
                 if self.links.contains_key(&key) {

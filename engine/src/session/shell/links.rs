@@ -422,7 +422,7 @@ impl Shell {
 
 /// The candidate types (local, remote) of the transport's selected pair, as WebRTC
 /// stats name them: host, srflx, prflx, relay.
-fn selected_pair_types(
+pub(super) fn selected_pair_types(
     report: &webrtc::peer_connection::RTCStatsReport,
 ) -> Option<(String, String)> {
     use rtc::statistics::report::RTCStatsReportEntry as Entry;

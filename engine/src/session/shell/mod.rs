@@ -70,6 +70,7 @@ pub(super) enum Command {
         reply: oneshot::Sender<Result<(), SessionError>>,
     },
     ListRooms(oneshot::Sender<Result<Vec<ListedRoom>, SessionError>>),
+    SetCameraView(super::sfu::CameraView),
     Leave(oneshot::Sender<SessionReport>),
 }
 
@@ -123,6 +124,8 @@ pub(super) struct Shell {
     sfu_notices_rx: Option<mpsc::UnboundedReceiver<sfu::SfuNotice>>,
     /// A rejoin found the room on the SFU: start it once the rules have seen the rejoin.
     pending_sfu: Option<u64>,
+    /// The cameras the application shows (SFU rooms pause the others).
+    camera_view: super::sfu::CameraView,
 }
 
 /// What a shell is made of.
@@ -209,6 +212,7 @@ impl Shell {
             sfu_notices,
             sfu_notices_rx: Some(sfu_notices_rx),
             pending_sfu: None,
+            camera_view: Default::default(),
         }
     }
 
@@ -236,6 +240,7 @@ impl Shell {
                 _ = refresh => self.refresh_ice_servers().await,
                 _ = stats_tick.tick() => {
                     self.poll_connection_stats().await;
+                    self.sfu_poll_stats().await;
                     self.publish_connections();
                 }
                 _ = timer.tick() => {
@@ -531,6 +536,7 @@ impl Shell {
                 let result = super::send_chat(&self.signaling, text, client_id).await;
                 let _ = reply.send(result);
             }
+            Command::SetCameraView(view) => self.sfu_set_view(view).await,
             Command::SetMuted(muted) => {
                 if let Some(a) = &self.audio {
                     a.control.set_muted(muted);
@@ -790,6 +796,7 @@ impl Shell {
                     ice_restarts: r.ice_restarts,
                 }
             })
+            .chain(self.sfu_connection_reports())
             .collect()
     }
 

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use huddle_protocol::{SfuAnswer, SfuIce, SfuLink, SfuOffer, SfuPc, SfuPublish};
+use huddle_protocol::{SfuAnswer, SfuIce, SfuLink, SfuOffer, SfuPc, SfuPublish, SfuView};
 use rtc::rtp_transceiver::RTCRtpTransceiverDirection;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use tokio::sync::{mpsc, watch};
@@ -27,7 +27,7 @@ use crate::peer::tracks::{self, Direction, LocalTrack};
 use crate::peer::{PeerError, PeerEvent, from_rtc_description, to_rtc_description};
 use crate::pipeline::{incoming, send};
 use crate::session::core::Input;
-use crate::session::sfu::{Route, Routing, publication};
+use crate::session::sfu::{CameraView, PublishRetry, Route, Routing, ViewSync, publication};
 use crate::stats::ReceivedStream;
 
 /// How long after the first SFU packet of a member's camera our mesh call with it ends:
@@ -51,6 +51,21 @@ struct Publisher {
     microphone: Option<LocalTrack>,
     /// The screen while we share: its track and the tasks that feed it.
     screen: Option<(LocalTrack, Vec<JoinHandle<()>>)>,
+    /// Whether the SFU accepted a publication on this connection.
+    published: bool,
+}
+
+impl Publisher {
+    fn close(self) {
+        self.tasks.iter().for_each(JoinHandle::abort);
+        if let Some((_, tasks)) = self.screen {
+            tasks.iter().for_each(JoinHandle::abort);
+        }
+        let pc = self.pc;
+        tokio::spawn(async move {
+            let _ = pc.close().await;
+        });
+    }
 }
 
 struct Subscriber {
@@ -59,6 +74,13 @@ struct Subscriber {
     tracks: HashMap<String, Arc<dyn TrackRemote>>,
     /// The task receiving each bound mid.
     receivers: HashMap<String, JoinHandle<()>>,
+}
+
+/// What the stats say of one SFU connection (the app's "via SFU" leg).
+#[derive(Default)]
+struct Leg {
+    connect_ms: Option<f64>,
+    pair_types: Option<(String, String)>,
 }
 
 /// Everything the SFU path owns.
@@ -73,6 +95,12 @@ pub(super) struct SfuIo {
     carrying: Arc<std::sync::Mutex<HashMap<String, Instant>>>,
     /// Members whose mesh call was ended (or never was).
     carried: std::collections::HashSet<String>,
+    /// Per connection: when it first came up, and its selected candidate pair's types.
+    legs: HashMap<SfuPc, Leg>,
+    /// Retries of a refused first publication.
+    retry: PublishRetry,
+    /// The cameras `sfu:view` last named.
+    view: ViewSync,
 }
 
 impl SfuIo {
@@ -85,21 +113,15 @@ impl SfuIo {
             routing: Routing::default(),
             carrying: Default::default(),
             carried: Default::default(),
+            legs: HashMap::new(),
+            retry: PublishRetry::default(),
+            view: ViewSync::default(),
         }
     }
 
     fn close(&mut self) {
         if let Some(p) = self.publisher.take() {
-            for t in p.tasks {
-                t.abort();
-            }
-            if let Some((_, tasks)) = p.screen {
-                tasks.iter().for_each(JoinHandle::abort);
-            }
-            let pc = p.pc;
-            tokio::spawn(async move {
-                let _ = pc.close().await;
-            });
+            p.close();
         }
         if let Some(s) = self.subscriber.take() {
             for t in s.receivers.values() {
@@ -127,8 +149,32 @@ impl Shell {
         tracing::info!(epoch, "the room uses the SFU");
         self.sfu = Some(SfuIo::new(epoch));
         self.drive(Input::SfuMode).await;
-        if let Err(err) = self.sfu_publish().await {
+        self.sfu_publish_first().await;
+    }
+
+    /// The first publication of this epoch; a refused one is retried on a fresh
+    /// connection (the SFU dropped the refused one's ICE agent), then reported.
+    async fn sfu_publish_first(&mut self) {
+        let Err(err) = self.sfu_publish().await else {
+            return;
+        };
+        let Some(sfu) = self.sfu.as_mut() else { return };
+        if sfu.publisher.as_ref().is_some_and(|p| p.published) {
+            // Refused after the SFU had accepted us: not a first publication.
             self.core.note_error(format!("SFU publish: {err}"));
+            return;
+        }
+        if let Some(p) = sfu.publisher.take() {
+            p.close();
+        }
+        match sfu.retry.failed(Instant::now()) {
+            Some(at) => tracing::warn!(
+                %err,
+                attempt = sfu.retry.failures(),
+                in_ms = at.saturating_duration_since(Instant::now()).as_millis() as u64,
+                "SFU publish refused; trying again on a fresh connection"
+            ),
+            None => self.core.note_error(format!("SFU publish: {err}")),
         }
     }
 
@@ -203,15 +249,19 @@ impl Shell {
             .map_err(|e| PeerError::WebRtc(format!("sfu:publish: {e}")))?;
         pc.set_remote_description(to_rtc_description(&ack.answer)?)
             .await?;
+        if let Some(p) = self.sfu.as_mut().and_then(|s| s.publisher.as_mut()) {
+            p.published = true;
+        }
         Ok(())
     }
 
     async fn sfu_open_publisher(&mut self, epoch: u64) -> Result<Publisher, PeerError> {
+        // Paced and budgeted like a call; the camera's encoder follows the estimate.
+        let congestion = crate::peer::congestion::CongestionHandle::for_call();
         let pc = crate::peer::connection::connect(
             &self.setup,
             self.sfu_events(SfuPc::Publisher, epoch),
-            // Paced and budgeted like a call (the encoder does not follow its estimate yet).
-            &crate::peer::congestion::CongestionHandle::for_call(),
+            &congestion,
         )
         .await?;
         let (connected, _) = watch::channel(false);
@@ -261,6 +311,16 @@ impl Shell {
                     self.bitrate.clone(),
                     "sfu".into(),
                 ));
+                // One upload whatever the room size: the camera takes what the estimate
+                // leaves after audio and retransmissions, as on a mesh call. (A shared
+                // screen on this connection keeps its own controller, steered by the
+                // SFU's feedback.)
+                tasks.push(send::spawn_estimate_follower(
+                    congestion.clone(),
+                    sender.control.clone(),
+                    self.bitrate.clone(),
+                    "sfu".into(),
+                ));
                 camera = Some(local);
             }
         }
@@ -271,6 +331,7 @@ impl Shell {
             camera,
             microphone,
             screen: None,
+            published: false,
         })
     }
 
@@ -377,6 +438,8 @@ impl Shell {
                 Route::Bind { mid, .. } => self.sfu_bind(&mid).await,
             }
         }
+        // Before the answer: a camera that is not shown never starts flowing.
+        self.sfu_sync_view().await;
         let request = SfuAnswer {
             version: offer.version,
             answer: from_rtc_description(&answer),
@@ -470,6 +533,91 @@ impl Shell {
         sub.receivers.insert(mid.to_owned(), task);
     }
 
+    /// The application shows these cameras now.
+    pub(super) async fn sfu_set_view(&mut self, view: CameraView) {
+        self.camera_view = view;
+        self.sfu_sync_view().await;
+    }
+
+    /// Tells the SFU which cameras to send when that changed (`sfu:view`).
+    async fn sfu_sync_view(&mut self) {
+        let Some(sfu) = self.sfu.as_mut() else { return };
+        let cameras: Vec<(String, String)> = sfu
+            .routing
+            .cameras()
+            .into_iter()
+            .map(|id| {
+                let email = self.core.email_of_member(&id);
+                (id, email)
+            })
+            .collect();
+        let Some(video) = sfu.view.next(&self.camera_view, &cameras) else {
+            return;
+        };
+        tracing::info!(?video, "SFU view");
+        if let Err(err) = self.signaling.request(&SfuView { video }).await {
+            // Said again on the next change; the SFU keeps the previous view meanwhile.
+            sfu_view_failed(self.sfu.as_mut());
+            tracing::warn!(%err, "sfu:view");
+        }
+    }
+
+    /// Every second: the candidate pair each SFU connection uses.
+    pub(super) async fn sfu_poll_stats(&mut self) {
+        let Some(sfu) = self.sfu.as_ref() else { return };
+        let pcs: Vec<(SfuPc, Arc<dyn PeerConnection>)> = [
+            sfu.publisher
+                .as_ref()
+                .map(|p| (SfuPc::Publisher, p.pc.clone())),
+            sfu.subscriber
+                .as_ref()
+                .map(|s| (SfuPc::Subscriber, s.pc.clone())),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        for (which, pc) in pcs {
+            let report = pc
+                .get_stats(Instant::now(), webrtc::peer_connection::StatsSelector::None)
+                .await;
+            let types = super::links::selected_pair_types(&report);
+            if let (Some(types), Some(sfu)) = (types, self.sfu.as_mut()) {
+                sfu.legs.entry(which).or_default().pair_types = Some(types);
+            }
+        }
+    }
+
+    /// The SFU leg in the session's connections: the publisher and the subscriber.
+    pub(super) fn sfu_connection_reports(&self) -> Vec<crate::session::ConnectionReport> {
+        let Some(sfu) = self.sfu.as_ref() else {
+            return Vec::new();
+        };
+        [
+            (SfuPc::Publisher, sfu.publisher.is_some(), "sfu-publisher"),
+            (
+                SfuPc::Subscriber,
+                sfu.subscriber.is_some(),
+                "sfu-subscriber",
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, open, _)| *open)
+        .map(|(which, _, purpose)| {
+            let leg = sfu.legs.get(&which);
+            let types = leg.and_then(|l| l.pair_types.clone());
+            crate::session::ConnectionReport {
+                remote_id: String::new(),
+                remote_email: "SFU".into(),
+                purpose,
+                local_candidate_type: types.as_ref().map(|t| t.0.clone()),
+                remote_candidate_type: types.map(|t| t.1),
+                connect_ms: leg.and_then(|l| l.connect_ms),
+                ice_restarts: 0,
+            }
+        })
+        .collect()
+    }
+
     /// `sfu:ice` from the server (only when the SFU trickles).
     pub(super) async fn sfu_on_ice(&mut self, ice: SfuIce) {
         let pc = match ice.pc {
@@ -511,7 +659,15 @@ impl Shell {
             PeerEvent::State(state) => {
                 tracing::debug!(pc = ?notice.pc, ?state, "SFU connection");
                 let up = state == RTCPeerConnectionState::Connected;
+                if up {
+                    self.drive(Input::SfuConnected).await;
+                }
                 let Some(sfu) = self.sfu.as_mut() else { return };
+                if up {
+                    let since = sfu.started.elapsed().as_secs_f64() * 1000.0;
+                    let leg = sfu.legs.entry(notice.pc).or_default();
+                    leg.connect_ms.get_or_insert(since);
+                }
                 if notice.pc == SfuPc::Publisher {
                     if let Some(p) = &sfu.publisher {
                         p.connected.send_replace(up);
@@ -558,8 +714,12 @@ impl Shell {
 
     /// Every tick: end the mesh calls of members the SFU carries (make before break).
     pub(super) async fn sfu_tick(&mut self) {
-        let Some(sfu) = self.sfu.as_mut() else { return };
         let now = Instant::now();
+        if self.sfu.as_mut().is_some_and(|s| s.retry.take_due(now)) {
+            self.sfu_publish_first().await;
+        }
+        self.sfu_sync_view().await;
+        let Some(sfu) = self.sfu.as_mut() else { return };
         let wind_down = now.duration_since(sfu.started) >= MESH_WIND_DOWN;
         let mut done = Vec::new();
         if let Ok(carrying) = sfu.carrying.lock() {
@@ -580,6 +740,13 @@ impl Shell {
         for member in done {
             self.drive(Input::SfuCarries(member)).await;
         }
+    }
+}
+
+/// A refused `sfu:view`: forget what was sent, so the next tick says it again.
+fn sfu_view_failed(sfu: Option<&mut SfuIo>) {
+    if let Some(sfu) = sfu {
+        sfu.view = ViewSync::default();
     }
 }
 

@@ -42,3 +42,19 @@ fn after_a_switch_the_mesh_call_ends_once_the_sfu_carries_the_member() {
     // Told twice (audio and video): nothing more happens.
     assert!(io.feed(Input::SfuCarries("a".into())).is_empty());
 }
+
+#[test]
+fn an_sfu_connection_counts_as_media_for_the_connect_timeout() {
+    let mut io = Io::with(CoreConfig {
+        connect_timeout: Some(Duration::from_secs(20)),
+    });
+    io.feed(Input::Joined(sfu_ack("me", &[("a", "a@x.io")])));
+    io.feed(Input::SfuMode);
+    io.later(1_000);
+    io.feed(Input::SfuConnected);
+    io.later(30_000);
+    assert!(
+        events(&io.feed(Input::Tick)).is_empty(),
+        "no mesh call in an SFU room, and none is missed"
+    );
+}
