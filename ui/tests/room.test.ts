@@ -45,6 +45,7 @@ describe("stats display", () => {
     audioLevel: 0,
     quality: q,
     relayed: null,
+    viaSfu: false,
     ...over,
   });
   it("puts rtt and loss in the tooltip", () => {
@@ -183,8 +184,8 @@ describe("RoomView", () => {
     r.handleStats({
       activeSpeaker: "ada",
       peers: [
-        { id: "ada", rttMs: 30, jitterMs: 2, lossPct: 0, fps: 30, kbps: 900, audioLevel: 0.4, quality: "good", relayed: false },
-        { id: "bob", rttMs: 400, jitterMs: 50, lossPct: 12, fps: 5, kbps: 80, audioLevel: 0, quality: "poor", relayed: true },
+        { id: "ada", rttMs: 30, jitterMs: 2, lossPct: 0, fps: 30, kbps: 900, audioLevel: 0.4, quality: "good", relayed: false, viaSfu: false },
+        { id: "bob", rttMs: 400, jitterMs: 50, lossPct: 12, fps: 5, kbps: 80, audioLevel: 0, quality: "poor", relayed: true, viaSfu: false },
       ],
     });
     // Each remote tile says how its call travels.
@@ -194,6 +195,21 @@ describe("RoomView", () => {
     expect(path("bob").dataset.path).toBe("relayed");
     expect(tile("bob").querySelector<HTMLElement>(".tile-quality")!.title).toContain("relayed through the TURN server");
     expect(path("me").hidden).toBe(true);
+    // In a room moved to the SFU the media comes through it.
+    r.handleStats({
+      activeSpeaker: "ada",
+      peers: [{ id: "bob", rttMs: 40, jitterMs: 3, lossPct: 0, fps: 30, kbps: 500, audioLevel: 0, quality: "good", relayed: true, viaSfu: true }],
+    });
+    expect(path("bob").textContent).toBe("Via SFU");
+    expect(path("bob").dataset.path).toBe("sfu");
+    expect(tile("bob").querySelector<HTMLElement>(".tile-quality")!.title).toContain("through the SFU server, relayed through the TURN server");
+    r.handleStats({
+      activeSpeaker: "ada",
+      peers: [
+        { id: "ada", rttMs: 30, jitterMs: 2, lossPct: 0, fps: 30, kbps: 900, audioLevel: 0.4, quality: "good", relayed: false, viaSfu: false },
+        { id: "bob", rttMs: 400, jitterMs: 50, lossPct: 12, fps: 5, kbps: 80, audioLevel: 0, quality: "poor", relayed: true, viaSfu: false },
+      ],
+    });
     expect(tile("ada").classList.contains("speaking")).toBe(true);
     expect(tile("bob").classList.contains("speaking")).toBe(false);
     const q = tile("bob").querySelector<HTMLElement>(".tile-quality")!;

@@ -26,7 +26,10 @@ pub struct PeerStats {
     pub audio_level: f32,
     pub quality: Quality,
     /// The call goes through a TURN relay (true) or directly (false); null until connected.
+    /// Through the SFU: whether our subscriber connection to it is relayed.
     pub relayed: Option<bool>,
+    /// Their media reaches us through the room's SFU, not a call of our own.
+    pub via_sfu: bool,
 }
 
 /// The `stats` event, about twice a second while joined.
@@ -83,6 +86,7 @@ pub fn summarize(
             audio_level: 0.0,
             quality: Quality::Unknown,
             relayed: None,
+            via_sfu: false,
         });
         peer.rtt_ms = peer.rtt_ms.or(s.rtt_ms);
         let key = (s.remote_id.clone(), s.kind);
@@ -149,14 +153,21 @@ pub fn summarize(
 /// Whether each participant's call is relayed, from the session's connections (the
 /// latest call connection with them whose candidate pair is known).
 pub fn mark_paths(event: &mut StatsEvent, connections: &[ConnectionReport]) {
+    let connected = |c: &&ConnectionReport| c.local_candidate_type.is_some();
+    // In an SFU room everyone's media comes down our one subscriber connection.
+    let subscriber = connections
+        .iter()
+        .rev()
+        .filter(connected)
+        .find(|c| c.purpose == "sfu-subscriber");
     for peer in &mut event.peers {
-        peer.relayed = connections
+        let call = connections
             .iter()
             .rev()
-            .find(|c| {
-                c.remote_id == peer.id && c.purpose == "call" && c.local_candidate_type.is_some()
-            })
-            .map(ConnectionReport::relayed);
+            .filter(connected)
+            .find(|c| c.remote_id == peer.id && c.purpose == "call");
+        peer.via_sfu = call.is_none() && subscriber.is_some();
+        peer.relayed = call.or(subscriber).map(ConnectionReport::relayed);
     }
 }
 
@@ -261,6 +272,20 @@ mod tests {
         assert_eq!(relayed("ada"), Some(false));
         assert_eq!(relayed("bob"), Some(true));
         assert_eq!(relayed("cy"), None, "not connected yet");
+        assert!(s.peers.iter().all(|p| !p.via_sfu));
+
+        // The room moved to the SFU: the calls are gone, the subscriber carries everyone.
+        let sfu = ConnectionReport {
+            remote_id: String::new(),
+            remote_email: "SFU".into(),
+            purpose: "sfu-subscriber",
+            ..conn("", Some("relay"), "host")
+        };
+        mark_paths(&mut s, &[sfu]);
+        for p in &s.peers {
+            assert!(p.via_sfu, "{} comes through the SFU", p.id);
+            assert_eq!(p.relayed, Some(true), "our leg to the SFU is relayed");
+        }
     }
 
     #[test]

@@ -198,8 +198,13 @@ export type Quality = "good" | "fair" | "poor" | "unknown";
 export type PeerStats = { id: string, rttMs: number | null, jitterMs: number | null, lossPct: number | null, fps: number | null, kbps: number | null, audioLevel: number, quality: Quality,
 /**
  * The call goes through a TURN relay (true) or directly (false); null until connected.
+ * Through the SFU: whether our subscriber connection to it is relayed.
  */
-relayed: boolean | null, };
+relayed: boolean | null,
+/**
+ * Their media reaches us through the room's SFU, not a call of our own.
+ */
+viaSfu: boolean, };
 
 /**
  * The `stats` event, about twice a second while joined.

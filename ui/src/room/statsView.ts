@@ -5,8 +5,11 @@ export interface QualityDisplay {
   quality: Quality;
   label: string;
   title: string;
-  /** How the call travels: straight between us, through the TURN relay, or not known yet. */
-  path: "direct" | "relayed" | null;
+  /**
+   * How the media travels: straight between us, through the TURN relay, through the room's
+   * SFU (a large room), or not known yet.
+   */
+  path: "direct" | "relayed" | "sfu" | null;
 }
 
 const LABELS: Record<Quality, string> = {
@@ -29,8 +32,10 @@ export function qualityDisplay(peer: PeerStats | undefined): QualityDisplay {
     fmt(peer.fps, " fps", 0),
     fmt(peer.kbps, " kbps", 0),
   ].filter((x): x is string => !!x);
-  const path = peer.relayed === null ? null : peer.relayed ? "relayed" : "direct";
-  if (path) parts.push(path === "relayed" ? "relayed through the TURN server" : "direct");
+  let path: QualityDisplay["path"] = null;
+  if (peer.relayed !== null) path = peer.viaSfu ? "sfu" : peer.relayed ? "relayed" : "direct";
+  if (path === "sfu") parts.push(peer.relayed ? "through the SFU server, relayed through the TURN server" : "through the SFU server");
+  else if (path) parts.push(path === "relayed" ? "relayed through the TURN server" : "direct");
   const label = LABELS[peer.quality] ?? LABELS.unknown;
   return { quality: peer.quality, label, title: parts.length ? `${label}: ${parts.join(", ")}` : label, path };
 }

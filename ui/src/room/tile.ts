@@ -17,6 +17,12 @@ export interface TileState {
   videoOn: boolean;
 }
 
+const PATH_LABELS: Record<NonNullable<QualityDisplay["path"]>, { label: string; title: string }> = {
+  direct: { label: "Direct", title: "Straight between you" },
+  relayed: { label: "Relayed", title: "Through the TURN relay server" },
+  sfu: { label: "Via SFU", title: "Through the room's SFU server (a large room)" },
+};
+
 export class TileView {
   readonly el: HTMLElement;
   private canvas: HTMLCanvasElement;
@@ -24,7 +30,7 @@ export class TileView {
   private nameEl: HTMLElement;
   private micEl: HTMLElement;
   private qualityEl: HTMLElement;
-  /** "Direct" or "Relayed": how the call with this participant travels. */
+  /** "Direct", "Relayed" or "Via SFU": how this participant's media travels. */
   private pathEl: HTMLElement;
   private view: VideoView;
   private active = false;
@@ -96,10 +102,10 @@ export class TileView {
     const path = s.quality?.path ?? null;
     setHidden(this.pathEl, path === null);
     if (path) {
-      const text = path === "relayed" ? "Relayed" : "Direct";
-      if (this.pathEl.textContent !== text) this.pathEl.textContent = text;
+      const text = PATH_LABELS[path];
+      if (this.pathEl.textContent !== text.label) this.pathEl.textContent = text.label;
       this.pathEl.dataset.path = path;
-      this.pathEl.title = path === "relayed" ? "Through the TURN relay server" : "Straight between you";
+      this.pathEl.title = text.title;
     }
     this.videoOn = s.videoOn;
     this.sync();
