@@ -126,6 +126,10 @@ fn commands(cfg: &Config) -> Vec<Command> {
         command!(cfg, "send_chat", "", { "text": String } => ChatMessage),
         command!(cfg, "set_muted", "", { "muted": bool } => ()),
         command!(cfg, "set_camera_on", "", { "on": bool } => ()),
+        command!(cfg, "set_camera_view",
+            "Which participants' cameras are on screen (null: all); in an SFU room the others \
+             are paused at the SFU.",
+            { "ids": Option<Vec<String>> } => ()),
         command!(cfg, "lock_room",
             "(Host) passcode (\"\" clears it), waiting room, listing; null keeps a setting. \
              Fails with not_host from anyone else.",

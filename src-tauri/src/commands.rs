@@ -173,6 +173,16 @@ pub async fn set_camera_on(state: State<'_, AppState>, on: bool) -> Result<(), C
     state.calls.set_camera_on(on).await
 }
 
+/// Which participants' cameras are on screen (null: all). In a room on the SFU the others
+/// are paused at the SFU, so they cost no download.
+#[tauri::command]
+pub async fn set_camera_view(
+    state: State<'_, AppState>,
+    ids: Option<Vec<String>>,
+) -> Result<(), CommandError> {
+    state.calls.set_camera_view(ids).await
+}
+
 #[tauri::command]
 pub async fn switch_device(
     state: State<'_, AppState>,

@@ -142,6 +142,7 @@ pub fn run(args: LaunchArgs) -> anyhow::Result<()> {
             commands::send_chat,
             commands::set_muted,
             commands::set_camera_on,
+            commands::set_camera_view,
             commands::lock_room,
             commands::door,
             commands::list_rooms,

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use huddle_engine::devices::{self, Playback, SpeakerChoice};
 use huddle_engine::protocol::JoinAck;
 use huddle_engine::share::{self, ShareChoice};
-use huddle_engine::{Identity, Session, SessionConfig, SessionError, SessionEvent, StreamKind};
+use huddle_engine::{
+    CameraView, Identity, Session, SessionConfig, SessionError, SessionEvent, StreamKind,
+};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -536,6 +538,15 @@ impl CallManager {
 
     pub async fn set_camera_on(&self, on: bool) -> Result<(), CommandError> {
         self.call().await?.session.set_camera_on(on);
+        Ok(())
+    }
+
+    pub async fn set_camera_view(&self, ids: Option<Vec<String>>) -> Result<(), CommandError> {
+        let view = match ids {
+            None => CameraView::All,
+            Some(ids) => CameraView::Only(ids.into_iter().collect()),
+        };
+        self.call().await?.session.set_camera_view(view);
         Ok(())
     }
 

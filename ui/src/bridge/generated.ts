@@ -258,6 +258,8 @@ export interface Commands {
   send_chat: [{ text: string }, ChatMessage];
   set_muted: [{ muted: boolean }, null];
   set_camera_on: [{ on: boolean }, null];
+  /** Which participants' cameras are on screen (null: all); in an SFU room the others are paused at the SFU. */
+  set_camera_view: [{ ids: Array<string> | null }, null];
   /** (Host) passcode ("" clears it), waiting room, listing; null keeps a setting. Fails with not_host from anyone else. */
   lock_room: [{ lock: RoomLockRequest }, RoomSettings];
   /** (Host) admit or deny someone waiting, or remove a participant. */

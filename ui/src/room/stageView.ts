@@ -1,6 +1,7 @@
 // #stage: the camera grid, or a share filling the stage with cameras in a strip.
 import type { FrameHub } from "../render/hub";
 import { h, setHidden } from "../ui/dom";
+import { CameraViewReporter } from "./cameraView";
 import { bestGrid } from "./layout";
 import type { RoomModel } from "./roomModel";
 import { planStage, type StagePlan } from "./stage";
@@ -16,6 +17,7 @@ export class StageView {
   private tiles = new Map<string, TileView>();
   private shareTile: TileView | null = null;
   private ro: ResizeObserver | null = null;
+  private view: CameraViewReporter;
   plan: StagePlan | null = null;
 
   constructor(
@@ -29,6 +31,7 @@ export class StageView {
       this.ro = new ResizeObserver(() => this.layout());
       this.ro.observe(this.el);
     }
+    this.view = new CameraViewReporter(this.el, () => this.model.participants.map((p) => p.id).filter((id) => id !== this.model.selfId));
   }
 
   render(): void {
@@ -91,6 +94,7 @@ export class StageView {
     setHidden(this.shareArea, !this.shareTile);
     this.grid.classList.toggle("strip", plan.mode === "share");
     this.layout();
+    this.view.track(this.tiles);
   }
 
   /** Sizes the grid tiles for the stage (grid mode); the strip is laid out by CSS. */
@@ -113,6 +117,7 @@ export class StageView {
 
   destroy(): void {
     this.ro?.disconnect();
+    this.view.destroy();
     for (const t of this.tiles.values()) t.destroy();
     this.tiles.clear();
     this.shareTile?.destroy();
