@@ -12,7 +12,9 @@
 //   cap500   500 kbit/s (200 ms queue) from 1/3 to 2/3 of the call (10 s to 20 s of 30 s)
 // Pairs: HH (Huddle ↔ Huddle), HC (Huddle on site a ↔ Chromium on site b: Huddle → Chromium
 // and Chromium → Huddle), CC (Chromium ↔ Chromium). Both ends send the 640×480 @ 30 barcode
-// camera and a tone; the participant on site b joins second (it calls).
+// camera and a tone; the participant on site b joins second (it calls). The pages draw the
+// bottom half of Huddle's synthetic picture (`--pattern stripes`, the default: the same work for
+// both encoders) or their own flat one (`--pattern flat`, what runs before 2026-12-03 evening used).
 //
 // Per direction:
 //   sends        the sender's rate at its uplink (nft counter before any drop: what it tried to
@@ -26,12 +28,14 @@
 //                the page's frame times; Huddle: its report's freezes / longest_freeze_ms)
 //   decode err.  Huddle's decode_errors; intact %: frames whose barcode reads (a corrupted
 //                picture does not), of those decoded
+//   QP           the mean VP8 quantizer of the frames a Chromium receiver decoded (qpSum /
+//                framesDecoded; lower is finer): with the same picture, bits against quality
 //   recovery     cap500 only: seconds from lifting the cap until the sender's uplink rate (1 s
 //                windows) is back to ≥ 80 % of its rate before the cap, and not above 2× it (a
 //                sender still flushing a backlog has not recovered), for 2 s in a row
 //
 // Usage: node bench/lab/run.mjs [--seconds 30] [--conditions none,1m,300k,loss3,loss10,cap500]
-//                               [--pairs HH,HC,CC] [--reps 1] [--out DIR]
+//                               [--pairs HH,HC,CC] [--reps 1] [--pattern stripes|flat] [--out DIR]
 // Env: HUDDLE_BIN, HUDDLE_SERVER_BIN, HUDDLE_CHROMIUM. Needs root (network namespaces).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -55,7 +59,7 @@ const SETTLE_S = 3;
 const FREEZE_MS = 500;
 
 function parseArgs(argv) {
-  const o = { seconds: 30, conditions: Object.keys(CONDITIONS), pairs: ['HH', 'HC', 'CC'], reps: 1, out: null };
+  const o = { seconds: 30, conditions: Object.keys(CONDITIONS), pairs: ['HH', 'HC', 'CC'], reps: 1, pattern: 'stripes', out: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => argv[++i];
@@ -64,8 +68,10 @@ function parseArgs(argv) {
     else if (a === '--pairs') o.pairs = v().split(',').map((s) => s.toUpperCase());
     else if (a === '--reps') o.reps = Number(v());
     else if (a === '--out') o.out = v();
+    else if (a === '--pattern') o.pattern = v();
     else throw new Error(`unknown argument ${a}`);
   }
+  if (!['stripes', 'flat'].includes(o.pattern)) throw new Error(`--pattern ${o.pattern}: stripes or flat`);
   if (!(o.seconds >= 12)) throw new Error('--seconds must be ≥ 12');
   for (const c of o.conditions) if (!CONDITIONS[c]) throw new Error(`unknown condition ${c} (${Object.keys(CONDITIONS).join(', ')})`);
   for (const p of o.pairs) if (!['HH', 'HC', 'CC'].includes(p)) throw new Error(`unknown pair ${p} (HH, HC, CC)`);
@@ -80,13 +86,13 @@ const EMAIL = { a: 'site-a@example.com', b: 'site-b@example.com' };
 const TONE = { a: 550, b: 660 };
 
 /** Starts the participant of `kind` ('H' or 'C') on `site`; resolves once it has joined. */
-async function join(lab, browsers, kind, site, room, seconds) {
+async function join(lab, browsers, kind, site, room, seconds, pattern) {
   if (kind === 'H') {
     const hp = lab.huddle(site, { email: EMAIL[site], room, ice: 'stun', duration: seconds });
     await hp.waitForLine(/joined room \S+ as (\S+)/, 20000);
     return { kind, site, hp };
   }
-  const page = await lab.page(browsers[site], { email: EMAIL[site], room, ice: 'stun', tone: TONE[site] });
+  const page = await lab.page(browsers[site], { email: EMAIL[site], room, ice: 'stun', tone: TONE[site], query: { pattern } });
   return { kind, site, page };
 }
 
@@ -120,6 +126,7 @@ async function received(p, fromSite) {
     freezes: freezesOf(s.frameTimes),
     decodeErrors: null,
     intactPct: read ? round((100 * s.barcodes) / read, 1) : null,
+    qp: s.inbound?.qpSum != null && s.inbound.framesDecoded ? round(s.inbound.qpSum / s.inbound.framesDecoded, 1) : null,
     selectedPair: s.selectedPair,
   };
 }
@@ -134,7 +141,9 @@ async function sentBy(p, toSite) {
   }
   const s = remoteByEmail(await p.page.stats(), EMAIL[toSite]);
   const o = s?.outbound;
-  return o ? { framesEncoded: o.framesEncoded, bytesSent: o.bytesSent, width: o.width, height: o.height, qualityLimitation: o.qualityLimitation } : null;
+  return o
+    ? { framesEncoded: o.framesEncoded, bytesSent: o.bytesSent, width: o.width, height: o.height, qualityLimitation: o.qualityLimitation, qp: o.qpSum != null && o.framesEncoded ? round(o.qpSum / o.framesEncoded, 1) : null }
+    : null;
 }
 
 async function leave(p) {
@@ -286,11 +295,11 @@ async function runCell(lab, browsers, pair, condKey, o) {
   let second = null;
   const cpu0 = cpuTimes();
   try {
-    first = await join(lab, browsers, kinds[0], 'a', room, o.seconds + 4);
+    first = await join(lab, browsers, kinds[0], 'a', room, o.seconds + 4, o.pattern);
     await sleep(1000);
     const t0 = Date.now();
     cell.startedAt = new Date(t0).toISOString();
-    second = await join(lab, browsers, kinds[1], 'b', room, o.seconds);
+    second = await join(lab, browsers, kinds[1], 'b', room, o.seconds, o.pattern);
     if (cond.timedCap) {
       await sleep(t0 + capFrom * 1000 - Date.now());
       for (const r of Object.values(routers)) await r.cap({ kbit: cond.timedCap, queueMs: QUEUE_MS, dir: 'up' });
@@ -361,17 +370,17 @@ function row(cell, d) {
   const frz = r.freezes ? `${r.freezes.count}${r.freezes.count ? ` (${r.freezes.longestMs} ms)` : ''}` : 'n/a';
   const rec = CONDITIONS[cell.condition].timedCap ? (d.recoverySeconds === null ? `> ${d.recoveryWindow}` : `${d.recoverySeconds}`) : '';
   const err = r.error ? ` **${r.error}**` : '';
-  return `| ${cell.label} | ${d.direction} | ${sends} | ${drops} | ${dash(r.fps)}${err} | ${g2g} | ${frz} | ${dash(r.decodeErrors)} / ${dash(r.intactPct)} % | ${rec} | ${dash(cell.machineBusyCores)} |`;
+  return `| ${cell.label} | ${d.direction} | ${sends} | ${drops} | ${dash(r.fps)}${err} | ${g2g} | ${frz} | ${dash(r.decodeErrors)} / ${dash(r.intactPct)} % | ${dash(r.qp)} | ${rec} | ${dash(cell.machineBusyCores)} |`;
 }
 
 function table(cells) {
   const lines = [
-    '| link | direction | sends kbit/s (cap: before / during / after) | dropped at the bottleneck | fps | g2g p50 / p95 (max) ms | freezes > 500 ms (longest) | decode errors / intact | recovery s | machine busy (cores) |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| link | direction | sends kbit/s (cap: before / during / after) | dropped at the bottleneck | fps | g2g p50 / p95 (max) ms | freezes > 500 ms (longest) | decode errors / intact | QP | recovery s | machine busy (cores) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const c of cells) {
     for (const d of c.directions) lines.push(row(c, d));
-    if (c.errors.length) lines.push(`| ${c.label} | ${c.pair} | **errors:** ${c.errors.map((e) => e.split('\n')[0]).join('; ').replace(/\|/g, '/')} | | | | | | | |`);
+    if (c.errors.length) lines.push(`| ${c.label} | ${c.pair} | **errors:** ${c.errors.map((e) => e.split('\n')[0]).join('; ').replace(/\|/g, '/')} | | | | | | | | |`);
   }
   return lines.join('\n');
 }
@@ -386,6 +395,7 @@ if (skip) {
   console.error(`bench/lab: ${skip}`);
   process.exit(2);
 }
+if (o.out) mkdirSync(o.out, { recursive: true });
 const lab = await startLab(null, { nat: 'eim' });
 const cells = [];
 try {

@@ -76,6 +76,11 @@ const HOSTILE = q.get('hostile') || '';
 if (HOSTILE && HOSTILE !== 'oversize') throw new Error(`hostile=${HOSTILE}: only oversize is known`);
 if (!['loopback', 'any'].includes(q.get('net') || 'loopback')) throw new Error(`net=${q.get('net')}: loopback or any`);
 if (!['all', 'relay'].includes(ICE_POLICY)) throw new Error(`policy=${ICE_POLICY}: all or relay`);
+// pattern=stripes: the bottom half of Huddle's synthetic camera (media/synthetic.rs: diagonal
+// stripes scrolling 4 px a frame, a box crossing in 2 s), so a benchmark compares the two
+// encoders on the same picture; the default is a flat background, far cheaper to code.
+const PATTERN = q.get('pattern') || 'flat';
+if (!['flat', 'stripes'].includes(PATTERN)) throw new Error(`pattern=${PATTERN}: flat or stripes`);
 const SEND_AUDIO = MODE === 'av' || MODE === 'audio';
 const SEND_VIDEO = MODE === 'av' || MODE === 'video';
 const W = 640;
@@ -172,20 +177,54 @@ if (SEND_AUDIO) {
   localTracks.push(dest.stream.getAudioTracks()[0]);
 }
 
+/** Paints the bottom half as Huddle's TestPattern does (luma as grey). */
+function stripesPainter(ctx) {
+  const PERIOD = 256;
+  const top = H / 2;
+  const ramp = new Uint8ClampedArray((W + PERIOD) * 4);
+  for (let i = 0; i < W + PERIOD; i++) {
+    const t = i % PERIOD;
+    const tri = t < PERIOD / 2 ? t : PERIOD - 1 - t; // 0..127
+    const g = 48 + tri;
+    ramp.set([g, g, g, 255], i * 4);
+  }
+  const img = ctx.createImageData(W, H - top);
+  return (frame) => {
+    const scroll = (frame % PERIOD) * 4;
+    for (let y = 0; y < H - top; y++) {
+      const off = (top + y + scroll) % PERIOD;
+      img.data.set(ramp.subarray(off * 4, (off + W) * 4), y * W * 4);
+    }
+    ctx.putImageData(img, 0, top);
+    const boxW = W / 8;
+    const boxH = ((H - top) * 3) / 8;
+    const leg = 2 * 30;
+    const p = frame % (2 * leg);
+    const along = p < leg ? p : 2 * leg - p;
+    ctx.fillStyle = 'rgb(230,150,40)';
+    ctx.fillRect(Math.floor((along * (W - boxW)) / leg), top + (H - top) / 2, boxW, boxH);
+  };
+}
+
 if (SEND_VIDEO) {
   const canvas = document.createElement('canvas');
   canvas.width = W;
   canvas.height = H;
   document.getElementById('local').appendChild(canvas);
   const ctx = canvas.getContext('2d', { alpha: false });
+  const stripes = PATTERN === 'stripes' ? stripesPainter(ctx) : null;
   const draw = () => {
     const t = Date.now();
-    // Bottom half: something that moves, and a frame counter.
-    ctx.fillStyle = 'rgb(40,60,90)';
-    ctx.fillRect(0, H / 2, W, H / 2);
-    const x = (framesDrawn * 7) % (W - 80);
-    ctx.fillStyle = `hsl(${(framesDrawn * 5) % 360},80%,55%)`;
-    ctx.fillRect(x, H / 2 + 40 + ((framesDrawn * 3) % 100), 80, 80);
+    if (stripes) {
+      stripes(framesDrawn);
+    } else {
+      // Bottom half: something that moves, and a frame counter.
+      ctx.fillStyle = 'rgb(40,60,90)';
+      ctx.fillRect(0, H / 2, W, H / 2);
+      const x = (framesDrawn * 7) % (W - 80);
+      ctx.fillStyle = `hsl(${(framesDrawn * 5) % 360},80%,55%)`;
+      ctx.fillRect(x, H / 2 + 40 + ((framesDrawn * 3) % 100), 80, 80);
+    }
     ctx.fillStyle = 'rgb(230,230,230)';
     ctx.font = '28px monospace';
     ctx.fillText(`${EMAIL} #${framesDrawn}`, 10, H - 12);
@@ -471,6 +510,7 @@ async function videoRtpStats(pc) {
         encoder: r.encoderImplementation || null,
         powerEfficientEncoder: r.powerEfficientEncoder ?? null,
         qualityLimitation: r.qualityLimitationReason,
+        qpSum: r.qpSum ?? null,
       };
     if (r.type === 'inbound-rtp' && (!inbound || (r.bytesReceived || 0) > (inbound.bytesReceived || 0)))
       inbound = {
@@ -482,6 +522,7 @@ async function videoRtpStats(pc) {
         framesReceived: r.framesReceived,
         bytesReceived: r.bytesReceived,
         decoder: r.decoderImplementation || null,
+        qpSum: r.qpSum ?? null,
       };
   });
   return { outbound, inbound, selectedPair };
