@@ -6,6 +6,7 @@
 //  2. A Chromium page (tests/engine page, sfu=1) in an SFU room with CLIs: Huddle decodes it and
 //     it reads Huddle; the first CLI's first publication is refused by Janus (its RTP ports are
 //     all taken for a moment, so its ICE agent cannot gather) and the CLI publishes again.
+//  Further cases: sfu:view, a narrow publisher uplink, a lossy one (Opus FEC), a Janus restart.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -240,6 +241,28 @@ test('SFU publisher on a 400 kbit/s uplink: its encoder follows the estimate, th
   if (!(v && v.fps >= 15)) problems.push(`sub ← pub: ${v?.fps} fps`);
   if (!(v && v.latency_ms.p95 <= 400)) problems.push(`sub ← pub: glass-to-glass p95 ${v?.latency_ms.p95} ms`);
   await assertLabOk(lab, problems, 'an SFU publisher behind a narrow uplink');
+});
+
+test('SFU publisher at 5 % uplink loss: its Opus FEC follows the loss, the subscriber rebuilds the voice', { skip: labSkipReason() ?? false, timeout: 180000 }, async (t) => {
+  const lab = await startLab(t, { nat: 'eim', janus: { threshold: 1 } });
+  await lab.site('a').router.loss(5, { dir: 'up' });
+  // The voice source: libopus codes in-band FEC only for what it takes for speech.
+  const pub = lab.huddle('a', { email: 'pub@example.com', ice: 'stun', duration: 16, mic: 'voice', camera: 'test:160x120' });
+  await huddleId(pub);
+  const sub = lab.huddle('b', { email: 'sub@example.com', ice: 'stun', duration: 14, camera: 'test:160x120' });
+  await huddleId(sub);
+  const exits = await Promise.all([pub.waitExit(60000), sub.waitExit(60000)]);
+  const problems = exits.flatMap((e, i) => (e.code === 0 ? [] : [`${['pub', 'sub'][i]}: exit ${e.code}`]));
+  const a = receivedFrom(sub.report(), 'pub@example.com', 'audio')[0];
+  console.log(`sub ← pub through Janus at 5 % uplink loss: audio ${a?.frames_decoded} frames, ${a?.packets_lost} packets lost, ${a?.fec_recovered_frames} rebuilt from FEC, ${a?.concealed_frames} concealed`);
+  if (!a) problems.push('sub: no audio from pub');
+  else {
+    if (!(a.packets_lost > 0)) problems.push('sub: no audio packet lost on a lossy uplink (is the loss on?)');
+    // Without the follower on the publisher connection the encoder never hears of the loss: 0.
+    if (!(a.fec_recovered_frames > 0)) problems.push(`sub: no lost audio rebuilt from FEC (${a.packets_lost} lost)`);
+    if (!(a.concealed_frames <= 0.5 * a.packets_lost)) problems.push(`sub: ${a.concealed_frames} of ${a.packets_lost} lost audio packets concealed (want ≤ 50 %)`);
+  }
+  await assertLabOk(lab, problems, 'an SFU publisher on a lossy uplink');
 });
 
 test('SFU after a Janus restart: the server rebuilds the room (new epoch), media flows again', { skip: labSkipReason() ?? false, timeout: 180000 }, async (t) => {

@@ -283,6 +283,13 @@ impl Shell {
                     sender.packets.subscribe(),
                     connected.subscribe(),
                 ));
+                // Opus FEC follows the loss on our upload to the SFU, the one hop we
+                // see (Janus forwards the FEC as it is to every subscriber).
+                tasks.push(send::spawn_audio_follower(
+                    congestion.clone(),
+                    sender.control.clone(),
+                    "sfu".into(),
+                ));
                 microphone = Some(local);
             }
         }
