@@ -27,21 +27,7 @@ fi
 command -v turnserver >/dev/null && command -v nft >/dev/null || bash scripts/setup.sh || exit 1
 [ -d tests/node_modules/playwright-core ] || (cd tests && npm ci --no-audit --no-fund) || exit 1
 
-busy_cores() { # whole-machine busy cores over $1 seconds, from /proc/stat
-  local a b
-  a=($(head -1 /proc/stat)); sleep "$1"; b=($(head -1 /proc/stat))
-  local busy=$(( (b[1]+b[2]+b[3]+b[6]+b[7]+b[8]) - (a[1]+a[2]+a[3]+a[6]+a[7]+a[8]) ))
-  awk -v t="$busy" -v s="$1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz / s }'
-}
-wait_quiet() {
-  local deadline=$(( SECONDS + ${QUIET_WAIT:-120} )) c
-  while :; do
-    c=$(busy_cores 5)
-    if awk -v c="$c" 'BEGIN { exit !(c < 0.5) }'; then echo "machine quiet: $c cores busy over 5 s"; return; fi
-    if [ "$SECONDS" -ge "$deadline" ]; then echo "WARNING: machine busy ($c cores over 5 s); measuring anyway (noisy; compare side by side)"; return; fi
-    echo "waiting for a quieter machine: $c cores busy over 5 s"; sleep 10
-  done
-}
+. "$ROOT/bench/lib/quiet.sh"
 
 OUT="$HERE/results/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$OUT"
