@@ -8,13 +8,14 @@ busy_cores() { # whole-machine busy cores over $1 seconds, from /proc/stat
   awk -v t="$busy" -v s="$1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz / s }'
 }
 
-# Waits up to QUIET_WAIT seconds (default 120) for 5 s in which less than half a core is busy.
+# wait_quiet [WAIT MAX_CORES POLL]: waits up to QUIET_WAIT seconds (default WAIT, 120) for
+# 5 s in which less than MAX_CORES (0.5) of the machine is busy, polling every POLL s (10).
 wait_quiet() {
-  local deadline=$(( SECONDS + ${QUIET_WAIT:-120} )) c
+  local deadline=$(( SECONDS + ${QUIET_WAIT:-${1:-120}} )) max="${2:-0.5}" poll="${3:-10}" c
   while :; do
     c=$(busy_cores 5)
-    if awk -v c="$c" 'BEGIN { exit !(c < 0.5) }'; then echo "machine quiet: $c cores busy over 5 s"; return; fi
+    if awk -v c="$c" -v m="$max" 'BEGIN { exit !(c < m) }'; then echo "machine quiet: $c cores busy over 5 s"; return; fi
     if [ "$SECONDS" -ge "$deadline" ]; then echo "WARNING: machine busy ($c cores over 5 s); measuring anyway (noisy; compare side by side)"; return; fi
-    echo "waiting for a quieter machine: $c cores busy over 5 s"; sleep 10
+    echo "waiting for a quieter machine: $c cores busy over 5 s"; sleep "$poll"
   done
 }

@@ -28,28 +28,14 @@ rc=0
 
 # The machine is shared (2 cores; others compile Rust): wait, up to QUIET_WAIT seconds
 # (default 900, 0 = don't wait), for 5 s in which other processes use < 0.3 of a core.
-busy_cores() { # whole-machine busy cores over $1 seconds, from /proc/stat
-  local a b
-  a=($(head -1 /proc/stat)); sleep "$1"; b=($(head -1 /proc/stat))
-  local busy=$(( (b[1]+b[2]+b[3]+b[6]+b[7]+b[8]) - (a[1]+a[2]+a[3]+a[6]+a[7]+a[8]) ))
-  awk -v t="$busy" -v s="$1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz / s }'
-}
-wait_quiet() {
-  local deadline=$(( SECONDS + ${QUIET_WAIT:-900} )) c
-  while :; do
-    c=$(busy_cores 5)
-    if awk -v c="$c" 'BEGIN { exit !(c < 0.3) }'; then echo "machine quiet: $c cores busy over 5 s"; return; fi
-    if [ "$SECONDS" -ge "$deadline" ]; then echo "WARNING: machine still busy ($c cores over 5 s); measuring anyway (noisy)"; return; fi
-    echo "waiting for a quiet machine: $c cores busy over 5 s"; sleep 25
-  done
-}
+. ../lib/quiet.sh
 
 echo "machine: $(nproc) cores, $(uname -r), node $(node --version), loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
 
 if [ -z "${SKIP_HUDDLE:-}" ]; then
   if [ -x "$BIN" ]; then
     echo "== huddle-server: $BIN ($("$BIN" --version 2>/dev/null), built $(date -u -r "$BIN" +%FT%TZ), sha256 $(sha256sum "$BIN" | cut -c1-16))"
-    wait_quiet
+    wait_quiet 900 0.3 25
     node "${NODE_FLAGS[@]}" load.mjs --server-bin "$BIN" --name huddle --json "$OUT/huddle.json" --log-dir "$OUT" "$@" 2>&1 | tee "$OUT/huddle.txt"
     [ "${PIPESTATUS[0]}" = 0 ] || rc=1
   else
