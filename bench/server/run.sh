@@ -47,7 +47,7 @@ fi
 
 if [ -z "${SKIP_NODE:-}" ]; then
   echo "== node-server.mjs (socket.io $(node -p 'require("./node_modules/socket.io/package.json").version'))"
-  wait_quiet
+  wait_quiet 900 0.3 25
   node "${NODE_FLAGS[@]}" load.mjs --node-server --name node --json "$OUT/node.json" --log-dir "$OUT" "$@" 2>&1 | tee "$OUT/node.txt"
   [ "${PIPESTATUS[0]}" = 0 ] || rc=1
 fi
