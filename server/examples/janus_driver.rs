@@ -30,7 +30,7 @@ use clap::Parser;
 use huddle_protocol::IceCandidate;
 use huddle_server::sfu::janus::{
     ConfigurePublisher, ConfigureSubscriber, CreateRoom, JanusClient, JanusConfig, JoinPublisher,
-    JoinSubscriber, Jsep, Publish, Session, StreamDescription, SubscribeStream,
+    JoinSubscriber, Jsep, LinkEvent, Publish, Session, StreamDescription, SubscribeStream,
     SubscriberStreamConfig, SubscriptionChange, TrickleCandidate, UnsubscribeStream, Update,
     VideoRoomEvent, VideoRoomHandle,
 };
@@ -148,16 +148,18 @@ fn event_json(peer: &str, e: VideoRoomEvent) -> Value {
         } => {
             json!({"kind": "updated", "room": room, "streams": streams_json(&streams), "offer": offer})
         }
-        VideoRoomEvent::WebrtcUp => json!({"kind": "webrtcup"}),
-        VideoRoomEvent::Media {
+        VideoRoomEvent::Link(LinkEvent::WebrtcUp) => json!({"kind": "webrtcup"}),
+        VideoRoomEvent::Link(LinkEvent::Media {
             kind,
             mid,
             receiving,
-        } => json!({"kind": "media", "type": kind, "mid": mid, "receiving": receiving}),
-        VideoRoomEvent::SlowLink { uplink, lost, .. } => {
+        }) => json!({"kind": "media", "type": kind, "mid": mid, "receiving": receiving}),
+        VideoRoomEvent::Link(LinkEvent::SlowLink { uplink, lost, .. }) => {
             json!({"kind": "slowlink", "uplink": uplink, "lost": lost})
         }
-        VideoRoomEvent::Hangup { reason } => json!({"kind": "hangup", "reason": reason}),
+        VideoRoomEvent::Link(LinkEvent::Hangup { reason }) => {
+            json!({"kind": "hangup", "reason": reason})
+        }
         VideoRoomEvent::Destroyed { room } => json!({"kind": "destroyed", "room": room}),
         other => json!({"kind": "other", "debug": format!("{other:?}")}),
     };

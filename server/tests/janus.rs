@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use huddle_server::sfu::janus::{
     ApiErrorCode, CreateRoom, JanusClient, JanusConfig, JanusError, JoinPublisher, JoinSubscriber,
-    Jsep, Keepalive, LinkStatus, Publish, SessionLoss, SubscribeStream, VideoRoomErrorCode,
-    VideoRoomEvent, VideoRoomHandle,
+    Jsep, Keepalive, LinkEvent, LinkStatus, Publish, SessionLoss, SubscribeStream,
+    VideoRoomErrorCode, VideoRoomEvent, VideoRoomHandle,
 };
 use janus_lab::{JanusLab, Options};
 
@@ -318,12 +318,12 @@ fn janus_gone_is_a_clear_error_and_the_client_reconnects() {
             .expect("the session is reported lost");
         assert_eq!(why, SessionLoss::Disconnected);
         let heard = event_where(&mut handle, "the handle's loss", |e| {
-            matches!(e, VideoRoomEvent::SessionLost(_))
+            matches!(e, VideoRoomEvent::Link(LinkEvent::SessionLost(_)))
         })
         .await;
         assert_eq!(
             heard,
-            VideoRoomEvent::SessionLost(SessionLoss::Disconnected)
+            VideoRoomEvent::Link(LinkEvent::SessionLost(SessionLoss::Disconnected))
         );
         // While Janus is away, requests fail at once instead of hanging.
         let down = tokio::time::timeout(Duration::from_secs(5), janus.create_session())

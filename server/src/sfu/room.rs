@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::janus::{
     ApiErrorCode, ConfigurePublisher, ConfigureSubscriber, CreateRoom, JanusClient, JanusError,
-    JoinPublisher, JoinSubscriber, Publish, PublishedStream, Session, StreamDescription,
+    JoinPublisher, JoinSubscriber, LinkEvent, Publish, PublishedStream, Session, StreamDescription,
     SubscribeStream, SubscriberStreamConfig, SubscriptionChange, SubscriptionStream,
     TrickleCandidate, UnsubscribeStream, Update, VideoRoomErrorCode, VideoRoomEvent,
     VideoRoomEvents, VideoRoomHandle,
@@ -609,7 +609,7 @@ impl RoomTask {
                     self.resubscribe_all().await;
                 }
             }
-            (Source::Observer, VideoRoomEvent::SessionLost(why)) => {
+            (Source::Observer, VideoRoomEvent::Link(LinkEvent::SessionLost(why))) => {
                 tracing::error!(room = %self.room, ?why, "lost the SFU room's Janus session");
                 let ids: Vec<ConnId> = self.members.keys().copied().collect();
                 for id in ids {
@@ -641,14 +641,16 @@ impl RoomTask {
                     _ => SfuPc::Subscriber,
                 };
                 match e {
-                    VideoRoomEvent::WebrtcUp => self.link(id, pc, LinkState::Up, None, None, None),
-                    VideoRoomEvent::Hangup { reason } => {
+                    VideoRoomEvent::Link(LinkEvent::WebrtcUp) => {
+                        self.link(id, pc, LinkState::Up, None, None, None)
+                    }
+                    VideoRoomEvent::Link(LinkEvent::Hangup { reason }) => {
                         self.link(id, pc, LinkState::Down, reason, None, None)
                     }
-                    VideoRoomEvent::SlowLink { uplink, lost, .. } => {
+                    VideoRoomEvent::Link(LinkEvent::SlowLink { uplink, lost, .. }) => {
                         self.link(id, pc, LinkState::Slow, None, Some(uplink), lost)
                     }
-                    VideoRoomEvent::Trickle(TrickleCandidate::Candidate(c)) => {
+                    VideoRoomEvent::Link(LinkEvent::Trickle(TrickleCandidate::Candidate(c))) => {
                         let ice = SfuIce {
                             pc,
                             candidate: Some(c),

@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::dispatch::{HandleEvent, Reply, Routed, Transactions};
+use super::dispatch::{HandleEvent, LinkEvent, Reply, Routed, Transactions};
 use super::error::{ApiErrorCode, JanusError, SessionLoss};
 use super::message::{Incoming, Request, ServerInfo};
 
@@ -156,7 +156,7 @@ impl Registry {
         if let Some(entry) = self.sessions.remove(&session_id) {
             tracing::warn!(session_id, %why, "Janus session lost");
             for events in entry.handles.values() {
-                let _ = events.send(HandleEvent::SessionLost(why));
+                let _ = events.send(HandleEvent::Link(LinkEvent::SessionLost(why)));
             }
             let _ = entry.lost.send(Some(why));
         }
@@ -181,7 +181,7 @@ impl Registry {
             tracing::debug!(handle_id, ?event, "event for a handle we no longer track");
             return;
         };
-        let detached = event == HandleEvent::Detached;
+        let detached = event == HandleEvent::Link(LinkEvent::Detached);
         if let Some(events) = entry.handles.get(&handle_id) {
             let _ = events.send(event);
         }
@@ -589,12 +589,15 @@ mod tests {
                 handles: HashMap::from([(2, events_tx)]),
             },
         );
-        registry.deliver(None, 2, HandleEvent::WebrtcUp);
+        registry.deliver(None, 2, HandleEvent::Link(LinkEvent::WebrtcUp));
         registry.lose(1, SessionLoss::TimedOut);
-        assert_eq!(events_rx.try_recv().unwrap(), HandleEvent::WebrtcUp);
         assert_eq!(
             events_rx.try_recv().unwrap(),
-            HandleEvent::SessionLost(SessionLoss::TimedOut)
+            HandleEvent::Link(LinkEvent::WebrtcUp)
+        );
+        assert_eq!(
+            events_rx.try_recv().unwrap(),
+            HandleEvent::Link(LinkEvent::SessionLost(SessionLoss::TimedOut))
         );
         assert_eq!(*lost_rx.borrow(), Some(SessionLoss::TimedOut));
         assert!(registry.sessions.is_empty());

@@ -36,10 +36,14 @@ pub enum Reply {
 pub enum HandleEvent {
     /// The plugin speaks on its own (e.g. the VideoRoom's `publishers`, or an offer
     /// to renegotiate a subscription).
-    Plugin {
-        data: Value,
-        jsep: Option<Jsep>,
-    },
+    Plugin { data: Value, jsep: Option<Jsep> },
+    /// Janus's own word on the handle's peer connection, the same whatever the plugin.
+    Link(LinkEvent),
+}
+
+/// What Janus says of a handle's peer connection (not its plugin).
+#[derive(Debug, Clone, PartialEq)]
+pub enum LinkEvent {
     WebrtcUp,
     Media {
         kind: String,
@@ -263,9 +267,11 @@ fn unsolicited<W>(frame: Incoming) -> Routed<W> {
                 jsep,
             },
         ),
-        Incoming::Webrtcup { session_id, sender } => {
-            to(Some(session_id), sender, HandleEvent::WebrtcUp)
-        }
+        Incoming::Webrtcup { session_id, sender } => to(
+            Some(session_id),
+            sender,
+            HandleEvent::Link(LinkEvent::WebrtcUp),
+        ),
         Incoming::Media {
             session_id,
             sender,
@@ -275,11 +281,11 @@ fn unsolicited<W>(frame: Incoming) -> Routed<W> {
         } => to(
             Some(session_id),
             sender,
-            HandleEvent::Media {
+            HandleEvent::Link(LinkEvent::Media {
                 kind,
                 mid,
                 receiving,
-            },
+            }),
         ),
         Incoming::Slowlink {
             session_id,
@@ -292,26 +298,36 @@ fn unsolicited<W>(frame: Incoming) -> Routed<W> {
         } => to(
             Some(session_id),
             sender,
-            HandleEvent::SlowLink {
+            HandleEvent::Link(LinkEvent::SlowLink {
                 uplink,
                 media,
                 mid,
                 lost: lost.or(nacks),
-            },
+            }),
         ),
         Incoming::Hangup {
             session_id,
             sender,
             reason,
-        } => to(Some(session_id), sender, HandleEvent::Hangup { reason }),
-        Incoming::Detached { session_id, sender } => {
-            to(Some(session_id), sender, HandleEvent::Detached)
-        }
+        } => to(
+            Some(session_id),
+            sender,
+            HandleEvent::Link(LinkEvent::Hangup { reason }),
+        ),
+        Incoming::Detached { session_id, sender } => to(
+            Some(session_id),
+            sender,
+            HandleEvent::Link(LinkEvent::Detached),
+        ),
         Incoming::Trickle {
             session_id,
             sender,
             candidate,
-        } => to(Some(session_id), sender, HandleEvent::Trickle(candidate)),
+        } => to(
+            Some(session_id),
+            sender,
+            HandleEvent::Link(LinkEvent::Trickle(candidate)),
+        ),
         Incoming::Timeout { session_id } => Routed::SessionTimedOut { session_id },
         other => Routed::Ignored {
             why: format!(
@@ -447,7 +463,7 @@ mod tests {
         assert!(matches!(
             t.route(frame(r#"{"janus":"webrtcup","session_id":3,"sender":4}"#)),
             Routed::ToHandle {
-                event: HandleEvent::WebrtcUp,
+                event: HandleEvent::Link(LinkEvent::WebrtcUp),
                 ..
             }
         ));
@@ -456,7 +472,7 @@ mod tests {
                 r#"{"janus":"slowlink","session_id":3,"sender":4,"uplink":true,"nacks":9}"#
             )),
             Routed::ToHandle {
-                event: HandleEvent::SlowLink { lost: Some(9), .. },
+                event: HandleEvent::Link(LinkEvent::SlowLink { lost: Some(9), .. }),
                 ..
             }
         ));

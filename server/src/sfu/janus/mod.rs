@@ -28,7 +28,7 @@ pub mod videoroom;
 
 pub use client::JanusClient;
 pub use connection::{JanusConfig, Keepalive, LinkStatus};
-pub use dispatch::HandleEvent;
+pub use dispatch::{HandleEvent, LinkEvent};
 pub use error::{ApiErrorCode, JanusError, SessionLoss, VideoRoomErrorCode};
 pub use message::{Jsep, ServerInfo, TrickleCandidate};
 pub use session::{Handle, HandleEvents, Session};

@@ -3,9 +3,9 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::super::dispatch::HandleEvent;
-use super::super::error::{SessionLoss, VideoRoomErrorCode};
-use super::super::message::{Jsep, TrickleCandidate};
+use super::super::dispatch::{HandleEvent, LinkEvent};
+use super::super::error::VideoRoomErrorCode;
+use super::super::message::Jsep;
 use super::reply::{Publisher, SubscriptionStream, UpdatedFields, opt_id};
 
 /// What a VideoRoom handle hears without asking.
@@ -17,23 +17,13 @@ pub enum VideoRoomEvent {
         publishers: Vec<Publisher>,
     },
     /// A feed stopped publishing.
-    Unpublished {
-        room: String,
-        feed: String,
-    },
+    Unpublished { room: String, feed: String },
     /// A participant left the room.
-    Leaving {
-        room: String,
-        participant: String,
-    },
+    Leaving { room: String, participant: String },
     /// We were removed from the room (e.g. kicked).
-    Removed {
-        reason: Option<String>,
-    },
+    Removed { reason: Option<String> },
     /// The room was destroyed.
-    Destroyed {
-        room: String,
-    },
+    Destroyed { room: String },
     /// Our subscription changed on Janus's side (a feed went, or a deferred update):
     /// answer the offer with [`VideoRoomHandle::start`].
     Updated {
@@ -46,24 +36,8 @@ pub enum VideoRoomEvent {
         code: VideoRoomErrorCode,
         reason: String,
     },
-    WebrtcUp,
-    Media {
-        kind: String,
-        mid: Option<String>,
-        receiving: bool,
-    },
-    SlowLink {
-        uplink: bool,
-        media: Option<String>,
-        mid: Option<String>,
-        lost: Option<u64>,
-    },
-    Hangup {
-        reason: Option<String>,
-    },
-    Trickle(TrickleCandidate),
-    Detached,
-    SessionLost(SessionLoss),
+    /// Janus's word on the handle's peer connection.
+    Link(LinkEvent),
     /// Anything else the plugin says (talking, …), as it came.
     Other(Value),
 }
@@ -147,31 +121,7 @@ impl From<HandleEvent> for VideoRoomEvent {
     fn from(e: HandleEvent) -> VideoRoomEvent {
         match e {
             HandleEvent::Plugin { data, jsep } => classify(data, jsep),
-            HandleEvent::WebrtcUp => VideoRoomEvent::WebrtcUp,
-            HandleEvent::Media {
-                kind,
-                mid,
-                receiving,
-            } => VideoRoomEvent::Media {
-                kind,
-                mid,
-                receiving,
-            },
-            HandleEvent::SlowLink {
-                uplink,
-                media,
-                mid,
-                lost,
-            } => VideoRoomEvent::SlowLink {
-                uplink,
-                media,
-                mid,
-                lost,
-            },
-            HandleEvent::Hangup { reason } => VideoRoomEvent::Hangup { reason },
-            HandleEvent::Trickle(c) => VideoRoomEvent::Trickle(c),
-            HandleEvent::Detached => VideoRoomEvent::Detached,
-            HandleEvent::SessionLost(why) => VideoRoomEvent::SessionLost(why),
+            HandleEvent::Link(e) => VideoRoomEvent::Link(e),
         }
     }
 }
