@@ -4,9 +4,9 @@
 //
 // - 500 kbit/s both ways, Huddle ↔ Huddle: ≥ 20 fps, glass-to-glass p95 ≤ 250 ms, and the
 //   sender offers its uplink no more than the link carries;
-// - 5 % random loss both ways: no freeze (a gap between decoded frames) over 500 ms, and the
-//   voice keeps playing: most lost audio packets are rebuilt from Opus in-band FEC rather
-//   than concealed;
+// - 5 % random loss both ways: no freeze (a gap between decoded frames) over 500 ms, the
+//   retransmissions travel on RTX, and the voice keeps playing: most lost audio packets are
+//   rebuilt from Opus in-band FEC rather than concealed;
 // - a 500 kbit/s cap put on mid-call and lifted: the sending rate climbs back to ≥ 80 % of
 //   its uncapped rate within 10 s;
 // - Huddle ↔ Chromium under 500 kbit/s: the same bars as the first test, both directions;
@@ -64,11 +64,12 @@ function steadyFps(times) {
 }
 
 /** Bars on what a Huddle received: fps, p95, and (optionally) the longest freeze. */
-function huddleVideoProblems(report, email, who, { fps = true, p95 = true, freeze = false } = {}) {
+function huddleVideoProblems(report, email, who, { fps = true, p95 = true, freeze = false, rtx = false } = {}) {
   const v = receivedFrom(report, email, 'video')[0];
   if (!v) return [`${who}: no video received`];
-  console.log(`${who}: ${describeReceived(v)}; freezes ${v.freezes} (longest ${Math.round(v.longest_freeze_ms)} ms); recovery ${JSON.stringify(v.recovery)}`);
+  console.log(`${who}: ${describeReceived(v)}; freezes ${v.freezes} (longest ${Math.round(v.longest_freeze_ms)} ms); recovery ${JSON.stringify(v.recovery)}; ${v.rtx_packets} packets on RTX`);
   const problems = [];
+  if (rtx && !(v.rtx_packets > 0)) problems.push(`${who}: no retransmission came on RTX (rtx_packets ${v.rtx_packets})`);
   if (fps && !(v.fps >= MIN_FPS)) problems.push(`${who}: ${v.fps?.toFixed(1)} fps (want ≥ ${MIN_FPS})`);
   if (p95 && !(v.latency_ms.p95 <= MAX_P95_MS)) problems.push(`${who}: glass-to-glass p95 ${v.latency_ms.p95} ms (want ≤ ${MAX_P95_MS})`);
   if (freeze && !(v.longest_freeze_ms <= FREEZE_MS)) problems.push(`${who}: a freeze of ${Math.round(v.longest_freeze_ms)} ms (${v.freezes} over ${FREEZE_MS} ms)`);
@@ -144,8 +145,8 @@ test(`Huddle ↔ Huddle on a ${LINK_KBIT} kbit/s link: smooth, fast, and within 
 test('Huddle ↔ Huddle at 5 % random loss: no freeze over 500 ms, the voice repaired by FEC', opts(15), async (t) => {
   const seconds = 15;
   const { lab, ra, rb, problems } = await huddleCall(t, { shape: { loss: 5 }, seconds, mic: 'voice' });
-  problems.push(...huddleVideoProblems(rb, 'alice@example.com', 'bob ← alice', { fps: false, p95: false, freeze: true }));
-  problems.push(...huddleVideoProblems(ra, 'bob@example.com', 'alice ← bob', { fps: false, p95: false, freeze: true }));
+  problems.push(...huddleVideoProblems(rb, 'alice@example.com', 'bob ← alice', { fps: false, p95: false, freeze: true, rtx: true }));
+  problems.push(...huddleVideoProblems(ra, 'bob@example.com', 'alice ← bob', { fps: false, p95: false, freeze: true, rtx: true }));
   problems.push(...huddleAudioProblems(rb, 'alice@example.com', 'bob ← alice'));
   problems.push(...huddleAudioProblems(ra, 'bob@example.com', 'alice ← bob'));
   await assertLabOk(lab, problems, 'Huddle ↔ Huddle at 5 % loss');
