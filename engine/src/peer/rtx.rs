@@ -319,6 +319,51 @@ mod tests {
         assert_eq!(counters.padding.load(Relaxed), 1);
     }
 
+    /// Receiver reports behind the restorer: only the media stream is reported, and a packet
+    /// that came back on RTX is not counted lost; the RTX stream's gaps are not reported.
+    #[test]
+    fn receiver_reports_count_no_rtx_as_loss() {
+        use rtc::interceptor::ReceiverReportBuilder;
+        use rtc::rtcp::receiver_report::ReceiverReport;
+        let mut rtx = RtxReceiveInterceptor::default();
+        let mut rr = PrimaryStreamsOnly::new(
+            ReceiverReportBuilder::new()
+                .with_interval(Duration::from_millis(10))
+                .build(),
+        );
+        bind(&mut rtx);
+        bind(&mut rr);
+        let t0 = Instant::now();
+        // Media 10, (11 lost), 12; 11 back on RTX 100; a probe on RTX 102.
+        for msg in [
+            rtp(MEDIA, 96, 10, &[0x10]),
+            rtp(MEDIA, 96, 12, &[0x10]),
+            rtp(RTX, 97, 100, &[0, 11, 0x10]),
+            rtp(RTX, 97, 102, &[]),
+            rtp(MEDIA, 96, 13, &[0x10]),
+        ] {
+            let mut msg = msg;
+            msg.now = t0;
+            rtx.handle_read(msg).unwrap();
+            while let Some(m) = rtx.poll_read() {
+                rr.handle_read(m).unwrap();
+                while rr.poll_read().is_some() {}
+            }
+        }
+        rr.handle_timeout(t0 + Duration::from_millis(20)).unwrap();
+        let mut blocks = Vec::new();
+        while let Some(m) = rr.poll_write() {
+            if let Packet::Rtcp(packets) = m.message.packet {
+                for p in packets {
+                    if let Some(r) = p.as_any().downcast_ref::<ReceiverReport>() {
+                        blocks.extend(r.reports.iter().map(|b| (b.ssrc, b.total_lost)));
+                    }
+                }
+            }
+        }
+        assert_eq!(blocks, [(MEDIA, 0)]);
+    }
+
     /// The NACK generator behind the restorer: a packet that came back on RTX is not asked
     /// for again, and the RTX stream's own gaps (numbers used by restored packets and
     /// probes) are never NACKed.
