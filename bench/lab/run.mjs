@@ -34,15 +34,23 @@
 //                windows) is back to ≥ 80 % of its rate before the cap, and not above 2× it (a
 //                sender still flushing a backlog has not recovered), for 2 s in a row
 //
+//   receiver     Chromium's getStats of the video it receives (freezeCount and total freeze
+//                time, NACKs and PLIs it sent, packets it got on RTX, its jitter buffer's mean
+//                delay) or Huddle's (packets it got on RTX, frames repaired / lost); the
+//                Huddle sender's NACKs left unanswered, by reason (its last "congestion
+//                estimate" log line)
+//
 // Usage: node bench/lab/run.mjs [--seconds 30] [--conditions none,1m,300k,loss3,loss10,cap500]
 //                               [--pairs HH,HC,CC] [--reps 1] [--pattern stripes|flat] [--out DIR]
+//                               [--bins before=PATH,after=PATH]
+// --bins runs every pair with a Huddle once per huddle binary, side by side (CC once).
 // Env: HUDDLE_BIN, HUDDLE_SERVER_BIN, HUDDLE_CHROMIUM. Needs root (network namespaces).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 const { startLab, labSkipReason } = await import('../../tests/lab/lab.mjs');
-const { sleep, uniqName, latencySummary, remoteByEmail, receivedFrom } = await import('../../tests/engine/helpers.mjs');
+const { sleep, uniqName, latencySummary, remoteByEmail, receivedFrom, pageVideoRtp, HUDDLE_BIN } = await import('../../tests/engine/helpers.mjs');
 
 const CONDITIONS = {
   none: { label: 'no limit' },
@@ -59,7 +67,7 @@ const SETTLE_S = 3;
 const FREEZE_MS = 500;
 
 function parseArgs(argv) {
-  const o = { seconds: 30, conditions: Object.keys(CONDITIONS), pairs: ['HH', 'HC', 'CC'], reps: 1, pattern: 'stripes', out: null };
+  const o = { seconds: 30, conditions: Object.keys(CONDITIONS), pairs: ['HH', 'HC', 'CC'], reps: 1, pattern: 'stripes', out: null, bins: [{ name: null, path: HUDDLE_BIN }] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => argv[++i];
@@ -69,6 +77,13 @@ function parseArgs(argv) {
     else if (a === '--reps') o.reps = Number(v());
     else if (a === '--out') o.out = v();
     else if (a === '--pattern') o.pattern = v();
+    else if (a === '--bins')
+      o.bins = v()
+        .split(',')
+        .map((b) => {
+          const [name, ...rest] = b.split('=');
+          return { name, path: rest.join('=') };
+        });
     else throw new Error(`unknown argument ${a}`);
   }
   if (!['stripes', 'flat'].includes(o.pattern)) throw new Error(`--pattern ${o.pattern}: stripes or flat`);
@@ -86,9 +101,9 @@ const EMAIL = { a: 'site-a@example.com', b: 'site-b@example.com' };
 const TONE = { a: 550, b: 660 };
 
 /** Starts the participant of `kind` ('H' or 'C') on `site`; resolves once it has joined. */
-async function join(lab, browsers, kind, site, room, seconds, pattern) {
+async function join(lab, browsers, kind, site, room, seconds, { bin, pattern }) {
   if (kind === 'H') {
-    const hp = lab.huddle(site, { email: EMAIL[site], room, ice: 'stun', duration: seconds });
+    const hp = lab.huddle(site, { email: EMAIL[site], room, ice: 'stun', duration: seconds, bin });
     await hp.waitForLine(/joined room \S+ as (\S+)/, 20000);
     return { kind, site, hp };
   }
@@ -113,10 +128,13 @@ async function received(p, fromSite) {
       intactPct: v.frames_decoded ? round((100 * v.barcodes_read) / v.frames_decoded, 1) : null,
       packetsLost: v.packets_lost,
       kbps: round(v.kbps, 0),
+      rtxPackets: v.rtx_packets ?? null,
+      recovery: v.recovery ?? null,
     };
   }
   const s = remoteByEmail(await p.page.stats(), from);
   if (!s) return { error: 'no connection' };
+  const rtp = await pageVideoRtp(p.page, from).catch(() => null);
   const l = latencySummary(s.latencies);
   const read = s.barcodes + s.unreadable + s.crcFailures;
   return {
@@ -128,6 +146,7 @@ async function received(p, fromSite) {
     intactPct: read ? round((100 * s.barcodes) / read, 1) : null,
     qp: s.inbound?.qpSum != null && s.inbound.framesDecoded ? round(s.inbound.qpSum / s.inbound.framesDecoded, 1) : null,
     selectedPair: s.selectedPair,
+    rtp,
   };
 }
 
@@ -137,13 +156,20 @@ async function sentBy(p, toSite) {
     const r = p.hp.report();
     const v = (r?.sent || []).find((x) => x.kind === 'video');
     const a = (r?.sent || []).find((x) => x.kind === 'audio');
-    return v ? { videoKbps: round(v.kbps, 0), targetKbps: v.target_kbps, fps: round(v.fps, 1), keyframes: v.keyframes, audioKbps: a ? round(a.kbps, 0) : null } : null;
+    return v ? { videoKbps: round(v.kbps, 0), targetKbps: v.target_kbps, fps: round(v.fps, 1), keyframes: v.keyframes, audioKbps: a ? round(a.kbps, 0) : null, refused: lastRefused(p.hp) } : null;
   }
   const s = remoteByEmail(await p.page.stats(), EMAIL[toSite]);
   const o = s?.outbound;
   return o
     ? { framesEncoded: o.framesEncoded, bytesSent: o.bytesSent, width: o.width, height: o.height, qualityLimitation: o.qualityLimitation, qp: o.qpSum != null && o.framesEncoded ? round(o.qpSum / o.framesEncoded, 1) : null }
     : null;
+}
+
+/** The NACKs a huddle left unanswered, by reason, from its last "congestion estimate" line. */
+function lastRefused(hp) {
+  const lines = hp.stderr().split('\n').filter((l) => l.includes('congestion estimate'));
+  const m = lines.length ? lines[lines.length - 1].match(/refused=(\{[^}]*\})/) : null;
+  return m ? m[1] : null;
 }
 
 async function leave(p) {
@@ -260,7 +286,7 @@ function busyCores(a, b, cores) {
 // One cell: a call between the two sites under one condition
 // ---------------------------------------------------------------------------
 
-async function runCell(lab, browsers, pair, condKey, o) {
+async function runCell(lab, browsers, pair, condKey, o, bin) {
   const cond = CONDITIONS[condKey];
   const kinds = { HH: ['H', 'H'], HC: ['H', 'C'], CC: ['C', 'C'] }[pair];
   const routers = { a: lab.site('a').router, b: lab.site('b').router };
@@ -273,7 +299,7 @@ async function runCell(lab, browsers, pair, condKey, o) {
   const capTo = Math.round((2 * o.seconds) / 3);
   const room = uniqName(`m-${pair}-${condKey}`);
   const errors = [];
-  const cell = { pair, condition: condKey, label: cond.label, seconds: o.seconds, room, directions: [], errors };
+  const cell = { pair, condition: condKey, label: cond.label, bin: kinds.includes('H') ? bin.name : null, seconds: o.seconds, room, directions: [], errors };
 
   const samples = { a: [], b: [] };
   const capSamples = { a: [], b: [] }; // cap500: right after the cap is put on, right before it is lifted
@@ -295,11 +321,11 @@ async function runCell(lab, browsers, pair, condKey, o) {
   let second = null;
   const cpu0 = cpuTimes();
   try {
-    first = await join(lab, browsers, kinds[0], 'a', room, o.seconds + 4, o.pattern);
+    first = await join(lab, browsers, kinds[0], 'a', room, o.seconds + 4, { bin: bin.path, pattern: o.pattern });
     await sleep(1000);
     const t0 = Date.now();
     cell.startedAt = new Date(t0).toISOString();
-    second = await join(lab, browsers, kinds[1], 'b', room, o.seconds, o.pattern);
+    second = await join(lab, browsers, kinds[1], 'b', room, o.seconds, { bin: bin.path, pattern: o.pattern });
     if (cond.timedCap) {
       await sleep(t0 + capFrom * 1000 - Date.now());
       for (const r of Object.values(routers)) await r.cap({ kbit: cond.timedCap, queueMs: QUEUE_MS, dir: 'up' });
@@ -370,17 +396,31 @@ function row(cell, d) {
   const frz = r.freezes ? `${r.freezes.count}${r.freezes.count ? ` (${r.freezes.longestMs} ms)` : ''}` : 'n/a';
   const rec = CONDITIONS[cell.condition].timedCap ? (d.recoverySeconds === null ? `> ${d.recoveryWindow}` : `${d.recoverySeconds}`) : '';
   const err = r.error ? ` **${r.error}**` : '';
-  return `| ${cell.label} | ${d.direction} | ${sends} | ${drops} | ${dash(r.fps)}${err} | ${g2g} | ${frz} | ${dash(r.decodeErrors)} / ${dash(r.intactPct)} % | ${dash(r.qp)} | ${rec} | ${dash(cell.machineBusyCores)} |`;
+  const label = cell.bin ? `${cell.label} [${cell.bin}]` : cell.label;
+  return `| ${label} | ${d.direction} | ${sends} | ${drops} | ${dash(r.fps)}${err} | ${g2g} | ${frz} | ${dash(r.decodeErrors)} / ${dash(r.intactPct)} % | ${dash(r.qp)} | ${rec} | ${detail(r, d.senderReport)} | ${dash(cell.machineBusyCores)} |`;
+}
+
+/** The receiver's own loss-recovery figures, and what the Huddle sender refused. */
+function detail(r, sent) {
+  const parts = [];
+  const i = r.rtp?.inbound;
+  if (i) {
+    parts.push(`Chromium: ${i.freezeCount} freezes (${round(i.totalFreezesDuration, 1)} s), ${i.nackCount} NACKs, ${i.pliCount} PLIs, ${dash(i.retransmittedPacketsReceived)} on RTX${r.rtp.rtxNegotiated.receive ? '' : ' (no RTX)'}, jitter buffer ${dash(i.jitterBufferMs)} ms`);
+  } else if (r.recovery) {
+    parts.push(`Huddle: ${dash(r.rtxPackets)} on RTX, ${r.recovery.frames_repaired} repaired, ${r.recovery.frames_lost} lost, ${r.recovery.keyframe_requests} keyframe requests`);
+  }
+  if (sent?.refused) parts.push(`sender refused ${sent.refused.replace(/\|/g, '/')}`);
+  return parts.join('; ') || '–';
 }
 
 function table(cells) {
   const lines = [
-    '| link | direction | sends kbit/s (cap: before / during / after) | dropped at the bottleneck | fps | g2g p50 / p95 (max) ms | freezes > 500 ms (longest) | decode errors / intact | QP | recovery s | machine busy (cores) |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| link | direction | sends kbit/s (cap: before / during / after) | dropped at the bottleneck | fps | g2g p50 / p95 (max) ms | freezes > 500 ms (longest) | decode errors / intact | QP | recovery s | receiver detail | machine busy (cores) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const c of cells) {
     for (const d of c.directions) lines.push(row(c, d));
-    if (c.errors.length) lines.push(`| ${c.label} | ${c.pair} | **errors:** ${c.errors.map((e) => e.split('\n')[0]).join('; ').replace(/\|/g, '/')} | | | | | | | | |`);
+    if (c.errors.length) lines.push(`| ${c.label} | ${c.pair} | **errors:** ${c.errors.map((e) => e.split('\n')[0]).join('; ').replace(/\|/g, '/')} | | | | | | | | | |`);
   }
   return lines.join('\n');
 }
@@ -407,15 +447,17 @@ try {
   for (let rep = 1; rep <= o.reps; rep++) {
     for (const condKey of o.conditions) {
       for (const pair of o.pairs) {
-        const started = Date.now();
-        const cell = await runCell(lab, browsers, pair, condKey, o);
-        cell.rep = rep;
-        cells.push(cell);
-        console.log(
-          `[rep ${rep}] ${cell.label}, ${pair}: ${((Date.now() - started) / 1000).toFixed(0)} s, machine ${cell.machineBusyCores} cores busy${cell.errors.length ? `, ${cell.errors.length} error(s)` : ''}`,
-        );
-        for (const d of cell.directions) console.log(`  ${row(cell, d)}`);
-        if (o.out) writeFileSync(path.join(o.out, 'results.json'), JSON.stringify({ options: o, cells }, null, 1));
+        for (const bin of pair === 'CC' ? [o.bins[0]] : o.bins) {
+          const started = Date.now();
+          const cell = await runCell(lab, browsers, pair, condKey, o, bin);
+          cell.rep = rep;
+          cells.push(cell);
+          console.log(
+            `[rep ${rep}] ${cell.label}, ${pair}${cell.bin ? ` [${cell.bin}]` : ''}: ${((Date.now() - started) / 1000).toFixed(0)} s, machine ${cell.machineBusyCores} cores busy${cell.errors.length ? `, ${cell.errors.length} error(s)` : ''}`,
+          );
+          for (const d of cell.directions) console.log(`  ${row(cell, d)}`);
+          if (o.out) writeFileSync(path.join(o.out, 'results.json'), JSON.stringify({ options: o, cells }, null, 1));
+        }
       }
     }
   }

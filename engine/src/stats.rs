@@ -97,6 +97,8 @@ pub struct ReceivedStream {
     pub jitter_ms: Option<f64>,
     /// What loss recovery did (VP8 video).
     pub recovery: Option<RecoveryCounts>,
+    /// Video: retransmissions that came on the RTX stream (RFC 4588) of its connection.
+    pub rtx_packets: u64,
     /// Audio: 20 ms frames lost and made up by concealment, and lost but rebuilt from
     /// the next packet's in-band FEC.
     pub audio_concealed: u64,
@@ -174,6 +176,7 @@ impl ReceivedStream {
             rtt_ms: None,
             jitter_ms: None,
             recovery: None,
+            rtx_packets: 0,
             audio_concealed: 0,
             audio_fec_recovered: 0,
             playout_target_ms: None,
@@ -312,6 +315,7 @@ impl ReceivedStream {
             freezes: video.then_some(freeze_count),
             longest_freeze_ms: video.then_some(longest_freeze),
             recovery: self.recovery,
+            rtx_packets: video.then_some(self.rtx_packets),
             concealed_frames: (!video).then_some(self.audio_concealed),
             fec_recovered_frames: (!video).then_some(self.audio_fec_recovered),
             playout_target_ms: self.playout_target_ms,
@@ -379,6 +383,8 @@ pub struct ReceivedStreamReport {
     pub longest_freeze_ms: Option<f64>,
     /// Video: what loss recovery did.
     pub recovery: Option<RecoveryCounts>,
+    /// Video: retransmissions received on RTX (restored into this stream).
+    pub rtx_packets: Option<u64>,
     /// Audio: lost 20 ms frames that were concealed (made up), and lost frames rebuilt
     /// from in-band FEC.
     pub concealed_frames: Option<u64>,

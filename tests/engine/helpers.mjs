@@ -108,11 +108,12 @@ process.on('exit', () => {
  * otherwise (null: none); --camera test --mic sine unless camera / mic say otherwise).
  * share / shareAt / shareFor add --share, --share-at and --share-for (seconds).
  * wrap: a command prefix to run it under (the network lab: ip netns exec NS).
+ * bin: the huddle binary (default HUDDLE_BIN), e.g. to compare two builds in one run.
  * Returns { proc, args, email, reportPath, stdout(), stderr(), lines, exited,
  *           waitForLine(re, ms), lineAt(re), report(), stop(), alive }.
  */
-export function startHuddle({ server, email, room, name, duration = 8, chat = [], camera = 'test', mic = 'sine', share, shareAt, shareFor, extraArgs = [], dir, udpAddr = '127.0.0.1:0', wrap = [] }) {
-  if (!existsSync(HUDDLE_BIN)) throw new Error(`huddle binary not found at ${HUDDLE_BIN} (build it or set HUDDLE_BIN)`);
+export function startHuddle({ server, email, room, name, duration = 8, chat = [], camera = 'test', mic = 'sine', share, shareAt, shareFor, extraArgs = [], dir, udpAddr = '127.0.0.1:0', wrap = [], bin = HUDDLE_BIN }) {
+  if (!existsSync(bin)) throw new Error(`huddle binary not found at ${bin} (build it or set HUDDLE_BIN)`);
   const reportPath = path.join(dir, `report-${email.replace(/[^A-Za-z0-9]/g, '_')}.json`);
   const args = ['join', '--server', server, '--email', email, '--room', room];
   if (name) args.push('--name', name);
@@ -127,7 +128,7 @@ export function startHuddle({ server, email, room, name, duration = 8, chat = []
   const env = { ...process.env };
   // Info logs for the failure dumps, without rtc_dtls's per-handshake warning spam.
   if (!env.RUST_LOG) env.RUST_LOG = 'info,rtc_dtls=error';
-  const command = wrap.length ? [...wrap, HUDDLE_BIN] : [HUDDLE_BIN];
+  const command = wrap.length ? [...wrap, bin] : [bin];
   const proc = spawn(command[0], [...command.slice(1), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   liveHuddles.add(proc);
   proc.on('exit', () => liveHuddles.delete(proc));
@@ -666,4 +667,46 @@ export async function assertNoProblems(h, problems, title) {
 export async function huddleId(hp, ms = 20000) {
   const m = await hp.waitForLine(/joined room \S+ as (\S+)/, ms);
   return m[1];
+}
+
+/**
+ * Chromium's own view of the video it receives from, and sends to, the remote with `email`
+ * (getStats inbound-rtp / outbound-rtp, the largest video stream of each), and whether RTX
+ * (RFC 4588) was negotiated each way (the SDP: an `rtx` codec and an `a=ssrc-group:FID`
+ * in the description of whoever sends). Null without such a connection.
+ */
+export async function pageVideoRtp(p, email) {
+  const s = remoteByEmail(await p.stats(), email);
+  if (!s) return null;
+  const [raw, sdp] = await p.page.evaluate(async (id) => [await window.huddleTest.rawStats(id, ['inbound-rtp', 'outbound-rtp']), window.huddleTest.sdp(id)], s.id);
+  const largest = (type, bytes) =>
+    (raw || []).filter((r) => r.type === type && r.kind === 'video').sort((a, b) => (b[bytes] || 0) - (a[bytes] || 0))[0] || null;
+  const i = largest('inbound-rtp', 'bytesReceived');
+  const o = largest('outbound-rtp', 'bytesSent');
+  const rtxIn = (d) => !!d && /a=rtpmap:\d+ rtx\/90000/i.test(d) && /a=ssrc-group:FID /.test(d);
+  return {
+    id: s.id,
+    // Chromium receives on RTX when the remote's description (the sender's) has it.
+    rtxNegotiated: { receive: rtxIn(sdp?.remote), send: rtxIn(sdp?.local) },
+    inbound: i && {
+      packetsReceived: i.packetsReceived,
+      packetsLost: i.packetsLost,
+      retransmittedPacketsReceived: i.retransmittedPacketsReceived ?? null,
+      nackCount: i.nackCount,
+      pliCount: i.pliCount,
+      firCount: i.firCount,
+      framesDecoded: i.framesDecoded,
+      framesDropped: i.framesDropped,
+      keyFramesDecoded: i.keyFramesDecoded,
+      freezeCount: i.freezeCount,
+      totalFreezesDuration: i.totalFreezesDuration,
+      jitterBufferMs: i.jitterBufferEmittedCount ? Math.round((1000 * i.jitterBufferDelay) / i.jitterBufferEmittedCount) : null,
+    },
+    outbound: o && {
+      packetsSent: o.packetsSent,
+      retransmittedPacketsSent: o.retransmittedPacketsSent ?? null,
+      nackCount: o.nackCount,
+      pliCount: o.pliCount,
+    },
+  };
 }

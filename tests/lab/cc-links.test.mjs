@@ -4,15 +4,17 @@
 //
 // - 500 kbit/s both ways, Huddle ↔ Huddle: ≥ 20 fps, glass-to-glass p95 ≤ 250 ms, and the
 //   sender offers its uplink no more than the link carries;
-// - 5 % random loss both ways: no freeze (a gap between decoded frames) over 500 ms, and the
-//   voice keeps playing: most lost audio packets are rebuilt from Opus in-band FEC rather
-//   than concealed;
+// - 5 % random loss both ways: no freeze (a gap between decoded frames) over 500 ms, the
+//   retransmissions travel on RTX, and the voice keeps playing: most lost audio packets are
+//   rebuilt from Opus in-band FEC rather than concealed;
 // - a 500 kbit/s cap put on mid-call and lifted: the sending rate climbs back to ≥ 80 % of
 //   its uncapped rate within 10 s;
-// - Huddle ↔ Chromium under 500 kbit/s: the same bars as the first test, both directions.
+// - Huddle ↔ Chromium under 500 kbit/s: the same bars as the first test, both directions;
+// - Huddle ↔ Chromium at 5 % random loss: RTX negotiated both ways, retransmissions travel on
+//   it both ways (Chromium's getStats; Huddle's report), and no freeze over 500 ms either way.
 import { test } from 'node:test';
 import { startLab, assertLabOk, labSkipReason } from './lab.mjs';
-import { sleep, huddleId, huddleExitProblems, receivedFrom, describeReceived, remoteByEmail, latencySummary, HUDDLE_TONE_HZ } from '../engine/helpers.mjs';
+import { sleep, huddleId, huddleExitProblems, receivedFrom, describeReceived, remoteByEmail, latencySummary, pageVideoRtp, HUDDLE_TONE_HZ } from '../engine/helpers.mjs';
 
 const LINK_KBIT = 500;
 const QUEUE_MS = 200;
@@ -62,11 +64,12 @@ function steadyFps(times) {
 }
 
 /** Bars on what a Huddle received: fps, p95, and (optionally) the longest freeze. */
-function huddleVideoProblems(report, email, who, { fps = true, p95 = true, freeze = false } = {}) {
+function huddleVideoProblems(report, email, who, { fps = true, p95 = true, freeze = false, rtx = false } = {}) {
   const v = receivedFrom(report, email, 'video')[0];
   if (!v) return [`${who}: no video received`];
-  console.log(`${who}: ${describeReceived(v)}; freezes ${v.freezes} (longest ${Math.round(v.longest_freeze_ms)} ms); recovery ${JSON.stringify(v.recovery)}`);
+  console.log(`${who}: ${describeReceived(v)}; freezes ${v.freezes} (longest ${Math.round(v.longest_freeze_ms)} ms); recovery ${JSON.stringify(v.recovery)}; ${v.rtx_packets} packets on RTX`);
   const problems = [];
+  if (rtx && !(v.rtx_packets > 0)) problems.push(`${who}: no retransmission came on RTX (rtx_packets ${v.rtx_packets})`);
   if (fps && !(v.fps >= MIN_FPS)) problems.push(`${who}: ${v.fps?.toFixed(1)} fps (want ≥ ${MIN_FPS})`);
   if (p95 && !(v.latency_ms.p95 <= MAX_P95_MS)) problems.push(`${who}: glass-to-glass p95 ${v.latency_ms.p95} ms (want ≤ ${MAX_P95_MS})`);
   if (freeze && !(v.longest_freeze_ms <= FREEZE_MS)) problems.push(`${who}: a freeze of ${Math.round(v.longest_freeze_ms)} ms (${v.freezes} over ${FREEZE_MS} ms)`);
@@ -142,8 +145,8 @@ test(`Huddle ↔ Huddle on a ${LINK_KBIT} kbit/s link: smooth, fast, and within 
 test('Huddle ↔ Huddle at 5 % random loss: no freeze over 500 ms, the voice repaired by FEC', opts(15), async (t) => {
   const seconds = 15;
   const { lab, ra, rb, problems } = await huddleCall(t, { shape: { loss: 5 }, seconds, mic: 'voice' });
-  problems.push(...huddleVideoProblems(rb, 'alice@example.com', 'bob ← alice', { fps: false, p95: false, freeze: true }));
-  problems.push(...huddleVideoProblems(ra, 'bob@example.com', 'alice ← bob', { fps: false, p95: false, freeze: true }));
+  problems.push(...huddleVideoProblems(rb, 'alice@example.com', 'bob ← alice', { fps: false, p95: false, freeze: true, rtx: true }));
+  problems.push(...huddleVideoProblems(ra, 'bob@example.com', 'alice ← bob', { fps: false, p95: false, freeze: true, rtx: true }));
   problems.push(...huddleAudioProblems(rb, 'alice@example.com', 'bob ← alice'));
   problems.push(...huddleAudioProblems(ra, 'bob@example.com', 'alice ← bob'));
   await assertLabOk(lab, problems, 'Huddle ↔ Huddle at 5 % loss');
@@ -205,4 +208,54 @@ test(`Huddle ↔ Chromium on a ${LINK_KBIT} kbit/s link: the same bars both ways
   problems.push(...rateProblems(samples.a, t0, seconds, 'huddle'));
   problems.push(...rateProblems(samples.b, t0, seconds, 'chromium'));
   await assertLabOk(lab, problems, `Huddle ↔ Chromium at ${LINK_KBIT} kbit/s`);
+});
+
+/** The longest gap (ms) between frames a page drew, after the first. */
+function longestGap(times) {
+  let longest = 0;
+  for (let i = 1; i < (times?.length || 0); i++) longest = Math.max(longest, times[i] - times[i - 1]);
+  return longest;
+}
+
+test('Huddle ↔ Chromium at 5 % random loss: retransmissions on RTX both ways, no freeze over 500 ms', opts(15), async (t) => {
+  const seconds = 15;
+  const lab = await startLab(t, { nat: 'eim' });
+  await shapeBoth(lab, { loss: 5 });
+  const browser = await lab.browser('b');
+  const page = await lab.page(browser, { email: 'chromium@example.com', tone: 660 });
+  const hud = lab.huddle('a', { email: 'huddle@example.com', duration: seconds, camera: 'test:320x240' });
+  // Chromium's view, read while the call is still on.
+  await hud.waitForLine(/joined room/, 20000);
+  await sleep((seconds - 1) * 1000);
+  const stats = await page.stats();
+  const rtp = await pageVideoRtp(page, 'huddle@example.com');
+  const exit = await hud.waitExit(seconds * 1000 + 40000);
+  const report = hud.report();
+  const problems = [...huddleExitProblems(exit, report, { who: 'huddle', peersConnected: 1 })];
+
+  // Chromium → Huddle: recovered from what came back on RTX, never frozen.
+  problems.push(...huddleVideoProblems(report, 'chromium@example.com', 'huddle ← chromium', { fps: false, p95: false, freeze: true }));
+  const v = receivedFrom(report, 'chromium@example.com', 'video')[0];
+  if (v) {
+    console.log(`huddle ← chromium: ${v.rtx_packets} packets on RTX, ${v.packets_lost} lost`);
+    if (!(v.rtx_packets > 0)) problems.push(`huddle ← chromium: no retransmission came on RTX (rtx_packets ${v.rtx_packets})`);
+    if (!(v.recovery?.frames_repaired > 0)) problems.push(`huddle ← chromium: no frame repaired by a retransmission (${JSON.stringify(v.recovery)})`);
+  }
+
+  // Huddle → Chromium: Chromium got our retransmissions on RTX, and never froze long.
+  const s = remoteByEmail(stats, 'huddle@example.com');
+  if (!s || !rtp) {
+    problems.push('chromium ← huddle: no connection');
+  } else {
+    const i = rtp.inbound;
+    const gap = longestGap(s.frameTimes);
+    console.log(`chromium ← huddle: ${s.videoFrames} frames, longest gap ${gap} ms; RTX ${JSON.stringify(rtp.rtxNegotiated)}; ${JSON.stringify(i)}; huddle sent ${JSON.stringify(rtp.outbound)}`);
+    if (!rtp.rtxNegotiated.receive) problems.push('chromium ← huddle: no RTX in the description Huddle sent');
+    if (!rtp.rtxNegotiated.send) problems.push('chromium → huddle: no RTX in the description Chromium sent');
+    if (!(i?.retransmittedPacketsReceived > 0)) problems.push(`chromium ← huddle: no retransmission received on RTX (${i?.retransmittedPacketsReceived}; ${i?.nackCount} NACKs sent)`);
+    if (!(rtp.outbound?.retransmittedPacketsSent > 0)) problems.push(`chromium → huddle: Chromium resent nothing on RTX (${rtp.outbound?.retransmittedPacketsSent})`);
+    if (!(s.videoFrames > 10 * seconds)) problems.push(`chromium ← huddle: only ${s.videoFrames} frames`);
+    if (!(gap <= FREEZE_MS)) problems.push(`chromium ← huddle: a freeze of ${gap} ms (Chromium counts ${i?.freezeCount}, ${i?.totalFreezesDuration} s in all)`);
+  }
+  await assertLabOk(lab, problems, 'Huddle ↔ Chromium at 5 % loss');
 });

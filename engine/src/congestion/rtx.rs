@@ -41,6 +41,60 @@ pub fn playout_hold(rtt: Option<Duration>) -> Duration {
         .clamp(Duration::from_millis(80), Duration::from_millis(300))
 }
 
+/// Keyframes sent at most this often for packets refused for good.
+const MIN_REPAIR_INTERVAL: Duration = Duration::from_millis(300);
+
+impl Refusal {
+    /// Whether the receiver goes without a packet we sent it: not when a resend is on
+    /// its way ([`Refusal::TooSoon`]), nor for one we never sent or forgot long ago
+    /// ([`Refusal::Unknown`]: repeated, it must not bring keyframes).
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Refusal::TooLate | Refusal::Exhausted | Refusal::OverBudget
+        )
+    }
+}
+
+/// A refused retransmission leaves the receiver's frame broken until a keyframe. Our
+/// receivers ask for one as soon as they give up; a browser waits for a decodable frame
+/// up to 3 s first (libwebrtc's `kMaxWaitForFrame`), frozen meanwhile. So the sender
+/// repairs what it refused itself: a keyframe, unless one was already asked for after the
+/// lost packet left, at most every [`MIN_REPAIR_INTERVAL`] (and two round trips).
+#[derive(Debug, Default)]
+pub struct KeyframeOnRefusal {
+    last: Option<Instant>,
+    pub forced: u64,
+}
+
+impl KeyframeOnRefusal {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `lost_sent_at`: when the newest packet refused for good first left. True when a
+    /// keyframe should be sent now.
+    pub fn on_tick(
+        &mut self,
+        now: Instant,
+        lost_sent_at: Option<Instant>,
+        rtt: Option<Duration>,
+    ) -> bool {
+        let Some(sent) = lost_sent_at else {
+            return false;
+        };
+        let interval = MIN_REPAIR_INTERVAL.max(rtt.unwrap_or(DEFAULT_RTT) * 2);
+        let due = self
+            .last
+            .is_none_or(|last| sent > last && now.saturating_duration_since(last) >= interval);
+        if due {
+            self.last = Some(now);
+            self.forced += 1;
+        }
+        due
+    }
+}
+
 /// Why a NACKed packet is not resent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Refusal {
@@ -198,6 +252,12 @@ impl<T> RtxHistory<T> {
         })
     }
 
+    /// When `seq` first left, if it is still kept.
+    pub fn sent_at(&self, seq: u16) -> Option<Instant> {
+        let seq = self.unwrapper.peek(seq);
+        self.packets.get(&seq).map(|r| r.first_sent)
+    }
+
     #[allow(dead_code)] // for tests and diagnostics
     pub fn len(&self) -> usize {
         self.packets.len()
@@ -300,6 +360,25 @@ mod tests {
         assert!(per_second <= 12_500.0 * 1.2, "{per_second} B/s");
         assert!(per_second >= 12_500.0 * 0.8, "{per_second} B/s");
         assert_eq!(budget.spent(), resent as u64);
+    }
+
+    #[test]
+    fn a_packet_refused_for_good_brings_one_keyframe_at_a_bounded_rate() {
+        let t0 = Instant::now();
+        let mut k = KeyframeOnRefusal::new();
+        let rtt = Some(ms(20));
+        assert!(!k.on_tick(t0, None, rtt));
+        assert!(k.on_tick(t0 + ms(100), Some(t0), rtt));
+        // Still the same loss, or one from before that keyframe: nothing more.
+        assert!(!k.on_tick(t0 + ms(200), Some(t0), rtt));
+        assert!(!k.on_tick(t0 + ms(500), Some(t0 + ms(90)), rtt));
+        // A newer loss, but too soon after the last keyframe: it waits...
+        assert!(!k.on_tick(t0 + ms(300), Some(t0 + ms(250)), rtt));
+        // ...until the interval has passed.
+        assert!(k.on_tick(t0 + ms(400), Some(t0 + ms(250)), rtt));
+        assert_eq!(k.forced, 2);
+        assert!(!Refusal::TooSoon.is_final() && !Refusal::Unknown.is_final());
+        assert!(Refusal::Exhausted.is_final() && Refusal::TooLate.is_final());
     }
 
     #[test]

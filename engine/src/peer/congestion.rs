@@ -12,7 +12,8 @@
 //!
 //! Receive side: webrtc-rs's TWCC receiver, so our receivers send transport-wide feedback
 //! as Chromium's do, and its NACK generator limited to 3 NACKs per packet (the frame
-//! recovery of `pipeline::recovery` NACKs a gap at once besides). The encoder follows the
+//! recovery of `pipeline::recovery` NACKs a gap at once besides); retransmissions that
+//! come on RTX are restored before either sees them (`peer::rtx`). The encoder follows the
 //! estimate through `pipeline::send::spawn_estimate_follower`.
 
 use std::collections::{HashMap, VecDeque};
@@ -23,9 +24,8 @@ use rtc::interceptor::{
     Attribute, AttributedPacket, Interceptor, NackGeneratorBuilder, Packet, Registry, Slot,
     StreamInfo, TaggedPacket, TwccReceiverBuilder,
 };
-use rtc::peer_connection::configuration::interceptor_registry::{
-    configure_rtcp_reports, configure_simulcast_extension_headers,
-};
+use rtc::interceptor::{ReceiverReportBuilder, SenderReportBuilder};
+use rtc::peer_connection::configuration::interceptor_registry::configure_simulcast_extension_headers;
 use rtc::peer_connection::configuration::media_engine::MediaEngine;
 use rtc::rtcp::transport_feedbacks::transport_layer_cc::{
     PacketStatusChunk, SymbolTypeTcc, TransportLayerCc,
@@ -44,6 +44,7 @@ use crate::congestion::estimator::{BweConfig, BweStats, SendSideBwe};
 use crate::congestion::feedback::{SendHistory, TransportFeedback};
 use crate::congestion::pacer::{Class, Pacer, PacerConfig};
 use crate::congestion::rtx::{Refusal, RtxBudget, RtxHistory};
+use crate::peer::rtx::{self, PrimaryStreamsOnly, RtxCounters, RtxReceiveInterceptor};
 
 const TRANSPORT_CC_URI: &str =
     "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
@@ -57,6 +58,9 @@ pub struct CcState {
     pub refused: HashMap<Refusal, u64>,
     pub pacer_queue: Duration,
     pub pacer_expired: u64,
+    /// When the newest NACKed packet we refused for good first left (the receiver's
+    /// frame stays broken until a keyframe).
+    pub lost_sent_at: Option<Instant>,
 }
 
 /// One connection's congestion state.
@@ -64,6 +68,7 @@ pub struct CcState {
 pub struct CongestionHandle {
     state: Arc<Mutex<CcState>>,
     config: BweConfig,
+    rtx: RtxCounters,
 }
 
 impl CongestionHandle {
@@ -74,7 +79,13 @@ impl CongestionHandle {
                 ..CcState::default()
             })),
             config,
+            rtx: RtxCounters::default(),
         }
+    }
+
+    /// Retransmissions received on RTX and restored into their media stream.
+    pub fn rtx_restored(&self) -> u64 {
+        self.rtx.restored.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A camera call: starts where the old fixed bitrate did, up to 3 Mbit/s.
@@ -105,6 +116,12 @@ impl CongestionHandle {
 
     pub fn snapshot(&self) -> Option<(f64, BweStats, u64, Duration)> {
         self.with(|s| (s.estimate_bps, s.stats, s.rtx_bytes, s.pacer_queue))
+    }
+
+    /// When the newest NACKed packet refused for good first left, and the round trip.
+    pub fn lost_for_good(&self) -> (Option<Instant>, Option<Duration>) {
+        self.with(|s| (s.lost_sent_at, s.stats.rtt))
+            .unwrap_or_default()
     }
 
     /// NACKed packets not resent so far, by reason.
@@ -157,13 +174,24 @@ pub fn register(
             NackResponderInterceptor::new(handle.clone()),
         )
         .with(
-            Slot::NackGenerator,
-            NackGeneratorBuilder::new()
-                .with_max_nacks_per_packet(3)
-                .build(),
+            Slot::from(rtx::SLOT),
+            RtxReceiveInterceptor::new(handle.rtx.clone()),
         )
-        .with(Slot::TwccReceiver, TwccReceiverBuilder::new().build());
-    Ok(configure_rtcp_reports(registry))
+        .with(
+            Slot::NackGenerator,
+            PrimaryStreamsOnly::new(
+                NackGeneratorBuilder::new()
+                    .with_max_nacks_per_packet(3)
+                    .build(),
+            ),
+        )
+        .with(Slot::TwccReceiver, TwccReceiverBuilder::new().build())
+        .with(
+            Slot::ReceiverReport,
+            PrimaryStreamsOnly::new(ReceiverReportBuilder::new().build()),
+        )
+        .with(Slot::SenderReport, SenderReportBuilder::new().build());
+    Ok(registry)
 }
 
 /// TWCC feedback in our codec-neutral form.
@@ -482,6 +510,7 @@ impl NackResponderInterceptor {
             .with(|s| (s.estimate_bps, s.stats.rtt))
             .unwrap_or_default();
         let mut refused: Vec<Refusal> = Vec::new();
+        let mut lost_sent_at: Option<Instant> = None;
         for pair in &nack.nacks {
             for seq in pair.packet_list() {
                 let resend = match stream
@@ -491,6 +520,9 @@ impl NackResponderInterceptor {
                     Ok(r) => r,
                     Err(why) => {
                         refused.push(why);
+                        if why.is_final() {
+                            lost_sent_at = lost_sent_at.max(stream.history.sent_at(seq));
+                        }
                         continue;
                     }
                 };
@@ -534,6 +566,7 @@ impl NackResponderInterceptor {
             for why in refused {
                 *s.refused.entry(why).or_default() += 1;
             }
+            s.lost_sent_at = s.lost_sent_at.max(lost_sent_at);
         });
     }
 }
@@ -589,7 +622,8 @@ impl Interceptor for NackResponderInterceptor {
                 LocalStream {
                     history: RtxHistory::new(),
                     rtx: info.ssrc_rtx.zip(info.payload_type_rtx),
-                    rtx_seq: 0,
+                    // RFC 3550: a random start, as for any stream.
+                    rtx_seq: crate::peer::tracks::rand_ssrc() as u16,
                 },
             );
         }

@@ -19,7 +19,9 @@ const ACCEPT_PRFLX_AFTER: Duration = Duration::from_millis(150);
 const ACCEPT_RELAY_AFTER: Duration = Duration::from_millis(250);
 
 use rtc::interceptor::{Registry, Slot};
-use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MediaEngine};
+use rtc::peer_connection::configuration::media_engine::{
+    MIME_TYPE_OPUS, MIME_TYPE_RTX, MediaEngine,
+};
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::configuration::{
     RTCConfiguration, RTCConfigurationBuilder, RTCIceTransportPolicy,
@@ -207,6 +209,35 @@ pub fn video_rtc_codecs() -> Vec<RTCRtpCodecParameters> {
         .collect()
 }
 
+/// The payload type our offers give the RTX (RFC 4588) stream that repairs `codec`: the
+/// one after its own, as browsers number them (VP8 96 → 97, H.264 102 → 103).
+pub fn rtx_payload_type(codec: &VideoCodec) -> u8 {
+    codec.payload_type + 1
+}
+
+/// An RTX codec for every video codec (`apt` = its payload type), so retransmissions
+/// travel on their own SSRC as browsers negotiate them: a receiver then tells a resent
+/// packet from a late one, and a browser sends its padding probes there rather than on
+/// the media stream.
+pub fn video_rtx_codecs() -> Vec<RTCRtpCodecParameters> {
+    VIDEO_CODECS
+        .into_iter()
+        .map(|codec| RTCRtpCodecParameters {
+            rtp_codec: RTCRtpCodec {
+                mime_type: MIME_TYPE_RTX.to_owned(),
+                clock_rate: 90_000,
+                channels: 0,
+                sdp_fmtp_line: format!("apt={}", codec.payload_type),
+                rtcp_feedback: vec![],
+            },
+            payload_type: rtx_payload_type(codec),
+        })
+        .collect()
+}
+
+/// The payload type of Opus in our offers.
+pub const OPUS_PAYLOAD_TYPE: u8 = 111;
+
 /// The webrtc-rs configuration of `setup`: its ICE servers and transport policy.
 /// Also what `set_configuration` is given when the servers change mid-call.
 pub fn rtc_configuration(setup: &PeerSetup) -> RTCConfiguration {
@@ -248,12 +279,17 @@ pub async fn connect(
     media.register_codec(
         RTCRtpCodecParameters {
             rtp_codec: opus_codec(),
-            payload_type: 111,
+            payload_type: OPUS_PAYLOAD_TYPE,
         },
         RtpCodecKind::Audio,
     )?;
     let registry = super::congestion::register(Registry::new(), &mut media, congestion)?
         .with(Slot::from(SLOT), FeedbackToApplication::default());
+    // RTX after the interceptors: a repair stream carries no feedback of its own (as in
+    // browsers' offers); its packets are answered for the stream they repair.
+    for codec in video_rtx_codecs() {
+        media.register_codec(codec, RtpCodecKind::Video)?;
+    }
     let config = rtc_configuration(setup);
     let settings = SettingEngineBuilder::new()
         .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
@@ -289,4 +325,27 @@ pub async fn connect(
         .build()
         .await?;
     Ok(Arc::new(pc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_video_codec_has_an_rtx_codec_whose_payload_type_clashes_with_none() {
+        let media = video_rtc_codecs();
+        let rtx = video_rtx_codecs();
+        assert_eq!(rtx.len(), media.len());
+        let mut all: Vec<u8> = media.iter().chain(&rtx).map(|c| c.payload_type).collect();
+        all.push(OPUS_PAYLOAD_TYPE);
+        let mut unique = all.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), all.len(), "payload types {all:?}");
+        for (m, r) in media.iter().zip(&rtx) {
+            assert_eq!(r.rtp_codec.sdp_fmtp_line, format!("apt={}", m.payload_type));
+            assert!(r.rtp_codec.mime_type.eq_ignore_ascii_case("video/rtx"));
+            assert!((96..=127).contains(&r.payload_type));
+        }
+    }
 }

@@ -17,6 +17,7 @@ use crate::capture::source::{AudioSource, VideoSource};
 use crate::codec::opus::{DTX_PACKET_BYTES, FRAME_SAMPLES, OpusEncoder};
 use crate::codec::{EncoderSettings, PTS_CLOCK_HZ, VideoCodec, VideoEncoder, vp8};
 use crate::congestion::audio::{OpusSettings, opus_settings};
+use crate::media::frame::SAMPLE_RATE;
 use crate::stats::SentStream;
 
 use super::degrade::Degrader;
@@ -383,6 +384,7 @@ fn audio_loop(
     let mut pcm: Vec<i16> = Vec::with_capacity(FRAME_SAMPLES);
     let mut applied: Option<OpusSettings> = None;
     let mut sample_index: u64 = 0;
+    let mut clock = SampleClock::default();
     let mut silent = false;
     while !control.stop.load(Relaxed) {
         if let Some(next) = control.replacement.lock().ok().and_then(|mut s| s.take()) {
@@ -408,6 +410,10 @@ fn audio_loop(
             continue;
         }
         let frame: Vec<i16> = pcm.drain(..FRAME_SAMPLES).collect();
+        if clock.align(Instant::now(), &mut sample_index) {
+            // Receivers take a timestamp jump over contiguous numbers for a silence.
+            silent = true;
+        }
         let index = sample_index;
         sample_index += FRAME_SAMPLES as u64;
         if packets.receiver_count() == 0 {
@@ -442,10 +448,81 @@ fn audio_loop(
     }
 }
 
+/// How far the audio's sample clock may fall behind the wall clock before it is moved up.
+const MAX_AUDIO_LAG_SAMPLES: u64 = 2 * FRAME_SAMPLES as u64;
+
+/// Keeps the audio's RTP clock (its sample count) on the wall clock that video's RTP
+/// timestamps (capture instants) are on. Samples a source never delivered (a stall of
+/// the synthetic microphone, which then starts counting again, or a device clock running
+/// slow) would otherwise leave the audio further behind with every one: sender reports
+/// map both streams' RTP times to the instant they were sent, so the audio would seem
+/// captured ever later than the video, and a browser's lip sync delays the video to
+/// match (glass-to-glass creeping up through a call only when audio is sent).
+#[derive(Debug, Default)]
+struct SampleClock {
+    /// A frame's completion instant and the sample index it ended at.
+    origin: Option<(Instant, u64)>,
+}
+
+impl SampleClock {
+    /// A frame ending now starts at `*index`: moves `*index` up to the wall clock when it
+    /// lags by more than [`MAX_AUDIO_LAG_SAMPLES`]; true when it did (a timestamp jump).
+    fn align(&mut self, now: Instant, index: &mut u64) -> bool {
+        let end = *index + FRAME_SAMPLES as u64;
+        let Some((at, at_index)) = self.origin else {
+            self.origin = Some((now, end));
+            return false;
+        };
+        let elapsed = now.saturating_duration_since(at);
+        let wall_end =
+            at_index + (elapsed.as_micros() * u128::from(SAMPLE_RATE) / 1_000_000) as u64;
+        if wall_end > end + MAX_AUDIO_LAG_SAMPLES {
+            *index = wall_end - FRAME_SAMPLES as u64;
+            return true;
+        }
+        if end > wall_end + MAX_AUDIO_LAG_SAMPLES {
+            // Ahead of the clock: the source delivered a backlog (a device's buffer);
+            // count from here rather than jump back.
+            self.origin = Some((now, end));
+        }
+        false
+    }
+}
+
 fn apply(encoder: &mut OpusEncoder, s: OpusSettings) -> crate::codec::opus::Result<()> {
     encoder.set_bitrate(s.bitrate_bps)?;
     encoder.set_packet_loss_perc(if s.fec { s.packet_loss_perc } else { 0 })?;
     // Under loss, FEC matters more than the music-grade coding libopus might pick.
     encoder.set_voice(s.fec)?;
     encoder.set_dtx(s.dtx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_audio_clock_follows_the_wall_clock_across_a_stall() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut clock = SampleClock::default();
+        let mut index = 0;
+        let frame = FRAME_SAMPLES as u64;
+        // Frames every 20 ms, on time.
+        for k in 0..10u64 {
+            assert!(!clock.align(t0 + ms(20 * k), &mut index));
+            assert_eq!(index, frame * k);
+            index += frame;
+        }
+        // A little late (scheduling): the count stays contiguous.
+        assert!(!clock.align(t0 + ms(200 + 15), &mut index));
+        assert_eq!(index, frame * 10);
+        index += frame;
+        // The source stalled 100 ms and lost those samples: the clock moves up.
+        assert!(clock.align(t0 + ms(220 + 100), &mut index));
+        assert_eq!(index, frame * 16);
+        index += frame;
+        assert!(!clock.align(t0 + ms(340), &mut index));
+        assert_eq!(index, frame * 17);
+    }
 }

@@ -17,6 +17,7 @@ use super::bitrate::BitrateController;
 use super::outgoing::{AudioControl, EncodedAudio, EncodedVideo, VideoControl};
 use crate::codec::VideoCodec;
 use crate::congestion::allocation;
+use crate::congestion::rtx::KeyframeOnRefusal;
 use crate::peer::congestion::CongestionHandle;
 use crate::peer::tracks::{LocalTrack, RTP_MTU, rand_ssrc};
 
@@ -210,7 +211,8 @@ impl Drop for ForgetLink {
 
 /// Makes the encoder follow one connection's send-side estimate: every 100 ms, what audio
 /// and recent retransmissions leave of it becomes this peer's video rate, until the task
-/// is aborted. Logs the estimate every 2 s.
+/// is aborted; and sends a keyframe when a NACKed packet was refused for good
+/// ([`KeyframeOnRefusal`]). Logs the estimate every 2 s.
 pub fn spawn_estimate_follower(
     handle: CongestionHandle,
     control: Arc<VideoControl>,
@@ -221,6 +223,7 @@ pub fn spawn_estimate_follower(
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         let mut last_rtx: Option<(Instant, u64)> = None;
         let mut rtx_bps = 0.0;
+        let mut repair = KeyframeOnRefusal::new();
         let mut n: u64 = 0;
         loop {
             tick.tick().await;
@@ -228,6 +231,10 @@ pub fn spawn_estimate_follower(
                 return;
             };
             let now = Instant::now();
+            let (lost_sent_at, rtt) = handle.lost_for_good();
+            if repair.on_tick(now, lost_sent_at, rtt) {
+                control.request_keyframe();
+            }
             if let Some((at, bytes)) = last_rtx {
                 let dt = now.saturating_duration_since(at).as_secs_f64().max(1e-3);
                 let sample = (rtx_bytes.saturating_sub(bytes)) as f64 * 8.0 / dt;
@@ -250,6 +257,7 @@ pub fn spawn_estimate_follower(
                     pacer_queue_ms = queue.as_millis() as u64,
                     usage = ?stats.usage,
                     refused = ?handle.refused(),
+                    repair_keyframes = repair.forced,
                     "congestion estimate"
                 );
             }

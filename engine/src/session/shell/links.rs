@@ -407,6 +407,9 @@ impl Shell {
                     continue;
                 }
                 stream.rtt_ms = rtt.or(stream.rtt_ms);
+                if id.kind != StreamKind::Audio {
+                    stream.rtx_packets = link.congestion.rtx_restored();
+                }
                 let kind = if id.kind == StreamKind::Audio {
                     RtpCodecKind::Audio
                 } else {

@@ -247,6 +247,8 @@ impl Shell {
             .request(&request)
             .await
             .map_err(|e| PeerError::WebRtc(format!("sfu:publish: {e}")))?;
+        let (rtx_codec, rtx_streams) = rtx_in(&ack.answer.sdp);
+        tracing::debug!(rtx_codec, rtx_streams, "the SFU answered our publication");
         pc.set_remote_description(to_rtc_description(&ack.answer)?)
             .await?;
         if let Some(p) = self.sfu.as_mut().and_then(|s| s.publisher.as_mut()) {
@@ -431,6 +433,8 @@ impl Shell {
         let Some(pc) = self.sfu_subscriber_pc() else {
             return Ok(());
         };
+        let (rtx_codec, rtx_streams) = rtx_in(&offer.offer.sdp);
+        tracing::debug!(rtx_codec, rtx_streams, "the SFU offered a subscription");
         pc.set_remote_description(to_rtc_description(&offer.offer)?)
             .await?;
         let answer = pc.create_answer(None).await?;
@@ -782,4 +786,14 @@ async fn mid_of_track(
         }
     }
     None
+}
+
+/// RTX (RFC 4588) in a description, for the logs: whether it keeps an `rtx` codec (an
+/// answer accepting our retransmissions on RTX), and whether it pairs a stream it sends
+/// with a repair stream (`a=ssrc-group:FID`: it will resend on RTX).
+fn rtx_in(sdp: &str) -> (bool, bool) {
+    (
+        sdp.lines().any(|l| l.contains(" rtx/90000")),
+        sdp.lines().any(|l| l.starts_with("a=ssrc-group:FID ")),
+    )
 }
