@@ -56,7 +56,9 @@ pub use session::{
 };
 pub use signaling::SignalingError;
 pub use signaling::security::{Transport as ServerTransport, transport_of as server_transport};
-pub use stats::{LatencySummary, ReceivedStream, ReceivedStreamReport, SentStreamReport};
+pub use stats::{
+    LatencySummary, PeerSentReport, ReceivedStream, ReceivedStreamReport, SentStreamReport,
+};
 
 /// The signaling protocol's types, as the engine speaks them.
 pub use huddle_protocol as protocol;

@@ -1,10 +1,12 @@
 //! Measurements of the media a participant sends and receives, and the JSON report
 //! `huddle join --report` writes.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::congestion::encodings::Layer;
 use crate::media::stream::StreamKind;
 
 /// Latency samples (ms) with the summary TESTSIGNAL.md asks for.
@@ -403,6 +405,9 @@ pub struct SentStream {
     pub started: Option<Instant>,
     pub frame_times: Vec<Instant>,
     pub bitrate_kbps: u32,
+    /// The size of the last frame encoded (video).
+    pub width: usize,
+    pub height: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -415,6 +420,90 @@ pub struct SentStreamReport {
     pub kbps: f64,
     pub encode_ms_per_frame: f64,
     pub target_kbps: u32,
+    /// Video: the size of the last frame encoded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<usize>,
+    /// A mesh camera: the low encoding's figures, if it ran (the fields above are the
+    /// full one's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub low: Option<Box<SentStreamReport>>,
+    /// A mesh camera: what each receiver got.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub peers: Vec<PeerSentReport>,
+}
+
+/// What one receiver's writer sent of a layered stream.
+#[derive(Debug, Clone, Default)]
+pub struct PeerSent {
+    pub layer: Option<Layer>,
+    pub frames_full: u64,
+    pub frames_low: u64,
+    pub bytes: u64,
+    pub switches: u64,
+    pub first: Option<Instant>,
+    pub last: Option<Instant>,
+}
+
+impl PeerSent {
+    pub fn on_frame(&mut self, now: Instant, layer: Layer, bytes: usize, switched: bool) {
+        self.first.get_or_insert(now);
+        self.last = Some(now);
+        self.layer = Some(layer);
+        self.bytes += bytes as u64;
+        match layer {
+            Layer::Full => self.frames_full += 1,
+            Layer::Low => self.frames_low += 1,
+        }
+        if switched {
+            self.switches += 1;
+        }
+    }
+
+    pub fn report(&self, remote_id: &str, remote_email: Option<&str>) -> PeerSentReport {
+        let span = match (self.first, self.last) {
+            (Some(f), Some(l)) => l.saturating_duration_since(f).as_secs_f64(),
+            _ => 0.0,
+        };
+        PeerSentReport {
+            remote_id: remote_id.to_string(),
+            remote_email: remote_email.map(str::to_string),
+            layer: self.layer.map(Layer::name),
+            frames_full: self.frames_full,
+            frames_low: self.frames_low,
+            switches: self.switches,
+            kbps: if span > 0.0 {
+                self.bytes as f64 * 8.0 / span / 1000.0
+            } else {
+                0.0
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerSentReport {
+    pub remote_id: String,
+    pub remote_email: Option<String>,
+    /// The encoding it was on at the end: `full` or `low`.
+    pub layer: Option<&'static str>,
+    pub frames_full: u64,
+    pub frames_low: u64,
+    /// Changes of encoding (each at a keyframe of the new one).
+    pub switches: u64,
+    /// Video payload sent to it, over the time it was sent.
+    pub kbps: f64,
+}
+
+/// The figures of each receiver of a layered stream, named with `emails` where known.
+pub fn peer_reports(
+    sent: &BTreeMap<String, PeerSent>,
+    emails: &BTreeMap<String, String>,
+) -> Vec<PeerSentReport> {
+    sent.iter()
+        .map(|(id, s)| s.report(id, emails.get(id).map(String::as_str)))
+        .collect()
 }
 
 impl SentStream {
@@ -451,6 +540,10 @@ impl SentStream {
                 self.encode_time.as_secs_f64() * 1000.0 / self.frames_encoded as f64
             },
             target_kbps: self.bitrate_kbps,
+            width: (kind != StreamKind::Audio && self.width > 0).then_some(self.width),
+            height: (kind != StreamKind::Audio && self.height > 0).then_some(self.height),
+            low: None,
+            peers: Vec::new(),
         }
     }
 }
@@ -485,6 +578,19 @@ mod tests {
         s.on_frame(now, 640, 480, Some(1000), 1060);
         assert_eq!(s.barcodes_read, 1);
         assert_eq!(s.latencies.summary().p50, Some(30));
+    }
+
+    #[test]
+    fn what_each_receiver_got_is_counted_per_layer() {
+        let t0 = Instant::now();
+        let mut p = PeerSent::default();
+        p.on_frame(t0, Layer::Full, 1000, false);
+        p.on_frame(t0 + Duration::from_millis(500), Layer::Low, 250, true);
+        p.on_frame(t0 + Duration::from_secs(1), Layer::Low, 250, false);
+        let r = p.report("x", Some("x@example.com"));
+        assert_eq!((r.frames_full, r.frames_low, r.switches), (1, 2, 1));
+        assert_eq!(r.layer, Some("low"));
+        assert!((r.kbps - 12.0).abs() < 1e-9, "{}", r.kbps);
     }
 
     #[test]

@@ -790,6 +790,27 @@ fn print_summary(report: &SessionReport) {
             s.kbps,
             s.encode_ms_per_frame
         );
+        if let Some(low) = &s.low {
+            out!(
+                "  low encoding: {} frames, {:.1} fps, {:.0} kbps, last {}x{}",
+                low.frames_encoded,
+                low.fps,
+                low.kbps,
+                low.width.unwrap_or(0),
+                low.height.unwrap_or(0)
+            );
+        }
+        for p in &s.peers {
+            out!(
+                "  to {}: {} at the end, {:.0} kbps, {} full / {} low frames, {} switches",
+                p.remote_email.as_deref().unwrap_or(&p.remote_id),
+                p.layer.unwrap_or("-"),
+                p.kbps,
+                p.frames_full,
+                p.frames_low,
+                p.switches
+            );
+        }
     }
     for c in &report.connections {
         out!(

@@ -18,6 +18,15 @@ pub enum Layer {
     Low,
 }
 
+impl Layer {
+    pub fn name(self) -> &'static str {
+        match self {
+            Layer::Full => "full",
+            Layer::Low => "low",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SelectorConfig {
     /// Below this estimate a peer never holds the full encoding back for the others.

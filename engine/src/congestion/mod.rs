@@ -31,8 +31,6 @@ pub mod allocation;
 pub mod audio;
 pub mod degradation;
 pub mod delay;
-// Designed and unit-tested, not wired yet: per-peer encodings (item 4 of issue 13).
-#[allow(dead_code)]
 pub mod encodings;
 pub mod estimator;
 pub mod feedback;

@@ -2,23 +2,27 @@
 //!
 //! Each kind runs on its own thread (capture and encoding are blocking, CPU-bound
 //! work) and publishes encoded frames on a broadcast channel; every peer connection
-//! subscribes and writes the same bytes into its own track.
+//! subscribes and writes the same bytes into its own track. A camera in a mesh may
+//! have a second, low encoding (half the size) for its weak receivers: its frames go
+//! out on the same channel, tagged, and each peer's writer picks its layer.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::capture::echo::CaptureProcessor;
 use crate::capture::source::{AudioSource, VideoSource};
 use crate::codec::opus::{DTX_PACKET_BYTES, FRAME_SAMPLES, OpusEncoder};
 use crate::codec::{EncoderSettings, PTS_CLOCK_HZ, VideoCodec, VideoEncoder, vp8};
 use crate::congestion::audio::{OpusSettings, opus_settings};
-use crate::media::frame::SAMPLE_RATE;
-use crate::stats::SentStream;
+use crate::congestion::encodings::{Layer, Plan};
+use crate::media::frame::{SAMPLE_RATE, VideoFrame};
+use crate::media::pixels::Scaler;
+use crate::stats::{PeerSent, SentStream};
 
 use super::degrade::Degrader;
 
@@ -28,6 +32,8 @@ pub struct EncodedVideo {
     pub data: Bytes,
     pub keyframe: bool,
     pub captured_at: Instant,
+    /// Which encoding of the capture it belongs to.
+    pub layer: Layer,
 }
 
 /// One encoded 20 ms Opus packet.
@@ -45,16 +51,97 @@ pub struct EncodedAudio {
 #[derive(Default)]
 pub struct VideoControl {
     keyframe_requested: AtomicBool,
+    low_keyframe_requested: AtomicBool,
     target_kbps: AtomicU32,
+    /// The low encoding's target; 0: it need not run.
+    low_target_kbps: AtomicU32,
     enabled: AtomicBool,
     stop: AtomicBool,
     replacement: Mutex<Option<Box<dyn VideoSource>>>,
+    /// The encoding chosen for each receiver, which its writer follows.
+    layers: Mutex<HashMap<String, watch::Sender<Layer>>>,
+    /// What each receiver's writer sent, for the report.
+    sent: Mutex<BTreeMap<String, PeerSent>>,
 }
 
 impl VideoControl {
-    /// A receiver lost the picture (PLI/FIR) or a new one joined.
+    /// Every encoding starts again from a keyframe (a new picture source, camera on).
     pub fn request_keyframe(&self) {
         self.keyframe_requested.store(true, Relaxed);
+        self.low_keyframe_requested.store(true, Relaxed);
+    }
+
+    /// A receiver of `layer` lost the picture, or starts or switches to it.
+    pub fn request_keyframe_of(&self, layer: Layer) {
+        match layer {
+            Layer::Full => self.keyframe_requested.store(true, Relaxed),
+            Layer::Low => self.low_keyframe_requested.store(true, Relaxed),
+        }
+    }
+
+    /// A receiver asked for a keyframe (PLI/FIR): of the encoding it gets.
+    pub fn request_keyframe_for(&self, peer: &str) {
+        let layer = self
+            .layers
+            .lock()
+            .ok()
+            .and_then(|l| l.get(peer).map(|tx| *tx.borrow()))
+            .unwrap_or(Layer::Full);
+        self.request_keyframe_of(layer);
+    }
+
+    /// The encoding chosen for `peer`, as it changes (full until a plan says otherwise).
+    pub fn layer_of(&self, peer: &str) -> watch::Receiver<Layer> {
+        match self.layers.lock() {
+            Ok(mut l) => l
+                .entry(peer.to_string())
+                .or_insert_with(|| watch::channel(Layer::Full).0)
+                .subscribe(),
+            Err(_) => watch::channel(Layer::Full).1,
+        }
+    }
+
+    /// Takes a plan of the bitrate controller: the receivers' layers first, so that a
+    /// low encoder started by it finds its receivers waiting for its first keyframe.
+    pub fn apply_plan(&self, plan: &Plan, default_kbps: u32) {
+        if let Ok(mut layers) = self.layers.lock() {
+            for (peer, layer) in &plan.layers {
+                let tx = layers
+                    .entry(peer.clone())
+                    .or_insert_with(|| watch::channel(Layer::Full).0);
+                tx.send_if_modified(|l| std::mem::replace(l, *layer) != *layer);
+            }
+        }
+        // Its writer asks too; this one is not held up until its next frame.
+        for (_, layer) in &plan.switched {
+            self.request_keyframe_of(*layer);
+        }
+        let kbps = |bps: f64| (bps / 1000.0) as u32;
+        self.set_target_kbps(plan.full_bps.map_or(default_kbps, kbps));
+        self.low_target_kbps
+            .store(plan.low_bps.map_or(0, kbps), Relaxed);
+    }
+
+    pub fn low_target_kbps(&self) -> u32 {
+        self.low_target_kbps.load(Relaxed)
+    }
+
+    /// A writer sent `bytes` of `layer` to `peer` (`switched`: its first of that layer
+    /// after another).
+    pub fn note_sent(&self, peer: &str, layer: Layer, bytes: usize, switched: bool) {
+        if let Ok(mut sent) = self.sent.lock() {
+            sent.entry(peer.to_string()).or_default().on_frame(
+                Instant::now(),
+                layer,
+                bytes,
+                switched,
+            );
+        }
+    }
+
+    /// What each receiver's writer sent.
+    pub fn sent(&self) -> BTreeMap<String, PeerSent> {
+        self.sent.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
     /// Follows the receivers' bandwidth estimate.
@@ -129,7 +216,9 @@ impl Default for VideoSendConfig {
 pub struct VideoSender {
     pub frames: broadcast::Sender<Arc<EncodedVideo>>,
     pub control: Arc<VideoControl>,
+    /// The full encoding's figures, and the low one's (empty if it never ran).
     pub stats: Arc<Mutex<SentStream>>,
+    pub low_stats: Arc<Mutex<SentStream>>,
     pub config: VideoSendConfig,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -141,22 +230,21 @@ impl VideoSender {
         control.set_target_kbps(config.start_kbps);
         control.set_enabled(true);
         let stats = Arc::new(Mutex::new(SentStream::default()));
+        let low_stats = Arc::new(Mutex::new(SentStream::default()));
         let thread = {
-            let (frames, control, stats, config) = (
-                frames.clone(),
-                control.clone(),
-                stats.clone(),
-                config.clone(),
-            );
+            let full = Encoding::new(Layer::Full, &config, stats.clone(), frames.clone());
+            let low = Encoding::new(Layer::Low, &config, low_stats.clone(), frames.clone());
+            let (frames, control, config) = (frames.clone(), control.clone(), config.clone());
             std::thread::Builder::new()
                 .name("huddle-video-send".into())
-                .spawn(move || video_loop(source, frames, control, stats, config))
+                .spawn(move || video_loop(source, frames, control, [full, low], config))
                 .ok()
         };
         VideoSender {
             frames,
             control,
             stats,
+            low_stats,
             config,
             thread,
         }
@@ -176,20 +264,129 @@ impl Drop for VideoSender {
     }
 }
 
+/// The low encoding runs on this long after the last receiver left it, so that a
+/// receiver moving up has frames until the full keyframe it waits for.
+const LOW_LINGER: Duration = Duration::from_secs(1);
+
+/// One encoding of the capture: its encoder (made lazily, so nothing is encoded while
+/// nobody listens), its own degradation and its figures.
+struct Encoding {
+    layer: Layer,
+    encoder: Option<Box<dyn VideoEncoder>>,
+    current_kbps: u32,
+    degrader: Degrader,
+    stats: Arc<Mutex<SentStream>>,
+    frames: broadcast::Sender<Arc<EncodedVideo>>,
+}
+
+impl Encoding {
+    fn new(
+        layer: Layer,
+        config: &VideoSendConfig,
+        stats: Arc<Mutex<SentStream>>,
+        frames: broadcast::Sender<Arc<EncodedVideo>>,
+    ) -> Self {
+        Encoding {
+            layer,
+            frames,
+            encoder: None,
+            current_kbps: config.start_kbps,
+            // On a thin link, a smaller picture or fewer frames rather than a mush.
+            degrader: Degrader::new(config.screen_content),
+            stats,
+        }
+    }
+
+    /// Encodes `frame` at `target_kbps` (unless its degradation skips it) and publishes
+    /// what comes out; false if the encoder cannot start.
+    fn encode(
+        &mut self,
+        frame: &VideoFrame,
+        captured_at: Instant,
+        pts: i64,
+        target_kbps: u32,
+        force: bool,
+        config: &VideoSendConfig,
+    ) -> bool {
+        let Some(picture) = self
+            .degrader
+            .apply(Instant::now(), frame, config.fps, target_kbps)
+        else {
+            return true;
+        };
+        // The encoder follows size changes itself.
+        if self.encoder.is_none() {
+            self.current_kbps = target_kbps.max(1);
+            let settings = EncoderSettings {
+                width: picture.width,
+                height: picture.height,
+                fps: config.fps,
+                bitrate_kbps: self.current_kbps,
+                screen_content: config.screen_content,
+            };
+            match config.codec.encoder(&settings) {
+                Ok(e) => self.encoder = Some(e),
+                Err(err) => {
+                    tracing::error!(%err, codec = ?config.codec, layer = ?self.layer, "cannot start the video encoder");
+                    return false;
+                }
+            }
+        }
+        let Some(enc) = self.encoder.as_mut() else {
+            return false;
+        };
+        if target_kbps != self.current_kbps && target_kbps > 0 {
+            if let Err(err) = enc.set_bitrate(target_kbps) {
+                tracing::debug!(%err, "bitrate change refused");
+            }
+            self.current_kbps = target_kbps;
+        }
+        let started = Instant::now();
+        let encoded = match enc.encode(&picture, pts, force) {
+            Ok(e) => e,
+            Err(err) => {
+                tracing::warn!(%err, layer = ?self.layer, "encode failed");
+                return true;
+            }
+        };
+        let took = started.elapsed();
+        for packet in encoded {
+            self.degrader
+                .on_encoded(Instant::now(), packet.data.len(), packet.keyframe);
+            if let Ok(mut s) = self.stats.lock() {
+                s.on_encoded(Instant::now(), packet.data.len(), took, packet.keyframe);
+                s.bitrate_kbps = enc.bitrate_kbps();
+                s.width = picture.width;
+                s.height = picture.height;
+            }
+            let _ = self.frames.send(Arc::new(EncodedVideo {
+                data: packet.data,
+                keyframe: packet.keyframe,
+                captured_at,
+                layer: self.layer,
+            }));
+        }
+        true
+    }
+}
+
+/// Half the size, rounded to even (I420), never below 2×2.
+fn low_size(width: usize, height: usize) -> (usize, usize) {
+    ((width / 4 * 2).max(2), (height / 4 * 2).max(2))
+}
+
 fn video_loop(
     mut source: Box<dyn VideoSource>,
     frames: broadcast::Sender<Arc<EncodedVideo>>,
     control: Arc<VideoControl>,
-    stats: Arc<Mutex<SentStream>>,
+    [mut full, mut low]: [Encoding; 2],
     config: VideoSendConfig,
 ) {
-    let mut encoder: Option<Box<dyn VideoEncoder>> = None;
-    let mut current_kbps = control.target_kbps();
     // Rate control follows real time: pts in 90 kHz ticks of the capture clock.
     let clock_start = Instant::now();
     let mut was_listened = false;
-    // On a thin link, a smaller picture or fewer frames rather than a mush.
-    let mut degrader = Degrader::new(config.screen_content);
+    let mut halver: Option<Scaler> = None;
+    let mut low_wanted_at: Option<Instant> = None;
     while !control.stop.load(Relaxed) {
         if let Some(next) = control.replacement.lock().ok().and_then(|mut s| s.take()) {
             tracing::info!(source = %next.describe(), "camera switched");
@@ -208,66 +405,62 @@ fn video_loop(
             was_listened = false;
             continue;
         }
-        let target = control.target_kbps();
-        let Some(picture) = degrader.apply(Instant::now(), &captured.frame, config.fps, target)
-        else {
-            continue;
-        };
-        let (w, h) = (picture.width, picture.height);
-        // The encoder follows size changes itself; it is made once, lazily, so that
-        // nothing is encoded while nobody listens.
-        if encoder.is_none() {
-            let settings = EncoderSettings {
-                width: w,
-                height: h,
-                fps: config.fps,
-                bitrate_kbps: current_kbps,
-                screen_content: config.screen_content,
-            };
-            match config.codec.encoder(&settings) {
-                Ok(e) => encoder = Some(e),
-                Err(err) => {
-                    tracing::error!(%err, codec = ?config.codec, "cannot start the video encoder");
-                    return;
-                }
-            }
-        }
-        let Some(enc) = encoder.as_mut() else { return };
-        if target != current_kbps && target > 0 {
-            if let Err(err) = enc.set_bitrate(target) {
-                tracing::debug!(%err, "bitrate change refused");
-            }
-            current_kbps = target;
-        }
-        // A new listener needs a keyframe to start from.
-        let force = control.keyframe_requested.swap(false, Relaxed) || !was_listened;
-        was_listened = true;
-        let started = Instant::now();
         let pts = (captured
             .captured_at
             .saturating_duration_since(clock_start)
             .as_micros() as i64)
             * PTS_CLOCK_HZ
             / 1_000_000;
-        let encoded = match enc.encode(&picture, pts, force) {
-            Ok(e) => e,
-            Err(err) => {
-                tracing::warn!(%err, "encode failed");
-                continue;
+        // A new listener needs a keyframe to start from.
+        let force = control.keyframe_requested.swap(false, Relaxed) || !was_listened;
+        was_listened = true;
+        let target = control.target_kbps();
+        if !full.encode(
+            &captured.frame,
+            captured.captured_at,
+            pts,
+            target,
+            force,
+            &config,
+        ) {
+            return;
+        }
+        let low_kbps = control.low_target_kbps();
+        let now = Instant::now();
+        if low_kbps > 0 {
+            low_wanted_at = Some(now);
+        }
+        let lingering =
+            low_wanted_at.is_some_and(|t| now.saturating_duration_since(t) < LOW_LINGER);
+        if !lingering {
+            if low.encoder.take().is_some() {
+                tracing::info!("low encoding stopped");
             }
+            continue;
+        }
+        let (w, h) = (captured.frame.width, captured.frame.height);
+        let (lw, lh) = low_size(w, h);
+        if !halver
+            .as_ref()
+            .is_some_and(|s| s.src_size() == (w, h) && s.dst_size() == (lw, lh))
+        {
+            halver = Some(Scaler::new(w, h, lw, lh));
+        }
+        let Some(small) = halver.as_mut().and_then(|s| s.scale(&captured.frame).ok()) else {
+            continue;
         };
-        let took = started.elapsed();
-        for packet in encoded {
-            degrader.on_encoded(Instant::now(), packet.data.len(), packet.keyframe);
-            if let Ok(mut s) = stats.lock() {
-                s.on_encoded(Instant::now(), packet.data.len(), took, packet.keyframe);
-                s.bitrate_kbps = enc.bitrate_kbps();
-            }
-            let _ = frames.send(Arc::new(EncodedVideo {
-                data: packet.data,
-                keyframe: packet.keyframe,
-                captured_at: captured.captured_at,
-            }));
+        if low.encoder.is_none() {
+            tracing::info!(low_kbps, width = lw, height = lh, "low encoding started");
+        }
+        // A fresh encoder starts on a keyframe anyway.
+        let force = control.low_keyframe_requested.swap(false, Relaxed);
+        let kbps = if low_kbps > 0 {
+            low_kbps
+        } else {
+            low.current_kbps
+        };
+        if !low.encode(&small, captured.captured_at, pts, kbps, force, &config) {
+            low_wanted_at = None;
         }
     }
 }

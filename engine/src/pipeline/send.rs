@@ -14,21 +14,43 @@ use tokio::task::JoinHandle;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 
 use super::bitrate::BitrateController;
+use super::layer_switch::LayerSwitch;
 use super::outgoing::{AudioControl, EncodedAudio, EncodedVideo, VideoControl};
 use crate::codec::VideoCodec;
 use crate::congestion::allocation;
+use crate::congestion::encodings::Layer;
 use crate::congestion::rtx::KeyframeOnRefusal;
 use crate::peer::congestion::CongestionHandle;
 use crate::peer::tracks::{LocalTrack, RTP_MTU, rand_ssrc};
 
+/// A writer that follows the encoding chosen for its peer (a mesh camera).
+pub struct LayerFollow {
+    pub peer: String,
+    pub layer: watch::Receiver<Layer>,
+}
+
+impl LayerFollow {
+    pub fn of(control: &VideoControl, peer: &str) -> Self {
+        LayerFollow {
+            peer: peer.to_string(),
+            layer: control.layer_of(peer),
+        }
+    }
+}
+
 /// Writes the shared encoded video (in `codec`) into this connection's track until the
 /// sender stops or the connection goes. A receiver that fell behind gets a fresh keyframe.
+/// With `follow`, the writer sends the layer chosen for its peer, and changes layer at a
+/// keyframe of the new one, on the same SSRC with sequence numbers and timestamps running
+/// on (a VP8 keyframe carries its size: decoders take the new one there); without, the
+/// full encoding.
 pub fn spawn_video_writer(
     local: &LocalTrack,
     codec: &'static VideoCodec,
     mut frames: broadcast::Receiver<Arc<EncodedVideo>>,
     control: Arc<VideoControl>,
     connected: watch::Receiver<bool>,
+    follow: Option<LayerFollow>,
 ) -> JoinHandle<()> {
     let local = local.clone();
     tokio::spawn(async move {
@@ -36,9 +58,10 @@ pub fn spawn_video_writer(
             return;
         };
         frames = frames.resubscribe();
+        let want = || follow.as_ref().map_or(Layer::Full, |f| *f.layer.borrow());
         // Start on a keyframe, or the receiver waits for the next one.
-        control.request_keyframe();
-        let mut started = false;
+        let mut switch = LayerSwitch::new(want());
+        control.request_keyframe_of(switch.layer());
         // We packetize ourselves so that every frame's RTP timestamp is its capture time
         // (a sample writer can only advance by a duration given one frame ahead, which
         // adds a frame of timing jitter a browser's jitter buffer then waits out).
@@ -50,16 +73,24 @@ pub fn spawn_video_writer(
                 Ok(f) => f,
                 Err(broadcast::error::RecvError::Lagged(n)) => {
                     tracing::debug!(skipped = n, "video writer fell behind");
-                    started = false;
-                    control.request_keyframe();
+                    switch.restart();
                     continue;
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             };
-            if !started && !frame.keyframe {
+            let step = switch.on_frame(want(), frame.layer, frame.keyframe);
+            if let Some(layer) = step.keyframe_wanted {
+                control.request_keyframe_of(layer);
+            }
+            if !step.send {
                 continue;
             }
-            started = true;
+            if let Some(f) = &follow {
+                if step.switched {
+                    tracing::info!(peer = %f.peer, layer = frame.layer.name(), "video layer switched");
+                }
+                control.note_sent(&f.peer, frame.layer, frame.data.len(), step.switched);
+            }
             let (start, base) = *clock.get_or_insert((frame.captured_at, rand_ssrc()));
             let elapsed = frame.captured_at.saturating_duration_since(start);
             let timestamp = base.wrapping_add((elapsed.as_micros() * 9 / 100) as u32);
@@ -141,7 +172,7 @@ pub fn spawn_audio_writer(
 }
 
 /// Listens to what the receiver of this track says: keyframe requests go to the
-/// encoder, bandwidth signals to the bitrate controller.
+/// encoder of the layer this receiver gets, bandwidth signals to the bitrate controller.
 pub fn spawn_feedback_reader(
     local: &LocalTrack,
     control: Arc<VideoControl>,
@@ -157,7 +188,7 @@ pub fn spawn_feedback_reader(
             for packet in packets {
                 let any = packet.as_any();
                 if any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>() {
-                    control.request_keyframe();
+                    control.request_keyframe_for(&peer);
                 } else if let Some(remb) = any.downcast_ref::<ReceiverEstimatedMaximumBitrate>() {
                     bitrate.on_remb(&peer, remb.bitrate);
                 } else if let Some(rr) = any.downcast_ref::<ReceiverReport>() {
@@ -166,7 +197,7 @@ pub fn spawn_feedback_reader(
                     }
                 }
             }
-            control.set_target_kbps(bitrate.target_kbps());
+            bitrate.steer(&control);
         }
         bitrate.forget(&peer);
     })
@@ -233,7 +264,7 @@ pub fn spawn_estimate_follower(
             let now = Instant::now();
             let (lost_sent_at, rtt) = handle.lost_for_good();
             if repair.on_tick(now, lost_sent_at, rtt) {
-                control.request_keyframe();
+                control.request_keyframe_for(&peer);
             }
             if let Some((at, bytes)) = last_rtx {
                 let dt = now.saturating_duration_since(at).as_secs_f64().max(1e-3);
@@ -243,7 +274,7 @@ pub fn spawn_estimate_follower(
             last_rtx = Some((now, rtx_bytes));
             let video = allocation::video_target_bps(estimate, allocation::AUDIO_BPS, rtx_bps);
             bitrate.on_estimate(&peer, (video / 1000.0) as u32);
-            control.set_target_kbps(bitrate.target_kbps());
+            bitrate.steer(&control);
             n += 1;
             if n.is_multiple_of(20) {
                 tracing::info!(

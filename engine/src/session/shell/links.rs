@@ -174,6 +174,7 @@ impl Shell {
                 sender.frames.subscribe(),
                 sender.control.clone(),
                 connected,
+                Some(send::LayerFollow::of(&sender.control, &key.remote)),
             ));
             tasks.push(send::spawn_feedback_reader(
                 local,
@@ -220,6 +221,8 @@ impl Shell {
                 screen.sender.frames.subscribe(),
                 control.clone(),
                 self.connected(key)?,
+                // A screen has one encoding (see `start_sharing`).
+                None,
             ),
             send::spawn_feedback_reader(
                 &local,

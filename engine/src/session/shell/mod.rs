@@ -12,7 +12,7 @@
 mod links;
 mod sfu;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -168,7 +168,9 @@ impl Shell {
             admission,
         } = parts;
         let video_config = media.video;
-        let bitrate = Arc::new(BitrateController::new(
+        // The camera: a full and a low encoding, each mesh peer on the one its link
+        // carries (a shared screen keeps one encoding: see `start_sharing`).
+        let bitrate = Arc::new(BitrateController::layered(
             video_config.start_kbps,
             video_config.min_kbps,
             video_config.max_kbps,
@@ -609,6 +611,8 @@ impl Shell {
         }
         tracing::info!(source = %source.describe(), "sharing the screen");
         let config = self.screen_config.clone();
+        // One encoding for the screen: text at half the size is unreadable, and its
+        // ladder already gives up frames, not size, on a thin link.
         self.screen = Some(ScreenShare {
             bitrate: Arc::new(BitrateController::new(
                 config.start_kbps,
@@ -666,7 +670,20 @@ impl Shell {
         if let Some(v) = self.video.as_mut() {
             v.stop();
             if let Ok(s) = v.stats.lock() {
-                sent.push(s.report(StreamKind::Video, v.config.codec.name, ended));
+                let codec = v.config.codec.name;
+                let mut report = s.report(StreamKind::Video, codec, ended);
+                report.low = v
+                    .low_stats
+                    .lock()
+                    .ok()
+                    .filter(|l| l.frames_encoded > 0)
+                    .map(|l| Box::new(l.report(StreamKind::Video, codec, ended)));
+                let emails: BTreeMap<String, String> = connections
+                    .iter()
+                    .map(|c| (c.remote_id.clone(), c.remote_email.clone()))
+                    .collect();
+                report.peers = crate::stats::peer_reports(&v.control.sent(), &emails);
+                sent.push(report);
             }
         }
         if let Some(a) = self.audio.as_mut() {

@@ -307,12 +307,16 @@ impl Shell {
             )
             .await?;
             if let Some(local) = local {
+                // One publisher connection: the SFU gets the full encoding, which must
+                // fit it, whatever mesh peers there still are.
+                self.bitrate.pin_full("sfu");
                 tasks.push(send::spawn_video_writer(
                     &local,
                     codec,
                     sender.frames.subscribe(),
                     sender.control.clone(),
                     connected.subscribe(),
+                    None,
                 ));
                 tasks.push(send::spawn_feedback_reader(
                     &local,
@@ -376,6 +380,7 @@ impl Shell {
                         frames,
                         control.clone(),
                         p.connected.subscribe(),
+                        None,
                     ),
                     send::spawn_feedback_reader(&local, control, bitrate, "sfu".into()),
                 ];
