@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::congestion::encodings::Layer;
+use crate::media::stream::Layer;
 use crate::media::stream::StreamKind;
 
 /// Latency samples (ms) with the summary TESTSIGNAL.md asks for.

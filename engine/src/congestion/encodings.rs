@@ -12,20 +12,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Layer {
-    Full,
-    Low,
-}
-
-impl Layer {
-    pub fn name(self) -> &'static str {
-        match self {
-            Layer::Full => "full",
-            Layer::Low => "low",
-        }
-    }
-}
+pub use crate::media::stream::Layer;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SelectorConfig {

@@ -17,3 +17,20 @@ pub struct StreamId {
     pub remote_id: String,
     pub kind: StreamKind,
 }
+
+/// Which encoding of a camera a peer gets: the full one, or the low one (half the size)
+/// for a peer whose link cannot carry the full one (`congestion::encodings`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Layer {
+    Full,
+    Low,
+}
+
+impl Layer {
+    pub fn name(self) -> &'static str {
+        match self {
+            Layer::Full => "full",
+            Layer::Low => "low",
+        }
+    }
+}
