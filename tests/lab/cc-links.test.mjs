@@ -13,7 +13,7 @@
 // - Huddle ↔ Chromium at 5 % random loss: RTX negotiated both ways, retransmissions travel on
 //   it both ways (Chromium's getStats; Huddle's report), and no freeze over 500 ms either way.
 import { test } from 'node:test';
-import { startLab, assertLabOk, labSkipReason } from './lab.mjs';
+import { startLab, assertLabOk, labSkipReason, sampleRouters, offeredKbps } from './lab.mjs';
 import { sleep, huddleId, huddleExitProblems, receivedFrom, describeReceived, remoteByEmail, latencySummary, pageVideoRtp, HUDDLE_TONE_HZ } from '../engine/helpers.mjs';
 
 const LINK_KBIT = 500;
@@ -24,35 +24,6 @@ const FREEZE_MS = 500;
 /** The rate is judged from this many seconds into the call (ICE, DTLS, the first keyframe, the
  * first estimate). */
 const SETTLE_S = 4;
-const SAMPLE_MS = 500;
-
-/** Samples both routers' counters every SAMPLE_MS until stop() (resolves to the samples). */
-function sampleCounters(lab, sites = ['a', 'b']) {
-  const samples = Object.fromEntries(sites.map((s) => [s, []]));
-  let on = true;
-  const done = (async () => {
-    while (on) {
-      for (const s of sites) samples[s].push(await lab.site(s).router.counters().catch(() => null));
-      await sleep(SAMPLE_MS);
-    }
-  })();
-  return {
-    async stop() {
-      on = false;
-      await done;
-      for (const s of sites) samples[s] = samples[s].filter(Boolean);
-      return samples;
-    },
-  };
-}
-
-/** Mean kbit/s a site offered its uplink (before any drop) between t0+from and t0+to seconds. */
-function offeredKbps(samples, t0, from, to) {
-  const w = samples.filter((s) => s.at >= t0 + from * 1000 && s.at <= t0 + to * 1000);
-  if (w.length < 2) return null;
-  const [a, b] = [w[0], w[w.length - 1]];
-  return ((b.up.offered.bytes - a.up.offered.bytes) * 8) / 1000 / ((b.at - a.at) / 1000);
-}
 
 /** Frames per second over the middle 80 % of the frames (the engine report's rule). */
 function steadyFps(times) {
@@ -114,7 +85,7 @@ async function shapeBoth(lab, { cap, loss }) {
 async function huddleCall(t, { shape = {}, seconds, mic = 'sine', during = async () => {} }) {
   const lab = await startLab(t, { nat: 'eim' });
   await shapeBoth(lab, shape);
-  const sampler = sampleCounters(lab);
+  const sampler = sampleRouters(lab);
   const a = lab.huddle('a', { email: 'alice@example.com', duration: seconds + 3, mic });
   await huddleId(a);
   const t0 = Date.now();
@@ -184,7 +155,7 @@ test(`Huddle ↔ Chromium on a ${LINK_KBIT} kbit/s link: the same bars both ways
   const seconds = 15;
   const lab = await startLab(t, { nat: 'eim' });
   await shapeBoth(lab, { cap: LINK_KBIT });
-  const sampler = sampleCounters(lab);
+  const sampler = sampleRouters(lab);
   const browser = await lab.browser('b');
   const page = await lab.page(browser, { email: 'chromium@example.com', tone: 660 });
   const t0 = Date.now();

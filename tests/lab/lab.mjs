@@ -245,6 +245,42 @@ function serverIceArgs(turn, mode, { turnSecret, turnTtl } = {}) {
   return args;
 }
 
+/**
+ * Samples the counters of `sites`' routers every `everyMs` until stop(), which resolves to
+ * { site: [samples] } (see Router.counters).
+ */
+export function sampleRouters(lab, sites = ['a', 'b'], everyMs = 500) {
+  const samples = Object.fromEntries(sites.map((s) => [s, []]));
+  let on = true;
+  const done = (async () => {
+    while (on) {
+      for (const s of sites) {
+        const c = await lab.site(s).router.counters().catch(() => null);
+        if (c) samples[s].push(c);
+      }
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  })();
+  return {
+    async stop() {
+      on = false;
+      await done;
+      return samples;
+    },
+  };
+}
+
+/**
+ * Mean kbit/s offered to one site's link in `dir` ('up': what the site sent, 'down': what was
+ * sent to it), before the shaper or any drop, between t0+from and t0+to seconds.
+ */
+export function offeredKbps(samples, t0, from, to, dir = 'up') {
+  const w = samples.filter((s) => s.at >= t0 + from * 1000 && s.at <= t0 + to * 1000);
+  if (w.length < 2) return null;
+  const [a, b] = [w[0], w[w.length - 1]];
+  return ((b[dir].offered.bytes - a[dir].offered.bytes) * 8) / 1000 / ((b.at - a.at) / 1000);
+}
+
 /** The connections a huddle's report lists with `email` (see the CLI's report). */
 export function connectionsWith(report, email) {
   return (report?.connections ?? []).filter((c) => c.remote_email === email);

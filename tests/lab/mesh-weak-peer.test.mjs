@@ -11,8 +11,8 @@
 // - carol's link is not flooded: what is offered to it stays near its cap;
 // - the senders' reports say carol gets the low encoding and bob / alice the full one.
 import { test } from 'node:test';
-import { startLab, assertLabOk, labSkipReason } from './lab.mjs';
-import { sleep, huddleId, huddleExitProblems, receivedFrom, describeReceived } from '../engine/helpers.mjs';
+import { startLab, assertLabOk, labSkipReason, sampleRouters, offeredKbps } from './lab.mjs';
+import { huddleId, huddleExitProblems, receivedFrom, describeReceived } from '../engine/helpers.mjs';
 
 const CAP_KBIT = 300;
 const QUEUE_MS = 200;
@@ -29,41 +29,12 @@ const FLOOD_FACTOR = 1.3;
 /** The rate is judged from this many seconds into the call (ICE, DTLS, the first estimates). */
 const SETTLE_S = 5;
 const SECONDS = 18;
-const SAMPLE_MS = 500;
 
 const PEOPLE = [
   { site: 'a', who: 'alice', email: 'alice@example.com' },
   { site: 'b', who: 'bob', email: 'bob@example.com' },
   { site: 'c', who: 'carol', email: 'carol@example.com' },
 ];
-
-/** Samples carol's router counters every SAMPLE_MS until stop() (resolves to the samples). */
-function sampleDownlink(router) {
-  const samples = [];
-  let on = true;
-  const done = (async () => {
-    while (on) {
-      const c = await router.counters().catch(() => null);
-      if (c) samples.push(c);
-      await sleep(SAMPLE_MS);
-    }
-  })();
-  return {
-    async stop() {
-      on = false;
-      await done;
-      return samples;
-    },
-  };
-}
-
-/** Mean kbit/s offered to the downlink (before the shaper) between t0+from and t0+to seconds. */
-function offeredDownKbps(samples, t0, from, to) {
-  const w = samples.filter((s) => s.at >= t0 + from * 1000 && s.at <= t0 + to * 1000);
-  if (w.length < 2) return null;
-  const [a, b] = [w[0], w[w.length - 1]];
-  return ((b.down.offered.bytes - a.down.offered.bytes) * 8) / 1000 / ((b.at - a.at) / 1000);
-}
 
 /** The sender's view of what it sent `email` (a layered camera's `peers` in its report). */
 function sentTo(report, email) {
@@ -83,7 +54,7 @@ test(`a mesh of three with one ${CAP_KBIT} kbit/s downlink: the strong peers kee
   const lab = await startLab(t, { nat: 'eim', sites: ['a', 'b', 'c'] });
   const carolRouter = lab.site('c').router;
   await carolRouter.cap({ kbit: CAP_KBIT, queueMs: QUEUE_MS, dir: 'down' });
-  const sampler = sampleDownlink(carolRouter);
+  const sampler = sampleRouters(lab, ['c']);
   // Staggered starts, ending together.
   const alice = lab.huddle('a', { email: PEOPLE[0].email, duration: SECONDS + 4, camera: CAMERA });
   await huddleId(alice);
@@ -131,7 +102,7 @@ test(`a mesh of three with one ${CAP_KBIT} kbit/s downlink: the strong peers kee
     if (v.decode_errors > 0) problems.push(`${who}: ${v.decode_errors} decode errors (a layer switch off a keyframe?)`);
   }
   // Carol's link is not flooded.
-  const offered = offeredDownKbps(samples, t0, SETTLE_S, SECONDS);
+  const offered = offeredKbps(samples.c, t0, SETTLE_S, SECONDS, 'down');
   console.log(`carol's downlink was offered ${offered?.toFixed(0)} kbit/s (cap ${CAP_KBIT})`);
   if (offered === null) problems.push("carol's downlink: no counter samples");
   else if (!(offered <= FLOOD_FACTOR * CAP_KBIT)) problems.push(`carol's downlink was offered ${offered.toFixed(0)} kbit/s (want ≤ ${FLOOD_FACTOR} × ${CAP_KBIT})`);
