@@ -320,6 +320,7 @@ pub async fn receive_audio(
             // libopus falls back to concealment when the next packet has no FEC data
             // (the sender saw no loss yet); that frame counts as concealed.
             let has_fec = opus_has_fec(&packet.payload);
+            tracing::debug!(lost, has_fec, seq, "audio lost");
             with_stats(&stats, &id, |s| {
                 if has_fec {
                     s.audio_fec_recovered += rebuilt;

@@ -18,6 +18,7 @@ use super::layer_switch::LayerSwitch;
 use super::outgoing::{AudioControl, EncodedAudio, EncodedVideo, VideoControl};
 use crate::codec::VideoCodec;
 use crate::congestion::allocation;
+use crate::congestion::audio::RecentLoss;
 use crate::congestion::encodings::Layer;
 use crate::congestion::rtx::KeyframeOnRefusal;
 use crate::peer::congestion::CongestionHandle;
@@ -204,8 +205,8 @@ pub fn spawn_feedback_reader(
 }
 
 /// Tells the audio encoder what one connection sees (the loss of our packets per its
-/// transport-wide feedback, and its estimate) every 500 ms, so Opus's FEC follows the
-/// loss; forgets the connection when it goes or the task is aborted.
+/// transport-wide feedback, remembered a while by [`RecentLoss`], and its estimate)
+/// every 500 ms, so Opus's FEC follows the loss; forgets the connection when it goes or the task is aborted.
 pub fn spawn_audio_follower(
     handle: CongestionHandle,
     control: Arc<AudioControl>,
@@ -217,12 +218,14 @@ pub fn spawn_audio_follower(
             peer: peer.clone(),
         };
         let mut tick = tokio::time::interval(Duration::from_millis(500));
+        let mut loss = RecentLoss::new();
         loop {
             tick.tick().await;
             let Some((estimate, stats, _, _)) = handle.snapshot() else {
                 return;
             };
-            control.set_link(&peer, stats.loss_fraction.unwrap_or(0.0), estimate);
+            let expected = loss.update(Instant::now(), stats.loss_fraction);
+            control.set_link(&peer, expected, estimate);
         }
     })
 }
