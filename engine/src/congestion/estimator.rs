@@ -12,6 +12,11 @@ use super::loss::LossBound;
 /// Weight of a new round-trip sample.
 const RTT_GAIN: f64 = 0.125;
 
+/// Where a camera call's estimate starts: libwebrtc's start, low enough that the first
+/// keyframe and the first round trip of feedback fit a thin link (see
+/// [`super::aimd`] for how fast it climbs from there).
+pub const CALL_START_BPS: f64 = 300_000.0;
+
 /// Where the estimate starts and the range it stays in, in bits per second.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BweConfig {
@@ -23,7 +28,7 @@ pub struct BweConfig {
 impl Default for BweConfig {
     fn default() -> Self {
         BweConfig {
-            start_bps: 600_000.0,
+            start_bps: CALL_START_BPS,
             min_bps: 50_000.0,
             max_bps: 5_000_000.0,
         }
@@ -240,6 +245,37 @@ mod tests {
         let twenty = run(0.20);
         assert!(five > 0.8 * clean, "5 % loss: {five} against {clean}");
         assert!(twenty < 0.5 * clean, "20 % loss: {twenty} against {clean}");
+    }
+
+    #[test]
+    fn a_call_starts_without_flooding_a_thin_link_and_soon_fills_a_wide_one() {
+        let run = |start_bps: f64, capacity_bps: f64| {
+            run_call(&CallConfig {
+                link: LinkConfig {
+                    capacity_bps,
+                    ..LinkConfig::default()
+                },
+                bwe: BweConfig {
+                    start_bps,
+                    ..BweConfig::default()
+                },
+                duration: secs(6),
+                max_video_bps: 2_500_000.0,
+                ..CallConfig::default()
+            })
+        };
+        for capacity in [300_000.0, 500_000.0] {
+            let (old, new) = (run(700_000.0, capacity), run(CALL_START_BPS, capacity));
+            assert!(
+                new.dropped_queue <= 30 && new.dropped_queue * 4 < old.dropped_queue,
+                "{capacity} bit/s: {} dropped (a 700 kbit/s start: {})",
+                new.dropped_queue,
+                old.dropped_queue
+            );
+        }
+        let wide = run(CALL_START_BPS, 3_000_000.0);
+        let mbit = wide.first_after(Duration::ZERO, |s| s.sent_bps >= 1_000_000.0);
+        assert!(mbit.is_some_and(|t| t <= secs(4)), "1 Mbit/s at {mbit:?}");
     }
 
     #[test]

@@ -40,7 +40,7 @@ use rtc::shared::TransportContext;
 use rtc::shared::error::Error;
 use rtc::shared::marshal::{Marshal, MarshalSize};
 
-use crate::congestion::estimator::{BweConfig, BweStats, SendSideBwe};
+use crate::congestion::estimator::{BweConfig, BweStats, CALL_START_BPS, SendSideBwe};
 use crate::congestion::feedback::{SendHistory, TransportFeedback};
 use crate::congestion::pacer::{Class, Pacer, PacerConfig};
 use crate::congestion::rtx::{Refusal, RtxBudget, RtxHistory};
@@ -88,10 +88,10 @@ impl CongestionHandle {
         self.rtx.restored.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// A camera call: starts where the old fixed bitrate did, up to 3 Mbit/s.
+    /// A camera call: starts low ([`CALL_START_BPS`]), up to 3 Mbit/s.
     pub fn for_call() -> Self {
         Self::new(BweConfig {
-            start_bps: 700_000.0,
+            start_bps: CALL_START_BPS,
             min_bps: 100_000.0,
             max_bps: 3_000_000.0,
         })
