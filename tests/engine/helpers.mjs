@@ -163,10 +163,11 @@ export function startHuddle({ server, email, room, name, duration = 8, chat = []
   const startedAt = Date.now();
   const exited = new Promise((resolve) => {
     proc.on('exit', (code, signal) => {
-      // HUDDLE_TEST_LOG_DIR=dir keeps every huddle's stdout and stderr for a post-mortem.
+      // HUDDLE_TEST_LOG_DIR=dir keeps every huddle's stdout and stderr for a post-mortem (time-stamped:
+      // labs reuse their directory names, and a bench runs many).
       if (process.env.HUDDLE_TEST_LOG_DIR) {
         try {
-          const base = path.join(process.env.HUDDLE_TEST_LOG_DIR, `${path.basename(dir)}-${email.replace(/[^A-Za-z0-9]/g, '_')}`);
+          const base = path.join(process.env.HUDDLE_TEST_LOG_DIR, `${Date.now()}-${path.basename(dir)}-${email.replace(/[^A-Za-z0-9]/g, '_')}`);
           writeFileSync(`${base}.stdout.log`, out);
           writeFileSync(`${base}.stderr.log`, err);
         } catch {}
