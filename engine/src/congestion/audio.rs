@@ -55,7 +55,7 @@ const LOSS_MEMORY: Duration = Duration::from_secs(5);
 /// Until the link's loss has been judged, it is taken to lose this much, so FEC is on
 /// from the first packet: the start of a call is when a link is least known and most
 /// loaded (the lab saw the first 2.5 s of a lossy call lose 6 of 36 packets bare).
-pub const UNKNOWN_LINK_LOSS: f64 = 0.03;
+const UNKNOWN_LINK_LOSS: f64 = 0.03;
 
 /// The loss the audio encoder should expect on one link: the worst judged in the last
 /// [`LOSS_MEMORY`], [`UNKNOWN_LINK_LOSS`] while none has been judged yet.

@@ -206,7 +206,8 @@ pub fn spawn_feedback_reader(
 
 /// Tells the audio encoder what one connection sees (the loss of our packets per its
 /// transport-wide feedback, remembered a while by [`RecentLoss`], and its estimate)
-/// every 500 ms, so Opus's FEC follows the loss; forgets the connection when it goes or the task is aborted.
+/// every 500 ms, so Opus's FEC follows the loss; forgets the connection when it goes or
+/// the task is aborted.
 pub fn spawn_audio_follower(
     handle: CongestionHandle,
     control: Arc<AudioControl>,
