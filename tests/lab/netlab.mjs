@@ -424,11 +424,48 @@ table ip ${table} {
     for (const d of dirsOf(dir)) await this.dropTable(`block_${d}`);
   }
 
+  /**
+   * Stalls one DTLS handshake for good: the first datagram of a direction that opens with TLS
+   * HandshakeType `message` (11, Certificate, opens the DTLS client's last flight) marks its
+   * source port, and every DTLS handshake datagram from that port is dropped from then on
+   * (counted in counters() as dtlsDropped). Later connections, on new ports, pass. Until
+   * allowDtls().
+   */
+  async stallDtls({ message, dir = 'both' }) {
+    if (!Number.isInteger(message) || message < 0 || message > 255) throw new Error(`stallDtls: message ${message} is not a HandshakeType`);
+    for (const d of dirsOf(dir)) {
+      const table = `dtls_${d}`;
+      await this.dropTable(table);
+      const { iif, oif } = DIRS[d];
+      // The UDP payload starts 64 bits into the transport header: a DTLS record's type is its
+      // first byte (22: handshake), the handshake message type its 14th (after the header).
+      // The set holds one port; once full, adding fails and the rule just ends.
+      await this.lab.exec(this.role, 'nft', ['-f', '-'], {
+        input: `
+table ip ${table} {
+  counter dropped { }
+  set stalled { type inet_service; size 1; flags dynamic; }
+  chain forward {
+    type filter hook forward priority 0; policy accept;
+    iifname "${iif}" oifname "${oif}" meta l4proto udp @th,64,8 22 @th,168,8 ${message} add @stalled { udp sport }
+    iifname "${iif}" oifname "${oif}" udp sport @stalled @th,64,8 22 counter name "dropped" drop
+  }
+}
+`,
+      });
+    }
+  }
+
+  async allowDtls({ dir = 'both' } = {}) {
+    for (const d of dirsOf(dir)) await this.dropTable(`dtls_${d}`);
+  }
+
   /** Removes every cap, drop and block. */
   async clear() {
     await this.uncap('both');
     await this.loss(0, { dir: 'both' });
     await this.unblock({ dir: 'both' });
+    await this.allowDtls({ dir: 'both' });
   }
 
   async dropTable(table) {
@@ -467,6 +504,7 @@ table ip ${table} {
         offered: named[`count/${d}`] || zero,
         lossDropped: named[`loss_${d}/dropped`] || zero,
         blockDropped: named[`block_${d}/dropped`] || zero,
+        dtlsDropped: named[`dtls_${d}/dropped`] || zero,
         qdisc,
       };
     }

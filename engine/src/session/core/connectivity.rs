@@ -1,7 +1,7 @@
 //! Keeping connections alive across network trouble: an ICE restart when a path stays
-//! broken or when the ICE servers change (renewed TURN credentials), giving up on a
-//! relay-only connection that got no relay, and what each connection became (for the
-//! report).
+//! broken or when the ICE servers change (renewed TURN credentials), a new connection
+//! when the DTLS handshake stalls, giving up on a relay-only connection that got no
+//! relay, and what each connection became (for the report).
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,16 @@ use crate::session::event::SessionEvent;
 /// declares "failed" much later; a browser's app restarts after a few seconds too.
 pub const RESTART_AFTER_DISCONNECTED: Duration = Duration::from_secs(2);
 
+/// How long a connection may have ICE connected and DTLS unfinished before the offerer
+/// rebuilds it. A handshake takes two round trips, one lost flight a second more. Waiting
+/// longer does not help: rtc-dtls 0.21 never finishes once the DTLS client's last flight
+/// is lost (the server's repeats of its own flight cancel the client's retransmit timer),
+/// and gives up only after ~8 s.
+pub const HANDSHAKE_WITHIN: Duration = Duration::from_secs(4);
+
+/// Connections rebuilt for a stalled handshake before the peer is given up.
+pub const MAX_REDIALS: u32 = 3;
+
 /// What one peer connection became.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConnectionRecord {
@@ -21,7 +31,7 @@ pub struct ConnectionRecord {
     pub remote_id: String,
     pub remote_email: String,
     pub kind: LinkKind,
-    /// From creating the connection to ICE first connected.
+    /// From creating the connection to its first being up (ICE and DTLS).
     pub connect_ms: Option<f64>,
     pub ice_restarts: u32,
 }
@@ -49,6 +59,63 @@ impl Core {
             }
         }
         all
+    }
+
+    pub(super) fn on_ice_connected(&mut self, now: Instant, key: &LinkKey) {
+        if let Some(link) = self.links.get_mut(key) {
+            link.ice_connected_at.get_or_insert(now);
+        }
+    }
+
+    /// Rebuilds, from the side that offered, each connection whose DTLS handshake has
+    /// not finished `HANDSHAKE_WITHIN` after ICE connected: a new connection (a new
+    /// certificate, a new handshake) offered as a new call or screen; the peer replaces
+    /// its half (`on_incoming_call`, `on_share_offer`). An ICE restart would not help:
+    /// it keeps the stalled DTLS association.
+    pub(super) fn check_handshakes(&mut self, now: Instant) {
+        let due: Vec<LinkKey> = self
+            .keys(|k| k.kind != LinkKind::ShareIn)
+            .into_iter()
+            .filter(|key| {
+                self.links.get(key).is_some_and(|l| {
+                    l.offerer
+                        && l.connected_at.is_none()
+                        && l.waiting == Waiting::Nothing
+                        && l.ice_connected_at
+                            .is_some_and(|t| now.saturating_duration_since(t) >= HANDSHAKE_WITHIN)
+                })
+            })
+            .collect();
+        for key in due {
+            self.redial(now, &key);
+        }
+    }
+
+    fn redial(&mut self, now: Instant, key: &LinkKey) {
+        let Some(redials) = self.links.get(key).map(|l| l.redials) else {
+            return;
+        };
+        let who = self.email_of(&key.remote);
+        if redials >= MAX_REDIALS {
+            self.close(key);
+            self.note_error(format!(
+                "connection to {who} failed: its DTLS handshake never finished"
+            ));
+            self.emit(SessionEvent::PeerFailed {
+                id: key.remote.clone(),
+                reason: "DTLS handshake never finished".into(),
+            });
+            return;
+        }
+        tracing::info!(peer = %key.remote, kind = ?key.kind, "DTLS handshake stalled; new connection");
+        let purpose = match key.kind {
+            LinkKind::Call => Purpose::Call,
+            LinkKind::ShareOut | LinkKind::ShareIn => Purpose::ShareScreen,
+        };
+        self.open(now, key.clone(), true, purpose, None);
+        if let Some(link) = self.links.get_mut(key) {
+            link.redials = redials + 1;
+        }
     }
 
     pub(super) fn on_disconnected(&mut self, now: Instant, key: &LinkKey) {

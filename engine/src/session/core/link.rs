@@ -155,8 +155,15 @@ pub struct Link {
     pub restarts_done: u32,
     /// The ICE username fragment of the remote description (a new one is a restart).
     pub remote_ufrag: Option<String>,
-    /// When ICE first connected.
+    /// When the connection first came up (ICE connected and DTLS done).
     pub connected_at: Option<Instant>,
+    /// When ICE first connected: DTLS starts then (see `Core::check_handshakes`).
+    pub ice_connected_at: Option<Instant>,
+    /// The remote description's DTLS certificate fingerprint: an offer with another one
+    /// comes from a new connection.
+    pub remote_fingerprint: Option<String>,
+    /// How many connections before this one were given up on a stalled DTLS handshake.
+    pub redials: u32,
     /// Since when ICE has been disconnected; `None` while connected.
     pub disconnected_since: Option<Instant>,
     /// A restart was already made for the current disconnection.
@@ -180,6 +187,9 @@ impl Link {
             restarts_done: 0,
             remote_ufrag: None,
             connected_at: None,
+            ice_connected_at: None,
+            remote_fingerprint: None,
+            redials: 0,
             disconnected_since: None,
             restarted_for_disconnect: false,
         }

@@ -68,7 +68,9 @@ pub enum Input {
         generation: u64,
         candidate: IceCandidate,
     },
-    /// A connection is up.
+    /// A connection's ICE transport connected (DTLS starts).
+    IceConnected { key: LinkKey, generation: u64 },
+    /// A connection is up (ICE and DTLS).
     Connected { key: LinkKey, generation: u64 },
     /// A connection (or its ICE transport) failed.
     Failed { key: LinkKey, generation: u64 },
@@ -336,6 +338,9 @@ impl Core {
             Input::Connected { key, generation } if self.is_current(&key, generation) => {
                 self.on_connected(now, &key)
             }
+            Input::IceConnected { key, generation } if self.is_current(&key, generation) => {
+                self.on_ice_connected(now, &key)
+            }
             Input::Disconnected { key, generation } if self.is_current(&key, generation) => {
                 self.on_disconnected(now, &key)
             }
@@ -375,6 +380,7 @@ impl Core {
             } => self.on_answer_applied(&key, generation, result),
             // Events of a connection that has been replaced or closed.
             Input::LocalCandidate { .. }
+            | Input::IceConnected { .. }
             | Input::Connected { .. }
             | Input::Failed { .. }
             | Input::Disconnected { .. }
@@ -403,6 +409,7 @@ impl Core {
             Input::Tick => {
                 self.check_connect_timeout(now);
                 self.check_disconnected(now);
+                self.check_handshakes(now);
             }
             Input::SfuMode => self.sfu = true,
             Input::SfuConnected => self.connected_any = true,

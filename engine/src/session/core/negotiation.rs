@@ -6,7 +6,9 @@ use std::time::Instant;
 use huddle_protocol::{IceCandidate, RelayBody, SessionDescription};
 
 use super::link::{Link, LinkKind, Purpose, Waiting};
-use super::sdp::{dtls_setup, first_mid, ice_ufrag, our_role_after, with_dtls_setup, with_mid};
+use super::sdp::{
+    dtls_fingerprint, dtls_setup, first_mid, ice_ufrag, our_role_after, with_dtls_setup, with_mid,
+};
 use super::{Action, Core, KeyframeOf, LinkKey};
 use crate::session::event::SessionEvent;
 
@@ -130,6 +132,7 @@ impl Core {
             link.restarts_done += 1;
         }
         link.remote_ufrag = ufrag;
+        link.remote_fingerprint = dtls_fingerprint(&offer.sdp);
         link.waiting = Waiting::Answer(purpose);
         let generation = link.generation;
         self.act(Action::Answer {
@@ -176,6 +179,7 @@ impl Core {
             return;
         };
         link.remote_ufrag = ice_ufrag(&answer.sdp);
+        link.remote_fingerprint = dtls_fingerprint(&answer.sdp);
         // We offered `actpass`; the answerer's choice decides ours.
         link.waiting = Waiting::Applying {
             our_role: our_role_after(&answer.sdp),
@@ -246,9 +250,12 @@ impl Core {
         self.answer(&key, Purpose::Renegotiation, offer);
     }
 
-    /// `user:call`: someone calls us.
+    /// `user:call`: someone calls us, or calls again on a connection that never came up
+    /// (see `Core::check_handshakes`); either way a new connection answers it.
     pub(super) fn on_incoming_call(&mut self, now: Instant, from: &str, offer: SessionDescription) {
-        self.peers_met += 1;
+        if !self.links.contains_key(&LinkKey::call(from)) {
+            self.peers_met += 1;
+        }
         self.open(
             now,
             LinkKey::call(from),

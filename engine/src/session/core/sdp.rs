@@ -34,6 +34,14 @@ pub fn dtls_setup(sdp: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// The `a=fingerprint:` value of an SDP (the first one): the DTLS certificate's hash,
+/// new for every connection.
+pub fn dtls_fingerprint(sdp: &str) -> Option<String> {
+    sdp.lines()
+        .find_map(|l| l.trim_end().strip_prefix("a=fingerprint:"))
+        .map(str::to_string)
+}
+
 /// The SDP with every `a=setup:` line set to `role`.
 pub fn with_dtls_setup(sdp: &str, role: &str) -> String {
     let mut out = String::with_capacity(sdp.len());

@@ -7,6 +7,7 @@ use std::time::Instant;
 use huddle_protocol::SessionDescription;
 
 use super::link::{LinkKind, Purpose};
+use super::sdp::dtls_fingerprint;
 use super::{Core, LinkKey, Viewing};
 use crate::session::event::SessionEvent;
 
@@ -86,7 +87,14 @@ impl Core {
             ));
             return;
         }
-        if self.links.contains_key(&key) {
+        // Another certificate is another connection: the sharer rebuilt one whose DTLS
+        // handshake stalled (see `Core::check_handshakes`).
+        let fingerprint = dtls_fingerprint(&offer.sdp);
+        if self
+            .links
+            .get(&key)
+            .is_some_and(|l| l.remote_fingerprint == fingerprint)
+        {
             self.answer(&key, Purpose::ViewScreen, offer);
         } else {
             self.open(now, key, false, Purpose::ViewScreen, Some(offer));

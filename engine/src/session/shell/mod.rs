@@ -499,6 +499,9 @@ impl Shell {
             PeerEvent::Ice(state) => {
                 tracing::debug!(peer = %key.remote, ?state, kind = ?key.kind, "ICE");
                 match state {
+                    RTCIceConnectionState::Connected | RTCIceConnectionState::Completed => {
+                        self.drive(Input::IceConnected { key, generation }).await
+                    }
                     RTCIceConnectionState::Failed => {
                         self.drive(Input::Failed { key, generation }).await
                     }

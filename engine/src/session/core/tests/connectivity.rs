@@ -4,6 +4,7 @@
 use huddle_protocol::{RelayBody, RelayKind, SessionDescription};
 
 use super::*;
+use crate::session::core::connectivity::MAX_REDIALS;
 use crate::session::core::{Action, Input, LinkKey, LinkKind};
 use crate::session::event::SessionEvent;
 
@@ -174,4 +175,138 @@ fn connections_say_how_long_connecting_took_and_count_restarts_both_ways() {
     let records = io.core.connections();
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].ice_restarts, 1);
+}
+
+// --- A DTLS handshake that stalls after ICE connected -----------------------------------
+
+/// A screen offer as a new connection makes one: its own DTLS certificate.
+fn offer_with_fingerprint(fingerprint: &str) -> SessionDescription {
+    SessionDescription::offer(format!(
+        "{OFFER_SDP}a=fingerprint:sha-256 {fingerprint}\r\n"
+    ))
+}
+
+#[test]
+fn the_caller_rebuilds_a_call_whose_dtls_never_finishes_and_gives_up_after_three() {
+    let mut io = Io::new();
+    io.join("me", &[("a", "a@x.io")]);
+    io.relayed(
+        RelayKind::CallAccepted,
+        "a",
+        RelayBody::Ans(answer("active")),
+    );
+    let key = LinkKey::call("a");
+    for redial in 1..=MAX_REDIALS {
+        io.ice_connected(&key);
+        io.later(3500);
+        assert!(io.feed(Input::Tick).is_empty(), "a handshake gets its time");
+        io.later(500);
+        let done = io.feed(Input::Tick);
+        assert_eq!(closed(&done), [LinkKey::call("a")], "redial {redial}");
+        assert_eq!(opened(&done), [LinkKey::call("a")]);
+        assert_eq!(relay_kinds(&done), [(RelayKind::UserCall, "a".into())]);
+        io.relayed(
+            RelayKind::CallAccepted,
+            "a",
+            RelayBody::Ans(answer("active")),
+        );
+    }
+    io.ice_connected(&key);
+    io.later(4000);
+    let done = io.feed(Input::Tick);
+    assert_eq!(closed(&done), [LinkKey::call("a")]);
+    assert!(opened(&done).is_empty(), "given up");
+    assert!(matches!(
+        &events(&done)[..],
+        [SessionEvent::PeerFailed { id, reason }] if id == "a" && reason.contains("DTLS")
+    ));
+    // Each try is in the report, none of them connected.
+    let connections = io.core.connections();
+    assert_eq!(connections.len(), 4);
+    assert!(connections.iter().all(|c| c.connect_ms.is_none()));
+}
+
+#[test]
+fn a_call_that_came_up_is_never_rebuilt_and_one_that_comes_up_late_enough_is_kept() {
+    let (mut io, key) = connected_call();
+    io.ice_connected(&key);
+    io.later(10_000);
+    assert!(io.feed(Input::Tick).is_empty());
+
+    let mut io = Io::new();
+    io.join("me", &[("a", "a@x.io")]);
+    io.relayed(
+        RelayKind::CallAccepted,
+        "a",
+        RelayBody::Ans(answer("active")),
+    );
+    io.ice_connected(&key);
+    io.later(3900);
+    io.connected(&key);
+    io.later(1000);
+    assert!(io.feed(Input::Tick).is_empty());
+}
+
+#[test]
+fn the_answerer_of_a_stalled_call_waits_and_answers_the_new_call_on_a_new_connection() {
+    let mut io = Io::new();
+    io.join("a", &[]);
+    io.feed(joined("b", "b@x.io"));
+    io.relayed(RelayKind::UserCall, "b", RelayBody::Offer(offer()));
+    let key = LinkKey::call("b");
+    io.ice_connected(&key);
+    io.later(10_000);
+    assert!(
+        io.feed(Input::Tick).is_empty(),
+        "the caller rebuilds, not us"
+    );
+    let done = io.relayed(RelayKind::UserCall, "b", RelayBody::Offer(offer()));
+    assert_eq!(closed(&done), [LinkKey::call("b")]);
+    assert_eq!(opened(&done), [LinkKey::call("b")]);
+    assert_eq!(relay_kinds(&done), [(RelayKind::CallAccepted, "b".into())]);
+    assert_eq!(io.core.peers_met(), 1, "the same participant, met once");
+}
+
+#[test]
+fn a_stalled_screen_is_offered_again_and_the_viewer_answers_on_a_new_connection() {
+    // The sharer's side.
+    let mut io = Io::new();
+    io.join("me", &[("a", "a@x.io")]);
+    io.feed(Input::SharingStarted);
+    let key = LinkKey::share_out("a");
+    io.relayed(
+        RelayKind::ShareAnswer,
+        "a",
+        RelayBody::Ans(answer("active")),
+    );
+    io.ice_connected(&key);
+    io.later(4000);
+    let done = io.feed(Input::Tick);
+    assert_eq!(closed(&done), [LinkKey::share_out("a")]);
+    assert_eq!(relay_kinds(&done), [(RelayKind::ShareOffer, "a".into())]);
+
+    // The viewer's side: the same certificate renegotiates, another one is a new connection.
+    let mut io = Io::new();
+    io.feed(Input::Joined(ack("me", &[("s", "s@x.io")], Some("s"))));
+    let done = io.relayed(
+        RelayKind::ShareOffer,
+        "s",
+        RelayBody::Offer(offer_with_fingerprint("AA:01")),
+    );
+    assert_eq!(opened(&done), [LinkKey::share_in("s")]);
+    let done = io.relayed(
+        RelayKind::ShareOffer,
+        "s",
+        RelayBody::Offer(offer_with_fingerprint("AA:01")),
+    );
+    assert!(opened(&done).is_empty(), "a renegotiation");
+    assert_eq!(relay_kinds(&done), [(RelayKind::ShareAnswer, "s".into())]);
+    let done = io.relayed(
+        RelayKind::ShareOffer,
+        "s",
+        RelayBody::Offer(offer_with_fingerprint("BB:02")),
+    );
+    assert_eq!(closed(&done), [LinkKey::share_in("s")]);
+    assert_eq!(opened(&done), [LinkKey::share_in("s")]);
+    assert_eq!(relay_kinds(&done), [(RelayKind::ShareAnswer, "s".into())]);
 }

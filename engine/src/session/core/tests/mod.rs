@@ -214,6 +214,15 @@ impl Io {
         })
     }
 
+    /// The current connection for `key` has ICE connected (DTLS starts).
+    pub(super) fn ice_connected(&mut self, key: &LinkKey) -> Vec<Action> {
+        let generation = self.generation(key);
+        self.feed(Input::IceConnected {
+            key: key.clone(),
+            generation,
+        })
+    }
+
     /// The current connection for `key` failed.
     pub(super) fn failed(&mut self, key: &LinkKey) -> Vec<Action> {
         let generation = self.generation(key);
