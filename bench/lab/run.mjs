@@ -49,7 +49,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-const { startLab, labSkipReason } = await import('../../tests/lab/lab.mjs');
+const { startLab, labSkipReason, connectionsWith } = await import('../../tests/lab/lab.mjs');
 const { sleep, uniqName, latencySummary, remoteByEmail, receivedFrom, pageVideoRtp, HUDDLE_BIN } = await import('../../tests/engine/helpers.mjs');
 
 const CONDITIONS = {
@@ -116,8 +116,10 @@ async function received(p, fromSite) {
   const from = EMAIL[fromSite];
   if (p.hp) {
     const r = p.hp.report();
+    // How long each connection with the other side took to come up (null: it never did).
+    const tries = connectionsWith(r, from).map((c) => (c.connect_ms === null ? null : round(c.connect_ms, 0)));
     const v = receivedFrom(r, from, 'video')[0];
-    if (!v) return { error: r ? 'no video received' : 'no report' };
+    if (!v) return { error: r ? 'no video received' : 'no report', tries };
     const freezes = v.freezes !== undefined && v.freezes !== null ? { count: v.freezes, longestMs: round(v.longest_freeze_ms, 0) } : null;
     return {
       frames: v.frames_decoded,
@@ -130,6 +132,8 @@ async function received(p, fromSite) {
       kbps: round(v.kbps, 0),
       rtxPackets: v.rtx_packets ?? null,
       recovery: v.recovery ?? null,
+      tries,
+      firstFrameMs: round(v.time_to_first_frame_from_join_ms, 0),
     };
   }
   const s = remoteByEmail(await p.page.stats(), from);
@@ -409,6 +413,7 @@ function detail(r, sent) {
   } else if (r.recovery) {
     parts.push(`Huddle: ${dash(r.rtxPackets)} on RTX, ${r.recovery.frames_repaired} repaired, ${r.recovery.frames_lost} lost, ${r.recovery.keyframe_requests} keyframe requests`);
   }
+  if (r.tries) parts.push(`connections up in ${r.tries.map((ms) => (ms === null ? 'never' : `${ms} ms`)).join(', ') || 'none'}${r.firstFrameMs ? `, first frame ${r.firstFrameMs} ms after joining` : ''}`);
   if (sent?.refused) parts.push(`sender refused ${sent.refused.replace(/\|/g, '/')}`);
   return parts.join('; ') || '–';
 }
