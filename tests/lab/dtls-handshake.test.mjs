@@ -10,9 +10,12 @@
 // joins last and calls; alice answers, and an answer takes `setup:active`, so alice is the DTLS
 // client. The engine must notice the handshake going nowhere and rebuild the connection (new
 // ports, a new handshake), and the call must come up and carry video both ways.
+//
+// The second test has a Chromium page call Huddle. A browser never rebuilds a stalled
+// connection, so Huddle, which answered, calls it back once the caller has had its turn.
 import { test } from 'node:test';
 import { startLab, assertLabOk, labSkipReason, connectionsWith } from './lab.mjs';
-import { huddleId, huddleExitProblems, receivedFrom, describeReceived } from '../engine/helpers.mjs';
+import { huddleId, huddleExitProblems, receivedFrom, describeReceived, remoteByEmail } from '../engine/helpers.mjs';
 
 /** TLS HandshakeType Certificate: the first message of the DTLS client's last flight. */
 const CERTIFICATE = 11;
@@ -51,4 +54,48 @@ test('a call whose DTLS handshake stalls is rebuilt and comes up', { skip: labSk
     if (!(v.fps >= 10)) problems.push(`${who}: ${v.fps?.toFixed(1)} fps from ${email}`);
   }
   await assertLabOk(lab, problems, 'a stalled DTLS handshake');
+});
+
+/** Frames per second a page drew over the middle 80 % of its frames (the engine report's rule). */
+function pageFps(times) {
+  if (!times || times.length < 10) return 0;
+  const skip = Math.floor(times.length / 10);
+  const w = times.slice(skip, times.length - skip);
+  const span = (w[w.length - 1] - w[0]) / 1000;
+  return span > 0 ? (w.length - 1) / span : 0;
+}
+
+test("a browser's call whose DTLS handshake stalls at Huddle is rebuilt by Huddle calling back", { skip: labSkipReason() ?? false, timeout: (SECONDS + 90) * 1000 }, async (t) => {
+  const seconds = SECONDS + 4;
+  const lab = await startLab(t, { nat: 'eim' });
+  const router = lab.site('a').router;
+  await router.stallDtls({ message: CERTIFICATE, dir: 'up' });
+  const hud = lab.huddle('a', { email: 'huddle@example.com', duration: seconds });
+  await huddleId(hud);
+  const browser = await lab.browser('b');
+  const page = await lab.page(browser, { email: 'chromium@example.com', tone: 660 });
+  const exit = await hud.waitExit(seconds * 1000 + 40000);
+  const stats = await page.stats();
+
+  const problems = [];
+  const dropped = (await router.counters()).up.dtlsDropped.packets;
+  console.log(`huddle's router dropped ${dropped} DTLS datagram(s) of the stalled connection`);
+  if (!(dropped > 0)) problems.push('no DTLS datagram was dropped: the lab rule matched nothing');
+  const report = hud.report();
+  problems.push(...huddleExitProblems(exit, report, { who: 'huddle', peersConnected: 1 }));
+  const tries = connectionsWith(report, 'chromium@example.com');
+  console.log(`huddle: connections with chromium, ms to come up: ${JSON.stringify(tries.map((c) => c.connect_ms && Math.round(c.connect_ms)))}`);
+  if (!(tries.length >= 2)) problems.push(`huddle: the stalled connection was not replaced (${tries.length} connection(s))`);
+  if (!(tries.at(-1)?.connect_ms > 0)) problems.push('huddle: the last connection never came up');
+  const v = receivedFrom(report, 'chromium@example.com', 'video')[0];
+  if (!v) problems.push('huddle: no video from chromium');
+  else {
+    console.log(`huddle ← chromium: ${describeReceived(v)}`);
+    if (!(v.fps >= 10)) problems.push(`huddle: ${v.fps?.toFixed(1)} fps from chromium`);
+  }
+  const s = remoteByEmail(stats, 'huddle@example.com');
+  const fps = pageFps(s?.frameTimes);
+  console.log(`chromium ← huddle: ${s ? `${s.videoFrames} frames, ${fps.toFixed(1)} fps` : 'no connection'}`);
+  if (!(fps >= 10)) problems.push(`chromium: ${fps.toFixed(1)} fps from huddle`);
+  await assertLabOk(lab, problems, "a browser's stalled DTLS handshake");
 });

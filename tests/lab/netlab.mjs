@@ -381,43 +381,18 @@ table ip count {
   /** Drops `percent` % of a direction's packets at random (nft numgen); 0 removes it. */
   async loss(percent, { dir = 'up' } = {}) {
     for (const d of dirsOf(dir)) {
-      const table = `loss_${d}`;
-      await this.dropTable(table);
-      if (!(percent > 0)) continue;
+      if (!(percent > 0)) {
+        await this.dropTable(`loss_${d}`);
+        continue;
+      }
       if (!(percent <= 100)) throw new Error(`loss ${percent}%: 0 to 100`);
-      const { iif, oif } = DIRS[d];
-      await this.lab.exec(this.role, 'nft', ['-f', '-'], {
-        input: `
-table ip ${table} {
-  counter dropped { }
-  chain forward {
-    type filter hook forward priority 0; policy accept;
-    iifname "${iif}" oifname "${oif}" numgen random mod 100 < ${Math.round(percent)} counter name "dropped" drop
-  }
-}
-`,
-      });
+      await this.dropping(`loss_${d}`, d, [`numgen random mod 100 < ${Math.round(percent)} counter name "dropped" drop`]);
     }
   }
 
   /** Drops everything in a direction (default both) until unblock(). */
   async block({ dir = 'both' } = {}) {
-    for (const d of dirsOf(dir)) {
-      const table = `block_${d}`;
-      await this.dropTable(table);
-      const { iif, oif } = DIRS[d];
-      await this.lab.exec(this.role, 'nft', ['-f', '-'], {
-        input: `
-table ip ${table} {
-  counter dropped { }
-  chain forward {
-    type filter hook forward priority 0; policy accept;
-    iifname "${iif}" oifname "${oif}" counter name "dropped" drop
-  }
-}
-`,
-      });
-    }
+    for (const d of dirsOf(dir)) await this.dropping(`block_${d}`, d, ['counter name "dropped" drop']);
   }
 
   async unblock({ dir = 'both' } = {}) {
@@ -433,27 +408,16 @@ table ip ${table} {
    */
   async stallDtls({ message, dir = 'both' }) {
     if (!Number.isInteger(message) || message < 0 || message > 255) throw new Error(`stallDtls: message ${message} is not a HandshakeType`);
-    for (const d of dirsOf(dir)) {
-      const table = `dtls_${d}`;
-      await this.dropTable(table);
-      const { iif, oif } = DIRS[d];
-      // The UDP payload starts 64 bits into the transport header: a DTLS record's type is its
-      // first byte (22: handshake), the handshake message type its 14th (after the header).
-      // The set holds one port; once full, adding fails and the rule just ends.
-      await this.lab.exec(this.role, 'nft', ['-f', '-'], {
-        input: `
-table ip ${table} {
-  counter dropped { }
-  set stalled { type inet_service; size 1; flags dynamic; }
-  chain forward {
-    type filter hook forward priority 0; policy accept;
-    iifname "${iif}" oifname "${oif}" meta l4proto udp @th,64,8 22 @th,168,8 ${message} add @stalled { udp sport }
-    iifname "${iif}" oifname "${oif}" udp sport @stalled @th,64,8 22 counter name "dropped" drop
-  }
-}
-`,
-      });
-    }
+    // The UDP payload starts 64 bits into the transport header: a DTLS record's type is its
+    // first byte (22: handshake), the handshake message type its 14th (after the header).
+    // The set holds one port; once full, adding fails and the rule just ends.
+    for (const d of dirsOf(dir))
+      await this.dropping(
+        `dtls_${d}`,
+        d,
+        [`meta l4proto udp @th,64,8 22 @th,168,8 ${message} add @stalled { udp sport }`, 'udp sport @stalled @th,64,8 22 counter name "dropped" drop'],
+        'set stalled { type inet_service; size 1; flags dynamic; }',
+      );
   }
 
   async allowDtls({ dir = 'both' } = {}) {
@@ -468,6 +432,27 @@ table ip ${table} {
     await this.allowDtls({ dir: 'both' });
   }
 
+  /**
+   * (Re)makes table `table`: `rules` on the forward path of direction `d`, after `decls`; a
+   * rule may count what it drops in the table's counter "dropped".
+   */
+  async dropping(table, d, rules, decls = '') {
+    await this.dropTable(table);
+    const { iif, oif } = DIRS[d];
+    await this.lab.exec(this.role, 'nft', ['-f', '-'], {
+      input: `
+table ip ${table} {
+  counter dropped { }
+  ${decls}
+  chain forward {
+    type filter hook forward priority 0; policy accept;
+${rules.map((r) => `    iifname "${iif}" oifname "${oif}" ${r}`).join('\n')}
+  }
+}
+`,
+    });
+  }
+
   async dropTable(table) {
     await this.lab.exec(this.role, 'nft', ['delete', 'table', 'ip', table]).catch((e) => {
       if (!/No such file or directory|does not exist/i.test(e.message)) throw e;
@@ -476,9 +461,9 @@ table ip ${table} {
 
   /**
    * Counters since the router was built: per direction the packets and bytes offered
-   * (forwarded towards the egress, before any drop), dropped at random (loss) or by a block,
-   * and the egress qdisc's figures when capped (sent, dropped, queued).
-   * { at, unsolicited: {packets, bytes}, up: { offered, lossDropped, blockDropped, qdisc }, down: … }
+   * (forwarded towards the egress, before any drop), dropped at random (loss), by a block or
+   * by a DTLS stall, and the egress qdisc's figures when capped (sent, dropped, queued).
+   * { at, unsolicited: {packets, bytes}, up: { offered, lossDropped, blockDropped, dtlsDropped, qdisc }, down: … }
    */
   async counters() {
     const json = JSON.parse(await this.lab.exec(this.role, 'nft', ['-j', 'list', 'counters']));

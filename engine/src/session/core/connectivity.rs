@@ -67,22 +67,28 @@ impl Core {
         }
     }
 
-    /// Rebuilds, from the side that offered, each connection whose DTLS handshake has
-    /// not finished `HANDSHAKE_WITHIN` after ICE connected: a new connection (a new
-    /// certificate, a new handshake) offered as a new call or screen; the peer replaces
-    /// its half (`on_incoming_call`, `on_share_offer`). An ICE restart would not help:
-    /// it keeps the stalled DTLS association.
+    /// Rebuilds each connection whose DTLS handshake has not finished `HANDSHAKE_WITHIN`
+    /// after ICE connected: a new connection (a new certificate, a new handshake) offered
+    /// as a new call or screen; the peer replaces its half (`on_incoming_call`,
+    /// `on_share_offer`). The side that offered rebuilds; the one that answered a call
+    /// waits twice as long and then calls back itself, for a caller that never rebuilds
+    /// (a browser). The caller's rebuild replaces the answerer's connection first, so the
+    /// two never cross. An ICE restart would not help: it keeps the stalled association.
     pub(super) fn check_handshakes(&mut self, now: Instant) {
         let due: Vec<LinkKey> = self
             .keys(|k| k.kind != LinkKind::ShareIn)
             .into_iter()
             .filter(|key| {
                 self.links.get(key).is_some_and(|l| {
-                    l.offerer
-                        && l.connected_at.is_none()
+                    let within = if l.offerer {
+                        HANDSHAKE_WITHIN
+                    } else {
+                        HANDSHAKE_WITHIN * 2
+                    };
+                    l.connected_at.is_none()
                         && l.waiting == Waiting::Nothing
                         && l.ice_connected_at
-                            .is_some_and(|t| now.saturating_duration_since(t) >= HANDSHAKE_WITHIN)
+                            .is_some_and(|t| now.saturating_duration_since(t) >= within)
                 })
             })
             .collect();

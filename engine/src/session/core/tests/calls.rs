@@ -431,15 +431,7 @@ fn the_answerer_waits_for_the_offerers_restart() {
 
 #[test]
 fn a_share_restarts_ice_with_a_share_offer() {
-    let mut io = Io::new();
-    io.join("me", &[("a", "a@x.io")]);
-    io.feed(Input::SharingStarted);
-    let key = LinkKey::share_out("a");
-    io.relayed(
-        RelayKind::ShareAnswer,
-        "a",
-        RelayBody::Ans(answer("active")),
-    );
+    let (mut io, key) = answered_share();
     let done = io.failed(&key);
     assert_eq!(relay_kinds(&done), [(RelayKind::ShareOffer, "a".into())]);
 }

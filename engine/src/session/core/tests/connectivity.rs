@@ -10,14 +10,7 @@ use crate::session::event::SessionEvent;
 
 /// We called `a` and the call is up.
 fn connected_call() -> (Io, LinkKey) {
-    let mut io = Io::new();
-    io.join("me", &[("a", "a@x.io")]);
-    io.relayed(
-        RelayKind::CallAccepted,
-        "a",
-        RelayBody::Ans(answer("active")),
-    );
-    let key = LinkKey::call("a");
+    let (mut io, key) = answered_call();
     io.later(150);
     io.connected(&key);
     (io, key)
@@ -188,14 +181,7 @@ fn offer_with_fingerprint(fingerprint: &str) -> SessionDescription {
 
 #[test]
 fn the_caller_rebuilds_a_call_whose_dtls_never_finishes_and_gives_up_after_three() {
-    let mut io = Io::new();
-    io.join("me", &[("a", "a@x.io")]);
-    io.relayed(
-        RelayKind::CallAccepted,
-        "a",
-        RelayBody::Ans(answer("active")),
-    );
-    let key = LinkKey::call("a");
+    let (mut io, key) = answered_call();
     for redial in 1..=MAX_REDIALS {
         io.ice_connected(&key);
         io.later(3500);
@@ -233,13 +219,7 @@ fn a_call_that_came_up_is_never_rebuilt_and_one_that_comes_up_late_enough_is_kep
     io.later(10_000);
     assert!(io.feed(Input::Tick).is_empty());
 
-    let mut io = Io::new();
-    io.join("me", &[("a", "a@x.io")]);
-    io.relayed(
-        RelayKind::CallAccepted,
-        "a",
-        RelayBody::Ans(answer("active")),
-    );
+    let (mut io, key) = answered_call();
     io.ice_connected(&key);
     io.later(3900);
     io.connected(&key);
@@ -247,38 +227,57 @@ fn a_call_that_came_up_is_never_rebuilt_and_one_that_comes_up_late_enough_is_kep
     assert!(io.feed(Input::Tick).is_empty());
 }
 
-#[test]
-fn the_answerer_of_a_stalled_call_waits_and_answers_the_new_call_on_a_new_connection() {
+/// We joined as "a"; "b" joined and called us; we answered, and ICE connected.
+fn answered_a_call_ice_up() -> (Io, LinkKey) {
     let mut io = Io::new();
     io.join("a", &[]);
     io.feed(joined("b", "b@x.io"));
     io.relayed(RelayKind::UserCall, "b", RelayBody::Offer(offer()));
     let key = LinkKey::call("b");
     io.ice_connected(&key);
-    io.later(10_000);
-    assert!(
-        io.feed(Input::Tick).is_empty(),
-        "the caller rebuilds, not us"
-    );
+    (io, key)
+}
+
+#[test]
+fn the_answerer_of_a_stalled_call_leaves_it_to_the_caller_and_answers_on_a_new_connection() {
+    let (mut io, key) = answered_a_call_ice_up();
+    io.later(4000);
+    assert!(io.feed(Input::Tick).is_empty(), "the caller rebuilds first");
     let done = io.relayed(RelayKind::UserCall, "b", RelayBody::Offer(offer()));
     assert_eq!(closed(&done), [LinkKey::call("b")]);
     assert_eq!(opened(&done), [LinkKey::call("b")]);
     assert_eq!(relay_kinds(&done), [(RelayKind::CallAccepted, "b".into())]);
     assert_eq!(io.core.peers_met(), 1, "the same participant, met once");
+    // The new connection's clock starts again: no call back from us at the old one's 8 s.
+    io.ice_connected(&key);
+    io.later(4000);
+    assert!(io.feed(Input::Tick).is_empty());
+}
+
+#[test]
+fn an_answerer_whose_caller_never_rebuilds_calls_back_itself() {
+    let (mut io, key) = answered_a_call_ice_up();
+    io.later(7900);
+    assert!(io.feed(Input::Tick).is_empty());
+    io.later(100);
+    let done = io.feed(Input::Tick);
+    assert_eq!(closed(&done), [LinkKey::call("b")]);
+    assert_eq!(opened(&done), [LinkKey::call("b")]);
+    assert_eq!(relay_kinds(&done), [(RelayKind::UserCall, "b".into())]);
+    // Now we are the caller of the new connection: its answer comes as `call:accepted`.
+    io.relayed(
+        RelayKind::CallAccepted,
+        "b",
+        RelayBody::Ans(answer("active")),
+    );
+    io.connected(&key);
+    assert_eq!(io.core.peers_connected(), 1);
 }
 
 #[test]
 fn a_stalled_screen_is_offered_again_and_the_viewer_answers_on_a_new_connection() {
     // The sharer's side.
-    let mut io = Io::new();
-    io.join("me", &[("a", "a@x.io")]);
-    io.feed(Input::SharingStarted);
-    let key = LinkKey::share_out("a");
-    io.relayed(
-        RelayKind::ShareAnswer,
-        "a",
-        RelayBody::Ans(answer("active")),
-    );
+    let (mut io, key) = answered_share();
     io.ice_connected(&key);
     io.later(4000);
     let done = io.feed(Input::Tick);

@@ -242,6 +242,31 @@ impl Io {
     }
 }
 
+/// We joined as "me" with `a` there, called `a`, and `a` answered; not up yet.
+pub(super) fn answered_call() -> (Io, LinkKey) {
+    let mut io = Io::new();
+    io.join("me", &[("a", "a@x.io")]);
+    io.relayed(
+        RelayKind::CallAccepted,
+        "a",
+        RelayBody::Ans(answer("active")),
+    );
+    (io, LinkKey::call("a"))
+}
+
+/// We joined as "me" with `a` there, share our screen, and `a` answered; not up yet.
+pub(super) fn answered_share() -> (Io, LinkKey) {
+    let mut io = Io::new();
+    io.join("me", &[("a", "a@x.io")]);
+    io.feed(Input::SharingStarted);
+    io.relayed(
+        RelayKind::ShareAnswer,
+        "a",
+        RelayBody::Ans(answer("active")),
+    );
+    (io, LinkKey::share_out("a"))
+}
+
 pub(super) fn relays(actions: &[Action]) -> Vec<(RelayKind, String, RelayBody)> {
     actions
         .iter()
