@@ -50,7 +50,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 const { startLab, labSkipReason, connectionsWith } = await import('../../tests/lab/lab.mjs');
-const { sleep, uniqName, latencySummary, remoteByEmail, receivedFrom, pageVideoRtp, HUDDLE_BIN } = await import('../../tests/engine/helpers.mjs');
+const { sleep, uniqName, latencySummary, steadyFps, remoteByEmail, receivedFrom, pageVideoRtp, HUDDLE_BIN } = await import('../../tests/engine/helpers.mjs');
 
 const CONDITIONS = {
   none: { label: 'no limit' },
@@ -191,14 +191,6 @@ async function leave(p) {
 
 const round = (x, d) => (typeof x === 'number' && Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : null);
 
-/** Frames per second over the middle 80 % of the frames (as the engine's report does). */
-function steadyFps(times) {
-  if (!times || times.length < 10) return 0;
-  const skip = Math.floor(times.length / 10);
-  const w = times.slice(skip, times.length - skip);
-  const span = (w[w.length - 1] - w[0]) / 1000;
-  return span > 0 ? (w.length - 1) / span : 0;
-}
 
 function freezesOf(times) {
   let count = 0;

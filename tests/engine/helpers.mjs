@@ -360,6 +360,16 @@ function brief(info, stats) {
   return out;
 }
 
+/** Frames per second over the middle 80 % of `times` (ms), the engine report's rule: the
+ * first and last tenth (start-up, leaving) are left out. 0 for fewer than 10 frames. */
+export function steadyFps(times) {
+  if (!times || times.length < 10) return 0;
+  const skip = Math.floor(times.length / 10);
+  const w = times.slice(skip, times.length - skip);
+  const span = (w[w.length - 1] - w[0]) / 1000;
+  return span > 0 ? (w.length - 1) / span : 0;
+}
+
 /** The page's per-remote stats without the long arrays. */
 export function summarizeRemote(s) {
   return {

@@ -14,7 +14,7 @@
 //   it both ways (Chromium's getStats; Huddle's report), and no freeze over 500 ms either way.
 import { test } from 'node:test';
 import { startLab, assertLabOk, labSkipReason, sampleRouters, offeredKbps } from './lab.mjs';
-import { sleep, huddleId, huddleExitProblems, receivedFrom, describeReceived, remoteByEmail, latencySummary, pageVideoRtp, HUDDLE_TONE_HZ } from '../engine/helpers.mjs';
+import { sleep, huddleId, huddleExitProblems, receivedFrom, describeReceived, remoteByEmail, latencySummary, steadyFps, pageVideoRtp, HUDDLE_TONE_HZ } from '../engine/helpers.mjs';
 
 const LINK_KBIT = 500;
 const QUEUE_MS = 200;
@@ -24,15 +24,6 @@ const FREEZE_MS = 500;
 /** The rate is judged from this many seconds into the call (ICE, DTLS, the first keyframe, the
  * first estimate). */
 const SETTLE_S = 4;
-
-/** Frames per second over the middle 80 % of the frames (the engine report's rule). */
-function steadyFps(times) {
-  if (!times || times.length < 10) return 0;
-  const skip = Math.floor(times.length / 10);
-  const w = times.slice(skip, times.length - skip);
-  const span = (w[w.length - 1] - w[0]) / 1000;
-  return span > 0 ? (w.length - 1) / span : 0;
-}
 
 /** Bars on what a Huddle received: fps, p95, and (optionally) the longest freeze. */
 function huddleVideoProblems(report, email, who, { fps = true, p95 = true, freeze = false, rtx = false } = {}) {

@@ -15,7 +15,7 @@
 // connection, so Huddle, which answered, calls it back once the caller has had its turn.
 import { test } from 'node:test';
 import { startLab, assertLabOk, labSkipReason, connectionsWith } from './lab.mjs';
-import { huddleId, huddleExitProblems, receivedFrom, describeReceived, remoteByEmail } from '../engine/helpers.mjs';
+import { huddleId, huddleExitProblems, receivedFrom, describeReceived, remoteByEmail, steadyFps } from '../engine/helpers.mjs';
 
 /** TLS HandshakeType Certificate: the first message of the DTLS client's last flight. */
 const CERTIFICATE = 11;
@@ -56,15 +56,6 @@ test('a call whose DTLS handshake stalls is rebuilt and comes up', { skip: labSk
   await assertLabOk(lab, problems, 'a stalled DTLS handshake');
 });
 
-/** Frames per second a page drew over the middle 80 % of its frames (the engine report's rule). */
-function pageFps(times) {
-  if (!times || times.length < 10) return 0;
-  const skip = Math.floor(times.length / 10);
-  const w = times.slice(skip, times.length - skip);
-  const span = (w[w.length - 1] - w[0]) / 1000;
-  return span > 0 ? (w.length - 1) / span : 0;
-}
-
 test("a browser's call whose DTLS handshake stalls at Huddle is rebuilt by Huddle calling back", { skip: labSkipReason() ?? false, timeout: (SECONDS + 90) * 1000 }, async (t) => {
   const seconds = SECONDS + 4;
   const lab = await startLab(t, { nat: 'eim' });
@@ -94,7 +85,7 @@ test("a browser's call whose DTLS handshake stalls at Huddle is rebuilt by Huddl
     if (!(v.fps >= 10)) problems.push(`huddle: ${v.fps?.toFixed(1)} fps from chromium`);
   }
   const s = remoteByEmail(stats, 'huddle@example.com');
-  const fps = pageFps(s?.frameTimes);
+  const fps = steadyFps(s?.frameTimes);
   console.log(`chromium ← huddle: ${s ? `${s.videoFrames} frames, ${fps.toFixed(1)} fps` : 'no connection'}`);
   if (!(fps >= 10)) problems.push(`chromium: ${fps.toFixed(1)} fps from huddle`);
   await assertLabOk(lab, problems, "a browser's stalled DTLS handshake");
