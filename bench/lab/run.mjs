@@ -191,7 +191,6 @@ async function leave(p) {
 
 const round = (x, d) => (typeof x === 'number' && Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : null);
 
-
 function freezesOf(times) {
   let count = 0;
   let longest = 0;

@@ -3,11 +3,21 @@
 
 use huddle_protocol::IceCandidate;
 
+/// The value of the first `a=<name>:` line of an SDP.
+fn first_attribute(sdp: &str, name: &str) -> Option<String> {
+    sdp.lines()
+        .find_map(|l| {
+            l.trim_end()
+                .strip_prefix("a=")?
+                .strip_prefix(name)?
+                .strip_prefix(':')
+        })
+        .map(str::to_string)
+}
+
 /// The mid of the first m-line of an SDP.
 pub fn first_mid(sdp: &str) -> Option<String> {
-    sdp.lines()
-        .find_map(|l| l.trim_end().strip_prefix("a=mid:"))
-        .map(str::to_string)
+    first_attribute(sdp, "mid")
 }
 
 /// Our local candidate as it is relayed: webrtc-rs gives an empty mid, browsers need a
@@ -22,24 +32,18 @@ pub fn with_mid(mut candidate: IceCandidate, first_mid: Option<&str>) -> IceCand
 
 /// The `a=ice-ufrag:` value of an SDP (the first one; bundled m-lines share it).
 pub fn ice_ufrag(sdp: &str) -> Option<String> {
-    sdp.lines()
-        .find_map(|l| l.trim_end().strip_prefix("a=ice-ufrag:"))
-        .map(str::to_string)
+    first_attribute(sdp, "ice-ufrag")
 }
 
 /// The `a=setup:` value of an SDP (the first one; bundled m-lines share it).
 pub fn dtls_setup(sdp: &str) -> Option<String> {
-    sdp.lines()
-        .find_map(|l| l.trim_end().strip_prefix("a=setup:"))
-        .map(str::to_string)
+    first_attribute(sdp, "setup")
 }
 
 /// The `a=fingerprint:` value of an SDP (the first one): the DTLS certificate's hash,
 /// new for every connection.
 pub fn dtls_fingerprint(sdp: &str) -> Option<String> {
-    sdp.lines()
-        .find_map(|l| l.trim_end().strip_prefix("a=fingerprint:"))
-        .map(str::to_string)
+    first_attribute(sdp, "fingerprint")
 }
 
 /// The SDP with every `a=setup:` line set to `role`.
