@@ -85,8 +85,10 @@ test('the network lab', { skip: labSkipReason() ?? false, timeout: 120000 }, asy
     assert.ok(got.bytes >= 125000 * 2 * 0.7, `delivered only ${got.bytes} B`);
     assert.ok(offered >= sent.packets, `offered ${offered} packets, the sender sent ${sent.packets}`);
     assert.ok(q.droppedPackets > 0, 'the queue overflowed');
-    // Everything offered was either sent by the qdisc or dropped by it.
-    assert.ok(Math.abs(offered - (q.sentPackets + q.droppedPackets)) <= 3, `offered ${offered}, qdisc sent ${q.sentPackets} + dropped ${q.droppedPackets}`);
+    // Everything offered was either sent by the qdisc or dropped by it. The qdisc also sees the
+    // router's own few packets (ARP, IPv6 neighbour discovery), which the forward counter does not.
+    const handled = q.sentPackets + q.droppedPackets;
+    assert.ok(handled >= offered - 3 && handled <= offered + 8, `offered ${offered}, qdisc sent ${q.sentPackets} + dropped ${q.droppedPackets}`);
     assert.ok(got.packets <= q.sentPackets && got.packets >= q.sentPackets - 3, `sink got ${got.packets}, qdisc sent ${q.sentPackets}`);
   });
 
